@@ -1,0 +1,174 @@
+"""The ``dacon`` command line: segment, colorize, evaluate, models, synth, demo.
+
+Every user-fixable problem ends as one line ``dacon: <file>: <problem>`` on stderr and
+exit code 2, with no partial outputs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from .errors import DaconError
+
+EXIT_USER_ERROR = 2
+SAMPLE_CLIP = Path(__file__).parent / "assets" / "sample_clip"
+
+
+def _formats(text: str) -> tuple[str, ...]:
+    fmts = tuple(f.strip().lower() for f in text.split(",") if f.strip())
+    bad = [f for f in fmts if f not in ("png", "exr", "json")]
+    if bad or not fmts:
+        raise argparse.ArgumentTypeError(f"unknown format {bad[0] if bad else text!r} "
+                                         "(use png, exr or png,exr)")
+    return tuple(dict.fromkeys(("json",) + fmts))
+
+
+def _add_model_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", default="default",
+                   help="model name (see `dacon models`), 'baseline', or a checkpoint path")
+    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    p.add_argument("--dinov2-weights", default=None,
+                   help="DINOv2 weight file (else $DACON_DINOV2_WEIGHTS)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="dacon", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("colorize", help="colorize line-art frames from colored references")
+    p.add_argument("targets", nargs="+", metavar="TARGET",
+                   help="line-art files, folders or globs, or a clip folder (line/, ref/gt/)")
+    p.add_argument("--ref", action="append", default=[], metavar="COLOR",
+                   help="colored reference frame or folder (repeatable)")
+    p.add_argument("--ref-line", action="append", default=[], metavar="LINE",
+                   help="line art of the --ref at the same position (repeatable)")
+    p.add_argument("--out", required=True, type=Path, help="output folder")
+    p.add_argument("--mode", default="keyframe", choices=("keyframe", "consecutive", "nearest"))
+    p.add_argument("--format", default=("json", "png"), type=_formats,
+                   help="png, exr or png,exr (a JSON record is always written)")
+    p.add_argument("--gap-radius", type=int, default=0, help="close line gaps up to N px")
+    p.add_argument("--batch-size", type=int, default=4)
+    p.add_argument("--contact-sheet", action="store_true",
+                   help="also write contact_sheet.png (targets | references | results)")
+    p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_model_args(p)
+
+    p = sub.add_parser("segment", help="write 24-bit label maps of line-art frames")
+    p.add_argument("inputs", nargs="+", metavar="LINE")
+    p.add_argument("--out", required=True, type=Path)
+    p.add_argument("--gap-radius", type=int, default=0)
+    p.add_argument("--preview", action="store_true",
+                   help="also write <stem>_preview.png with each segment in its own color")
+    p.add_argument("--overwrite", action="store_true")
+    p.add_argument("--quiet", action="store_true")
+
+    p = sub.add_parser("evaluate", help="score predictions against ground truth")
+    p.add_argument("pred", type=Path, help="folder of predicted colored frames")
+    p.add_argument("gt", type=Path, help="ground-truth folder (colored frames, or seg/+json)")
+    p.add_argument("--json", type=Path, default=None, help="write the scores here")
+
+    p = sub.add_parser("models", help="list the available models and what each needs")
+    p.add_argument("--dinov2-weights", default=None)
+
+    p = sub.add_parser("synth", help="generate synthetic clips (PaintBucket layout)")
+    p.add_argument("--out", required=True, type=Path)
+    p.add_argument("--clips", type=int, default=4)
+    p.add_argument("--frames", type=int, default=8)
+    p.add_argument("--size", type=int, default=512)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--regime", default="consecutive", choices=("consecutive", "keyframe"))
+
+    p = sub.add_parser("demo", help="colorize the bundled sample clip and write a contact sheet")
+    p.add_argument("--out", type=Path, default=Path("dacon_demo_out"))
+    _add_model_args(p)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except DaconError as e:
+        print(f"dacon: {e}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        print("dacon: interrupted", file=sys.stderr)
+        return 130
+
+
+def _cmd_colorize(args: argparse.Namespace) -> int:
+    from .pipeline import ColorizeJob
+
+    job = ColorizeJob.from_cli(args)
+    job.run()
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from .pipeline import ColorizeJob
+
+    if not SAMPLE_CLIP.is_dir():
+        raise DaconError(SAMPLE_CLIP, "bundled sample clip is missing from the installation")
+    ns = build_parser().parse_args(["colorize", str(SAMPLE_CLIP), "--out", str(args.out),
+                                    "--model", args.model, "--device", args.device,
+                                    "--contact-sheet", "--overwrite"])
+    ns.dinov2_weights = args.dinov2_weights
+    job = ColorizeJob.from_cli(ns)
+    job.run()
+    print(f"wrote {len(job.targets)} colored frames and {args.out / 'contact_sheet.png'} "
+          f"(model: {job.colorizer.model_name})")
+    return 0
+
+
+def _cmd_segment(args: argparse.Namespace) -> int:
+    from .pipeline import segment_files
+
+    segment_files(args.inputs, args.out, gap_radius=args.gap_radius, preview=args.preview,
+                  overwrite=args.overwrite, quiet=args.quiet)
+    return 0
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from .metrics import evaluate, format_table
+
+    result = evaluate(args.pred, args.gt, out_json=args.json)
+    print(format_table(result))
+    return 0
+
+
+def _cmd_models(args: argparse.Namespace) -> int:
+    from .model.registry import list_models
+
+    rows = [{"name": "baseline", "available": True, "needs": "nothing",
+             "description": "geometric matcher (position/size after box alignment); the floor"}]
+    rows += list_models(dinov2_weights=args.dinov2_weights)
+    width = max(len(r["name"]) for r in rows)
+    for r in rows:
+        state = "ready" if r["available"] else "missing"
+        print(f"{r['name']:<{width}}  {state:<7}  {r['description']}  [needs: {r['needs']}]")
+    return 0
+
+
+def _cmd_synth(args: argparse.Namespace) -> int:
+    from .synth import synth_command
+
+    synth_command(args.out, clips=args.clips, seed=args.seed, size=args.size,
+                  frames=args.frames, regime=args.regime)
+    return 0
+
+
+COMMANDS = {
+    "colorize": _cmd_colorize,
+    "segment": _cmd_segment,
+    "evaluate": _cmd_evaluate,
+    "models": _cmd_models,
+    "synth": _cmd_synth,
+    "demo": _cmd_demo,
+}
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
