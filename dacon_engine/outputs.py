@@ -1,0 +1,221 @@
+"""Per-frame outputs: the colored PNG, a JSON record and an optional multi-channel EXR.
+
+For a target ``<stem>`` in ``out_dir``:
+  * ``<stem>.png``  RGBA uint8: each segment filled with its color; line pixels
+    (label 0) copied unchanged from the input line art, alpha included.
+  * ``<stem>.json`` the per-segment record (:func:`frame_record`).
+  * ``<stem>.exr``  (optional) channels R, G, B, A float32 (straight, not premultiplied,
+    in [0, 1]); ``segment.id`` uint32 (0 = line); ``confidence`` float16 (0 on lines).
+    Header string attributes: ``dacon_model``, ``dacon_source``, ``dacon_references``.
+
+A frame's outputs are all written or none: every destination is checked first, each
+file goes to a temp name beside it and is renamed into place only once all are written.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from .errors import DaconError
+from .files import atomic_path, check_writable_dir
+from .frames import SegmentedFrame
+from .matching import Assignment
+
+PathLike = str | os.PathLike
+FORMATS = ("png", "json", "exr")
+
+
+def _check_colors(frame: SegmentedFrame, colors: np.ndarray) -> np.ndarray:
+    colors = np.asarray(colors)
+    if colors.shape != (frame.n_segments, 4):
+        raise ValueError(f"expected ({frame.n_segments}, 4) colors, got {colors.shape}")
+    return colors.astype(np.uint8, copy=False)
+
+
+def render_colors(frame: SegmentedFrame, colors: np.ndarray) -> np.ndarray:
+    """Fill every segment with its color: (n, 4) uint8 -> HxWx4 uint8 RGBA.
+
+    Line pixels (label 0) are copied unchanged from ``frame.line`` (all four channels).
+    """
+    colors = _check_colors(frame, colors)
+    lut = np.zeros((frame.n_segments + 1, 4), np.uint8)
+    lut[1:] = colors
+    labels = frame.labels
+    out = lut[labels]
+    line_px = labels == 0
+    line = frame.line
+    if line.ndim == 3 and line.shape[2] == 3:  # tolerate RGB line art: alpha 255
+        line = np.concatenate([line, np.full(line.shape[:2] + (1,), 255, np.uint8)], 2)
+    out[line_px] = line[line_px]
+    return out
+
+
+def confidence_image(frame: SegmentedFrame, confidence: np.ndarray) -> np.ndarray:
+    """(n,) per-segment confidence -> HxW float32, 0 on line pixels."""
+    lut = np.zeros(frame.n_segments + 1, np.float32)
+    lut[1:] = np.asarray(confidence, np.float32).reshape(-1)[: frame.n_segments]
+    return lut[frame.labels]
+
+
+def _ref_name(r) -> str:
+    if isinstance(r, (str, os.PathLike)):
+        return os.fspath(r)
+    name = getattr(r, "name", "") or ""
+    path = getattr(r, "color_path", None)
+    return name or (os.fspath(path) if path is not None else str(r))
+
+
+def frame_record(frame: SegmentedFrame, assignment: Assignment, model_name: str,
+                 references: Sequence = (), *, source: PathLike | None = None) -> dict:
+    """The JSON record of one colored frame.
+
+    references: names/paths (or Reference objects) indexed by ``assignment.ref_index``.
+    Each segment row: id (label), color [r,g,b,a], confidence, similarity, reference
+    (name, or null if unknown), reference_segment (label in that reference), area (px).
+    """
+    n = frame.n_segments
+    _check_colors(frame, assignment.colors)
+    names = [_ref_name(r) for r in references]
+    areas = frame.areas()
+    ref_idx = np.asarray(assignment.ref_index, np.int64)
+    ref_names = [names[i] if 0 <= i < len(names) else None for i in ref_idx.tolist()]
+    conf = np.round(np.asarray(assignment.confidence, np.float64), 4).tolist()
+    sim = np.round(np.asarray(assignment.similarity, np.float64), 4).tolist()
+    segs = [
+        {"id": i + 1, "color": c, "confidence": cf, "similarity": s, "reference": rn,
+         "reference_segment": rs, "area": a}
+        for i, (c, cf, s, rn, rs, a) in enumerate(zip(
+            np.asarray(assignment.colors, np.uint8).tolist(), conf, sim, ref_names,
+            np.asarray(assignment.ref_segment, np.int64).tolist(), areas.tolist()))
+    ]
+    src = source if source is not None else frame.path
+    h, w = frame.size
+    return {
+        "frame": {"width": w, "height": h, "source": None if src is None else os.fspath(src)},
+        "model": model_name,
+        "references": names,
+        "line_pixels": int(np.count_nonzero(frame.labels == 0)),
+        "n_segments": n,
+        "segments": segs,
+    }
+
+
+def _write_exr(path: Path, rgba: np.ndarray, frame: SegmentedFrame, confidence: np.ndarray,
+               attrs: dict[str, str]) -> None:
+    import OpenEXR
+
+    f = rgba.astype(np.float32) / np.float32(255.0)
+    channels = {
+        "R": np.ascontiguousarray(f[:, :, 0]),
+        "G": np.ascontiguousarray(f[:, :, 1]),
+        "B": np.ascontiguousarray(f[:, :, 2]),
+        "A": np.ascontiguousarray(f[:, :, 3]),
+        "segment.id": np.ascontiguousarray(frame.labels, dtype=np.uint32),
+        "confidence": np.ascontiguousarray(confidence_image(frame, confidence),
+                                           dtype=np.float16),
+    }
+    header = {"compression": OpenEXR.ZIP_COMPRESSION, "type": OpenEXR.scanlineimage}
+    header.update({k: str(v) for k, v in attrs.items()})
+    OpenEXR.File(header, channels).write(os.fspath(path))
+
+
+def read_exr_outputs(path: PathLike) -> dict[str, np.ndarray]:
+    """Channels of an EXR written by :func:`write_frame_outputs`, by name (HxW arrays)."""
+    import OpenEXR
+
+    try:
+        with OpenEXR.File(os.fspath(path), separate_channels=True) as f:
+            return {k: np.array(c.pixels) for k, c in f.channels().items()}
+    except Exception as e:  # OpenEXR raises plain exceptions on unreadable files
+        raise DaconError(path, f"cannot read EXR ({e})") from None
+
+
+def read_exr_header(path: PathLike) -> dict:
+    """Header attributes of an EXR (``dacon_*`` strings included)."""
+    import OpenEXR
+
+    try:
+        with OpenEXR.File(os.fspath(path)) as f:
+            return dict(f.header())
+    except Exception as e:
+        raise DaconError(path, f"cannot read EXR ({e})") from None
+
+
+def output_paths(out_dir: PathLike, stem: str, formats: Sequence[str]) -> list[Path]:
+    """Destinations for ``formats`` (validated, duplicates dropped, order kept)."""
+    fmts = list(dict.fromkeys(f.lower().lstrip(".") for f in formats))
+    bad = [f for f in fmts if f not in FORMATS]
+    if bad:
+        raise DaconError(None, f"unknown output format {bad[0]!r} "
+                               f"(choose from {', '.join(FORMATS)})")
+    if not fmts:
+        raise DaconError(None, "no output format selected")
+    return [Path(out_dir) / f"{stem}.{f}" for f in fmts]
+
+
+def write_frame_outputs(out_dir: PathLike, stem: str, frame: SegmentedFrame,
+                        assignment: Assignment, *, formats: Sequence[str] = ("png", "json"),
+                        model_name: str = "", references: Sequence = (),
+                        overwrite: bool = False) -> list[Path]:
+    """Write ``<stem>.png`` / ``.json`` / ``.exr`` for one frame; return the paths written.
+
+    All or nothing: existing destinations raise DaconError before anything is written
+    (unless ``overwrite``), and on any failure the files this call put in place are removed.
+    """
+    from . import imageio
+
+    dests = output_paths(out_dir, stem, formats)
+    if not overwrite:
+        for d in dests:
+            if d.exists():
+                raise DaconError(d, "already exists (use --overwrite to replace it)")
+    check_writable_dir(out_dir)
+    rgba = render_colors(frame, assignment.colors)
+    names = [_ref_name(r) for r in references]
+
+    def write(fmt: str, tmp: Path) -> None:
+        if fmt == "png":
+            imageio.write_png(tmp, rgba, overwrite=True)
+        elif fmt == "json":
+            rec = frame_record(frame, assignment, model_name, names)
+            tmp.write_text(json.dumps(rec, indent=1) + "\n", encoding="utf-8")
+        else:
+            _write_exr(tmp, rgba, frame, assignment.confidence, {
+                "dacon_model": model_name,
+                "dacon_source": "" if frame.path is None else os.fspath(frame.path),
+                "dacon_references": json.dumps(names),
+            })
+
+    inodes: dict[Path, int] = {}
+    try:
+        with contextlib.ExitStack() as stack:
+            for d in dests:
+                tmp = stack.enter_context(atomic_path(d, overwrite=overwrite))
+                try:
+                    write(d.suffix[1:], tmp)
+                except DaconError:
+                    raise
+                except OSError as e:
+                    raise DaconError(d, f"cannot write ({e.strerror or e})") from None
+                except Exception as e:
+                    raise DaconError(d, f"cannot write ({e})") from None
+                inodes[d] = tmp.stat().st_ino
+    except BaseException:
+        for d, ino in inodes.items():  # remove only files this call renamed into place
+            with contextlib.suppress(OSError):
+                if d.stat().st_ino == ino:
+                    d.unlink()
+        raise
+    return dests
+
+
+__all__ = [
+    "FORMATS", "render_colors", "confidence_image", "frame_record", "output_paths",
+    "write_frame_outputs", "read_exr_outputs", "read_exr_header",
+]
