@@ -1,0 +1,1 @@
+"""Training the DACoN segment features (losses, data, loop)."""
