@@ -92,16 +92,17 @@ def reference_from_arrays(color: np.ndarray, line: np.ndarray | None = None, *,
            (``segments.segment_line_art(line, gap_radius)``). Without it segments come
            from the colored frame itself and ``frame.line`` is the colored frame.
     """
-    from . import segments
-
     rgba = as_rgba(color)
     if line is not None:
         line_rgba = as_rgba(line)
         if line_rgba.shape[:2] != rgba.shape[:2]:
-            where = line_path if line_path is not None else "line art"
+            where = "" if line_path is None else f" {line_path}"
             raise DaconError(color_path if color_path is not None else "reference",
-                             f"size {_size(rgba)} does not match line art {where} "
+                             f"size {_size(rgba)} does not match line art{where} "
                              f"{_size(line_rgba)}")
+    from . import segments
+
+    if line is not None:
         labels, n = segments.segment_line_art(line_rgba, gap_radius=gap_radius)
         frame = SegmentedFrame(line_rgba, np.asarray(labels, np.int32), int(n),
                                Path(line_path) if line_path is not None else None)
@@ -111,7 +112,18 @@ def reference_from_arrays(color: np.ndarray, line: np.ndarray | None = None, *,
                                Path(color_path) if color_path is not None else None)
     return Reference(frame=frame, colors=segment_colors(frame.labels, frame.n_segments, rgba),
                      name=name, color_path=Path(color_path) if color_path is not None else None,
-                     extra={} if line_path is None else {"line_path": str(line_path)})
+                     extra=_extra(rgba, line, line_path))
+
+
+def _extra(rgba: np.ndarray, line: np.ndarray | None, line_path: PathLike | None) -> dict:
+    """Reference.extra: the colored frame (``color_rgba``) when segments came from line
+    art (``frame.line`` is then the line art), and the line file's path if any."""
+    extra: dict = {}
+    if line is not None:
+        extra["color_rgba"] = rgba
+    if line_path is not None:
+        extra["line_path"] = str(line_path)
+    return extra
 
 
 def load_reference(color_path: PathLike, line_path: PathLike | None = None, *,
