@@ -163,9 +163,11 @@ def _gt_frames(gt_dir: Path) -> list[tuple[str, Path, Path | None, Path | None]]
 def _load_gt(main: Path, seg: Path | None, seg_json: Path | None,
              ) -> tuple[np.ndarray, np.ndarray]:
     """-> (labels HxW int32, colors (n, 4) uint8) of one GT frame."""
-    from . import imageio, labelmap, segments
+    from . import imageio, labelmap
 
     if seg is None:
+        from . import segments
+
         rgba = imageio.read_image(main)
         labels, n = segments.segments_from_color(rgba)
         labels = np.asarray(labels, np.int32)
