@@ -156,3 +156,30 @@ def test_unknown_format(tmp_path):
         write_frame_outputs(tmp_path, "0001", _frame(LABELS), _assignment(3),
                             formats=("png", "tif"))
     assert list(tmp_path.iterdir()) == []
+
+
+def test_contact_sheet(tmp_path):
+    from dacon_engine.contact_sheet import fit_cell, make_contact_sheet, render_contact_sheet
+    from dacon_engine.imageio import read_image
+
+    wide = np.zeros((10, 40, 4), np.uint8)
+    wide[..., 0] = 200
+    wide[..., 3] = 255
+    clear = np.zeros((30, 30, 4), np.uint8)          # fully transparent: checkerboard shows
+    rgb = np.full((50, 20, 3), 7, np.uint8)
+    cell = fit_cell(wide, 32)
+    assert cell.shape == (8, 32, 3) and (cell[..., 0] == 200).all() and (cell[..., 1] == 0).all()
+    assert set(np.unique(fit_cell(clear, 16))) <= {228, 255}
+    assert fit_cell(np.zeros((4, 2), np.uint8), 16).shape == (16, 8, 3)  # gray, enlarged
+    sheet = render_contact_sheet([[wide, clear, rgb], [rgb]], ["row one", "row two"], 32)
+    assert sheet.dtype == np.uint8 and sheet.ndim == 3
+    assert sheet.shape[1] == 6 + 3 * (32 + 6)
+    p = make_contact_sheet([[wide, clear, rgb], [rgb]], ["a", "b"], tmp_path / "cs.png",
+                           max_cell=32, captions=[["t", "r", "out"], ["x"]])
+    img = read_image(p)
+    assert img.shape[2] == 4 and (img[..., 3] == 255).all()
+    assert [q.name for q in tmp_path.iterdir()] == ["cs.png"]
+    with pytest.raises(DaconError, match="already exists"):
+        make_contact_sheet([[rgb]], None, p, overwrite=False)
+    with pytest.raises(ValueError):
+        render_contact_sheet([], None)
