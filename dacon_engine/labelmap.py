@@ -81,3 +81,28 @@ def read_label_map(path: str | os.PathLike) -> np.ndarray:
     if arr.shape[0] == 0 or arr.shape[1] == 0:
         raise DaconError(p, "cannot read image (it has zero size)")
     return decode_labels(arr)
+
+
+def relabel_raster(labels: np.ndarray) -> tuple[np.ndarray, int]:
+    """Renumber HxW labels consecutively 1..n in raster order of each label's first pixel.
+
+    0 stays 0 (line). Returns (int32 labels, n). Only run starts are examined (the first
+    pixel of a label in raster order always starts a run), so this is one pass plus a
+    gather.
+    """
+    lab = np.ascontiguousarray(labels)
+    flat = lab.ravel()
+    if flat.size == 0:
+        return lab.astype(np.int32), 0
+    start = np.empty(flat.shape, bool)
+    start[0] = True
+    np.not_equal(flat[1:], flat[:-1], out=start[1:])
+    idx = np.flatnonzero(start)
+    vals = flat[idx]
+    uniq, first = np.unique(vals, return_index=True)  # first run of each value
+    keep = uniq != 0
+    uniq, first = uniq[keep], first[keep]
+    order = uniq[np.argsort(first, kind="stable")]
+    lut = np.zeros(int(flat.max()) + 1, np.int32)
+    lut[order] = np.arange(1, order.size + 1, dtype=np.int32)
+    return lut[lab], int(order.size)
