@@ -194,13 +194,15 @@ def _find_prediction(pred_dir: Path, stem: str) -> Path | None:
 
 
 def evaluate(pred_dir: PathLike, gt_dir: PathLike, out_json: PathLike | None = None, *,
-             stems: list[str] | None = None, overwrite: bool = False) -> dict:
+             stems: list[str] | None = None, skip_missing: bool = False,
+             overwrite: bool = False) -> dict:
     """Score a folder of predicted colored frames against ground truth.
 
     pred_dir: colored RGBA frames named like the GT frames (stem match), e.g. our PNGs.
     gt_dir:   see :func:`_gt_frames` for the accepted layouts.
-    stems:    evaluate only these frame stems (default: every GT frame; a GT frame with
-              no prediction is an error).
+    stems:    evaluate only these frame stems (default: every GT frame).
+    skip_missing: leave out GT frames with no prediction (listed under "skipped", e.g.
+              the reference frames of a clip) instead of raising DaconError.
     The predicted color of a GT segment is the most frequent prediction RGBA inside it.
     Returns {"protocol", "mean": {...}, "frames": [per-frame rows]}; also written as JSON
     to ``out_json`` (atomically; not over an existing file unless ``overwrite``).
@@ -220,13 +222,19 @@ def evaluate(pred_dir: PathLike, gt_dir: PathLike, out_json: PathLike | None = N
             raise DaconError(gt_dir, f"no ground truth for frame {unknown[0]!r}")
         frames = [f for f in frames if f[0] in wanted]
     # fail on a missing prediction before any (slow) scoring
-    preds = {}
+    preds, skipped = {}, []
     for stem, main, _, _ in frames:
         p = _find_prediction(pred_dir, stem)
-        if p is None:
+        if p is None and not skip_missing:
             raise DaconError(pred_dir / f"{stem}.png",
                              f"missing prediction for ground-truth frame {main}")
-        preds[stem] = p
+        if p is None:
+            skipped.append(stem)
+        else:
+            preds[stem] = p
+    frames = [f for f in frames if f[0] in preds]
+    if not frames:
+        raise DaconError(pred_dir, "no prediction matches a ground-truth frame")
     rows = []
     for stem, main, seg, seg_json in frames:
         labels, gt_colors = _load_gt(main, seg, seg_json)
@@ -246,6 +254,7 @@ def evaluate(pred_dir: PathLike, gt_dir: PathLike, out_json: PathLike | None = N
                     "over frames; Pix-B-MIoU = 1.0 when no background",
         "mean": mean_metrics(rows),
         "frames": rows,
+        "skipped": skipped,
     }
     if out_json is not None:
         atomic_write_text(out_json, json.dumps(_json_safe(result), indent=1) + "\n",

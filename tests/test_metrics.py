@@ -161,6 +161,11 @@ def test_evaluate_paintbucket_layout(tmp_path):
     evaluate(pred_dir, gt_dir, out, overwrite=True)
     only = evaluate(pred_dir, gt_dir, stems=["0001"])
     assert only["mean"]["n_frames"] == 1
+    _write_seg_gt(gt_dir, "0002", lab, gt)   # e.g. a reference frame with no prediction
+    with pytest.raises(DaconError, match="missing prediction"):
+        evaluate(pred_dir, gt_dir)
+    part = evaluate(pred_dir, gt_dir, skip_missing=True)
+    assert part["skipped"] == ["0002"] and part["mean"]["n_frames"] == 2
 
 
 def test_evaluate_gt_and_seg_folders_without_json(tmp_path):
@@ -185,6 +190,8 @@ def test_evaluate_errors(tmp_path):
     with pytest.raises(DaconError, match="missing prediction") as e:
         evaluate(pred_dir, gt_dir)
     assert str(e.value).startswith(str(pred_dir / "0000.png"))
+    with pytest.raises(DaconError, match="no prediction matches"):
+        evaluate(pred_dir, gt_dir, skip_missing=True)
     _write_png(pred_dir / "0000.png", np.zeros((7, 25, 4), np.uint8))
     with pytest.raises(DaconError, match="size 25x7 does not match ground truth") as e:
         evaluate(pred_dir, gt_dir)
