@@ -1,0 +1,99 @@
+"""DaconFeaturizer: a DaconNet behind the engine's SegmentFeaturizer protocol."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..frames import SegmentedFrame
+from ..matching import cosine_similarity01
+from .network import DaconNet
+from .pooling import plan_pooling
+
+
+def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
+    """"auto" (or None) -> cuda when available, else cpu."""
+    if device is None or str(device) == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+def line_to_rgb01(line: np.ndarray) -> torch.Tensor:
+    """HxWx4 RGBA (or HxWx3 RGB / HxW gray) uint8 line art -> (3, H, W) float32 RGB in [0, 1],
+    composited over white, so the RGB under transparent pixels never matters."""
+    a = np.asarray(line)
+    if a.ndim == 2:
+        a = a[..., None]
+    t = torch.from_numpy(np.ascontiguousarray(a)).permute(2, 0, 1)
+    if a.dtype == np.uint8:
+        t = t.float() / 255.0
+    else:
+        t = t.float()
+    if t.shape[0] in (1, 2):  # gray (+ alpha)
+        t = torch.cat([t[:1].expand(3, -1, -1), t[1:]], 0)
+    if t.shape[0] == 4:
+        alpha = t[3:4]
+        return t[:3] * alpha + (1.0 - alpha)
+    return t[:3].contiguous()
+
+
+class DaconFeaturizer:
+    """Per-segment features of a DaconNet: L2-normalised, float32, on the CPU.
+
+    Frames are resized to the network input size(s) and run in batches of ``batch_size``
+    under ``torch.inference_mode()``; bf16 autocast on CUDA, fp32 on CPU. Pooling happens
+    per frame, so results do not depend on how frames are batched.
+    """
+
+    def __init__(self, net: DaconNet, device: str | torch.device | None = "auto",
+                 batch_size: int = 4, name: str | None = None):
+        self.device = resolve_device(device)
+        self.net = net.to(self.device).eval()
+        self.batch_size = max(1, int(batch_size))
+        self.name = name or describe(net)
+
+    @property
+    def dim(self) -> int:
+        return self.net.out_dim
+
+    def _inputs(self, frame: SegmentedFrame) -> dict[str, torch.Tensor]:
+        rgb = line_to_rgb01(frame.line).unsqueeze(0).to(self.device)
+        return self.net.prepare(rgb)
+
+    def segment_features(self, frames: Sequence[SegmentedFrame]) -> list[torch.Tensor]:
+        out: list[torch.Tensor] = []
+        cap = self.net.config.pool_cap
+        cuda = self.device.type == "cuda"
+        with torch.inference_mode():
+            for i in range(0, len(frames), self.batch_size):
+                chunk = frames[i:i + self.batch_size]
+                per = [self._inputs(f) for f in chunk]
+                inputs = {k: torch.cat([p[k] for p in per], 0) for k in per[0]}
+                del per
+                with torch.autocast("cuda", dtype=torch.bfloat16, enabled=cuda):
+                    maps = self.net.feature_maps(inputs)
+                maps = {k: v.float() for k, v in maps.items()}
+                for j, f in enumerate(chunk):
+                    plan = plan_pooling(f.labels, f.n_segments, cap)
+                    feats = self.net.segment_features(maps, j, plan)
+                    out.append(F.normalize(feats, dim=-1, eps=1e-6).cpu())
+                del maps
+        return out
+
+    def similarity(self, target: torch.Tensor, bank: torch.Tensor) -> torch.Tensor:
+        return cosine_similarity01(target, bank)
+
+
+def describe(net: DaconNet) -> str:
+    c = net.config
+    parts = []
+    if net.dino is not None:
+        parts.append(f"DINOv2 {net.dino.embed_dim}-d/{net.dino.patch_size} ({net.dino.norm})")
+    if c.uses_unet:
+        parts.append(f"U-Net base {c.unet_base} @ {c.unet_input}")
+    label = {"v1.1": "dacon-v1.1", "v1.0": "dacon-v1.0", "zeroshot": "zeroshot-dinov2",
+             "unet": "unet-only"}[c.mode]
+    return f"{label} ({' + '.join(parts)})"

@@ -1,0 +1,178 @@
+"""DaconNet: DINOv2 branch + U-Net branch + per-segment heads (reference ``models/dacon.py``).
+
+Modes (``DaconConfig.mode``):
+
+    "v1.1"      official default: L2-normalise dino_mlp(pooled DINO) and pooled U-Net
+                features (eps 1e-6) and add them.
+    "v1.0"      paper: concat [dino_mlp(pooled DINO), pooled U-Net] -> dino_unet_mlp.
+    "zeroshot"  pooled DINOv2 features alone, no trained heads.
+    "unet"      U-Net alone (the paper's "w/o DINOv2" ablation; the embedded default model).
+
+State-dict keys of the trainable part are exactly the official ones (``unet.*``,
+``dino_mlp.fc{1,2}.*``, v1.0: ``dino_unet_mlp.fc{1,2}.*``); the frozen backbone lives
+under ``dino.*`` and is never saved in DACoN checkpoints (see :meth:`DaconNet.head_state_dict`).
+
+Both branches see RGB in [0, 1] composited on white (alpha never reaches a network); the
+U-Net gets no mean/std normalisation (as the reference), the DINO branch follows its
+backbone's ``norm`` ("raw01" for the official checkpoints).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .backbone import DinoBackbone
+from .pooling import DEFAULT_POOL_CAP, PoolPlan, pool_segments
+from .unet import UNet
+
+MODES = ("v1.1", "v1.0", "zeroshot", "unet")
+
+
+@dataclass
+class DaconConfig:
+    mode: str = "v1.1"
+    unet_base: int = 64           # 64 = official
+    unet_depth: int = 4
+    unet_input: int = 512         # U-Net input size (square); divisible by 2**unet_depth
+    feat_dim: int = 128           # U-Net output / head output width
+    dino_dim: int = 1024          # backbone embed dim (ViT-L/14 = 1024)
+    mlp_hidden: int = 512
+    dino_norm: str = "raw01"      # input normalisation of the DINO branch
+    pool_cap: int | None = DEFAULT_POOL_CAP  # None = full-resolution pooling (v1.0 reference)
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def uses_dino(self) -> bool:
+        return self.mode in ("v1.1", "v1.0", "zeroshot")
+
+    @property
+    def uses_unet(self) -> bool:
+        return self.mode in ("v1.1", "v1.0", "unet")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "DaconConfig":
+        known = {f for f in cls.__dataclass_fields__}
+        unknown = set(d) - known
+        if unknown:
+            raise ValueError(f"unknown config keys {sorted(unknown)}")
+        cfg = cls(**d)
+        if cfg.mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}, got {cfg.mode!r}")
+        return cfg
+
+
+class MLP(nn.Module):
+    """fc1 -> ReLU -> fc2 (keys fc1.*, fc2.*)."""
+
+    def __init__(self, cin: int, hidden: int, cout: int):
+        super().__init__()
+        self.fc1 = nn.Linear(cin, hidden)
+        self.fc2 = nn.Linear(hidden, cout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc2(F.relu(self.fc1(x)))
+
+
+class DaconNet(nn.Module):
+    def __init__(self, config: DaconConfig, backbone: DinoBackbone | None = None):
+        super().__init__()
+        if config.mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}, got {config.mode!r}")
+        self.config = config
+        if config.uses_dino:
+            if backbone is None:
+                raise ValueError(f"mode {config.mode!r} needs a DINOv2 backbone")
+            if config.mode != "zeroshot" and backbone.embed_dim != config.dino_dim:
+                raise ValueError(f"backbone is {backbone.embed_dim}-d but the heads expect "
+                                 f"{config.dino_dim}-d DINOv2 features")
+            self.dino = backbone
+        else:
+            self.dino = None
+        if config.uses_unet:
+            self.unet = UNet(3, config.feat_dim, config.unet_base, config.unet_depth)
+        if config.mode in ("v1.1", "v1.0"):
+            self.dino_mlp = MLP(config.dino_dim, config.mlp_hidden, config.feat_dim)
+        if config.mode == "v1.0":
+            self.dino_unet_mlp = MLP(2 * config.feat_dim, config.mlp_hidden, config.feat_dim)
+
+    # ------------------------------------------------------------------ weights
+    def head_state_dict(self) -> dict[str, torch.Tensor]:
+        """The trainable weights, with the official key names (no ``dino.*``)."""
+        return {k: v for k, v in self.state_dict().items() if not k.startswith("dino.")}
+
+    def load_heads(self, sd: dict[str, torch.Tensor], path=None) -> None:
+        """Strictly load the trainable weights (official names); DaconError names the key."""
+        from .weights import load_strict
+
+        load_strict(self, sd, path, skip_prefix="dino.")
+
+    @property
+    def out_dim(self) -> int:
+        return self.dino.embed_dim if self.config.mode == "zeroshot" else self.config.feat_dim
+
+    # ------------------------------------------------------------------ forward
+    def prepare(self, rgb01: torch.Tensor) -> dict[str, torch.Tensor]:
+        """(B, 3, H, W) RGB in [0, 1] -> per-branch network inputs (resized)."""
+        out = {}
+        if self.dino is not None:
+            out["dino"] = self.dino.prepare(rgb01)
+        if self.config.uses_unet:
+            s = self.config.unet_input
+            out["unet"] = rgb01 if rgb01.shape[-2:] == (s, s) else F.interpolate(
+                rgb01, size=(s, s), mode="bilinear", align_corners=False)
+        return out
+
+    def feature_maps(self, inputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Prepared inputs (batched) -> {"dino": (B, C, g, g), "unet": (B, D, S, S)}."""
+        maps = {}
+        if "dino" in inputs:
+            maps["dino"] = self.dino.features(inputs["dino"])
+        if "unet" in inputs:
+            maps["unet"] = self.unet(inputs["unet"])
+        return maps
+
+    def fuse(self, dino: torch.Tensor | None, unet: torch.Tensor | None) -> torch.Tensor:
+        """Pooled per-segment features -> (n, out_dim) segment features (not normalised)."""
+        mode = self.config.mode
+        if mode == "zeroshot":
+            return dino
+        if mode == "unet":
+            return unet
+        d = self.dino_mlp(dino)
+        if mode == "v1.1":
+            return F.normalize(d, dim=-1, eps=1e-6) + F.normalize(unet, dim=-1, eps=1e-6)
+        return self.dino_unet_mlp(torch.cat([d, unet], dim=-1))
+
+    def segment_features(self, maps: dict[str, torch.Tensor], index: int, plan: PoolPlan) -> torch.Tensor:
+        """Segment features of frame ``index`` of a batch of maps -> (n, out_dim) float32."""
+        pooled = {k: pool_segments(v[index].float(), plan) for k, v in maps.items()}
+        return self.fuse(pooled.get("dino"), pooled.get("unet")).float()
+
+
+def config_from_state_dict(sd: dict[str, torch.Tensor]) -> DaconConfig:
+    """Infer the architecture of an official-format DACoN state dict from its keys/shapes."""
+    if "unet.final_conv.weight" not in sd:
+        raise ValueError("missing key 'unet.final_conv.weight' (not a DACoN checkpoint)")
+    depth = 1 + max((int(k.split(".")[2]) for k in sd if k.startswith("unet.encoder_blocks.")), default=-1)
+    base = int(sd["unet.encoder_blocks.0.conv.0.weight"].shape[0])
+    feat = int(sd["unet.final_conv.weight"].shape[0])
+    if "dino_unet_mlp.fc1.weight" in sd:
+        mode = "v1.0"
+    elif "dino_mlp.fc1.weight" in sd:
+        mode = "v1.1"
+    else:
+        mode = "unet"
+    cfg = DaconConfig(mode=mode, unet_base=base, unet_depth=depth, feat_dim=feat)
+    if mode != "unet":
+        cfg.dino_dim = int(sd["dino_mlp.fc1.weight"].shape[1])
+        cfg.mlp_hidden = int(sd["dino_mlp.fc1.weight"].shape[0])
+    if mode == "v1.0":
+        cfg.pool_cap = None  # the v1.0 reference pools at full resolution
+    return cfg
