@@ -169,7 +169,7 @@ def _load_gt(main: Path, seg: Path | None, seg_json: Path | None,
         from . import segments
 
         rgba = imageio.read_image(main)
-        labels, n = segments.segments_from_color(rgba)
+        labels, n = segments.segments_from_color(rgba, path=main)
         labels = np.asarray(labels, np.int32)
         return labels, segment_colors(labels, int(n), rgba)
     labels = np.asarray(labelmap.read_label_map(seg), np.int32)

@@ -103,11 +103,11 @@ def reference_from_arrays(color: np.ndarray, line: np.ndarray | None = None, *,
     from . import segments
 
     if line is not None:
-        labels, n = segments.segment_line_art(line_rgba, gap_radius=gap_radius)
+        labels, n = segments.segment_line_art(line_rgba, gap_radius=gap_radius, path=line_path)
         frame = SegmentedFrame(line_rgba, np.asarray(labels, np.int32), int(n),
                                Path(line_path) if line_path is not None else None)
     else:
-        labels, n = segments.segments_from_color(rgba)
+        labels, n = segments.segments_from_color(rgba, path=color_path)
         frame = SegmentedFrame(rgba, np.asarray(labels, np.int32), int(n),
                                Path(color_path) if color_path is not None else None)
     return Reference(frame=frame, colors=segment_colors(frame.labels, frame.n_segments, rgba),

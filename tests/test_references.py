@@ -90,8 +90,8 @@ def test_reference_from_arrays_with_fake_segmenter(monkeypatch):
     from dacon_engine.references import reference_from_arrays
 
     labels = np.array([[1, 1, 0, 2], [1, 1, 0, 2]], np.int32)
-    monkeypatch.setattr(segments, "segment_line_art", lambda rgba, gap_radius=0: (labels, 2))
-    monkeypatch.setattr(segments, "segments_from_color", lambda rgba: (labels, 2))
+    monkeypatch.setattr(segments, "segment_line_art", lambda rgba, **kw: (labels, 2))
+    monkeypatch.setattr(segments, "segments_from_color", lambda rgba, **kw: (labels, 2))
     color = np.zeros((2, 4, 3), np.uint8)
     color[:, :2] = (255, 0, 0)
     color[:, 3] = (0, 0, 255)
@@ -168,3 +168,22 @@ def test_find_clip_layout_empty_ref_folder(tmp_path):
     (clip / "ref" / "gt").mkdir(parents=True)
     with pytest.raises(DaconError, match="holds no image files"):
         find_clip_layout(clip)
+
+
+def test_load_reference_without_line_art(tmp_path):
+    from art import COLORS, draw
+
+    from dacon_engine.references import load_reference, load_references
+
+    _, gt = draw(64)
+    rgb = gt[..., :3].copy()  # an RGB color frame counts as alpha 255
+    c = _png(tmp_path / "0005.png", gt)
+    c_rgb = _png(tmp_path / "rgb" / "0006.png", rgb)
+    ref = load_reference(c, name="key")
+    assert ref.name == "key" and ref.frame.line is not None
+    assert (ref.frame.line == gt).all() and "color_rgba" not in ref.extra
+    got = {tuple(x) for x in ref.colors.tolist()}
+    assert {COLORS["face"], COLORS["hat"], COLORS["mouth"]} <= got
+    refs = load_references([c, tmp_path / "rgb"])
+    assert [r.name for r in refs] == ["0005", "0006"] and refs[1].color_path == c_rgb
+    assert (refs[1].colors[:, 3] == 255).all()
