@@ -6,7 +6,9 @@ For a target ``<stem>`` in ``out_dir``:
   * ``<stem>.json`` the per-segment record (:func:`frame_record`).
   * ``<stem>.exr``  (optional) channels R, G, B, A float32 (straight, not premultiplied,
     in [0, 1]); ``segment.id`` uint32 (0 = line); ``confidence`` float16 (0 on lines).
-    Header string attributes: ``dacon_model``, ``dacon_source``, ``dacon_references``.
+    R, G, B hold the PNG's sRGB-encoded values / 255 (not linearised), so the EXR and the
+    PNG carry the same colors. Header string attributes: ``dacon_model``,
+    ``dacon_source``, ``dacon_references`` (a JSON list), ``dacon_alpha`` = "straight".
 
 A frame's outputs are all written or none: every destination is checked first, each
 file goes to a temp name beside it and is renamed into place only once all are written.
@@ -190,6 +192,7 @@ def write_frame_outputs(out_dir: PathLike, stem: str, frame: SegmentedFrame,
                 "dacon_model": model_name,
                 "dacon_source": "" if frame.path is None else os.fspath(frame.path),
                 "dacon_references": json.dumps(names),
+                "dacon_alpha": "straight",
             })
 
     inodes: dict[Path, int] = {}
