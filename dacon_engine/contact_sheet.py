@@ -119,9 +119,9 @@ def make_contact_sheet(rows: Sequence[Sequence[np.ndarray]],
             imageio.write_png(tmp, rgba, overwrite=True)
         except DaconError:
             raise
-        except Exception as e:
+        except (RuntimeError, OSError, ValueError) as e:
             raise DaconError(path, f"cannot write contact sheet ({e})") from None
     return path
 
 
-__all__ = ["checkerboard", "fit_cell", "render_contact_sheet", "make_contact_sheet"]
+__all__ = ["checkerboard", "fit_cell", "make_contact_sheet", "render_contact_sheet"]

@@ -82,7 +82,7 @@ def frame_metrics(gt_labels: np.ndarray, gt_colors: np.ndarray,
         "pix_f_acc": _ratio(area[correct & fg].sum(), area[fg].sum()),
         "pix_b_miou": _ratio(area[inter].sum(), area[union].sum()) if union.any() else 1.0,
         "b_miou": _ratio(inter.sum(), union.sum()) if union.any() else 1.0,
-        "n_segments": int(len(area)),
+        "n_segments": len(area),
         "n_pixels": int(area.sum()),
         "n_correct": int(correct.sum()),
     }
@@ -297,6 +297,13 @@ def format_table(result: dict, *, per_frame: bool = True) -> str:
 
 
 __all__ = [
-    "BACKGROUND_COLORS", "THRESHOLD_PX", "METRICS", "METRIC_NAMES", "is_background",
-    "frame_metrics", "mean_metrics", "evaluate", "format_table",
+    "BACKGROUND_COLORS",
+    "METRICS",
+    "METRIC_NAMES",
+    "THRESHOLD_PX",
+    "evaluate",
+    "format_table",
+    "frame_metrics",
+    "is_background",
+    "mean_metrics",
 ]

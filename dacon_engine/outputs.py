@@ -134,7 +134,7 @@ def read_exr_outputs(path: PathLike) -> dict[str, np.ndarray]:
     try:
         with OpenEXR.File(os.fspath(path), separate_channels=True) as f:
             return {k: np.array(c.pixels) for k, c in f.channels().items()}
-    except Exception as e:  # OpenEXR raises plain exceptions on unreadable files
+    except (RuntimeError, OSError, ValueError, TypeError) as e:  # OpenEXR read errors
         raise DaconError(path, f"cannot read EXR ({e})") from None
 
 
@@ -145,7 +145,7 @@ def read_exr_header(path: PathLike) -> dict:
     try:
         with OpenEXR.File(os.fspath(path)) as f:
             return dict(f.header())
-    except Exception as e:
+    except (RuntimeError, OSError, ValueError, TypeError) as e:
         raise DaconError(path, f"cannot read EXR ({e})") from None
 
 
@@ -206,7 +206,7 @@ def write_frame_outputs(out_dir: PathLike, stem: str, frame: SegmentedFrame,
                     raise
                 except OSError as e:
                     raise DaconError(d, f"cannot write ({e.strerror or e})") from None
-                except Exception as e:
+                except (RuntimeError, ValueError, TypeError) as e:
                     raise DaconError(d, f"cannot write ({e})") from None
                 inodes[d] = tmp.stat().st_ino
     except BaseException:
@@ -219,6 +219,12 @@ def write_frame_outputs(out_dir: PathLike, stem: str, frame: SegmentedFrame,
 
 
 __all__ = [
-    "FORMATS", "render_colors", "confidence_image", "frame_record", "output_paths",
-    "write_frame_outputs", "read_exr_outputs", "read_exr_header",
+    "FORMATS",
+    "confidence_image",
+    "frame_record",
+    "output_paths",
+    "read_exr_header",
+    "read_exr_outputs",
+    "render_colors",
+    "write_frame_outputs",
 ]

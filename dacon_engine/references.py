@@ -232,7 +232,13 @@ def find_clip_layout(folder: PathLike,
 
 
 __all__ = [
-    "as_rgba", "pack_rgba", "unpack_rgba", "segment_colors",
-    "reference_from_arrays", "load_reference", "expand_reference_paths", "load_references",
+    "as_rgba",
+    "expand_reference_paths",
     "find_clip_layout",
+    "load_reference",
+    "load_references",
+    "pack_rgba",
+    "reference_from_arrays",
+    "segment_colors",
+    "unpack_rgba",
 ]

@@ -11,7 +11,11 @@ from dacon_engine.errors import DaconError
 from dacon_engine.frames import SegmentedFrame
 from dacon_engine.matching import Assignment
 from dacon_engine.outputs import (
-    frame_record, read_exr_header, read_exr_outputs, render_colors, write_frame_outputs,
+    frame_record,
+    read_exr_header,
+    read_exr_outputs,
+    render_colors,
+    write_frame_outputs,
 )
 
 
@@ -130,7 +134,7 @@ def test_existing_output_not_overwritten_and_nothing_written(tmp_path):
 
 
 def test_failure_midway_removes_what_was_written(tmp_path, monkeypatch):
-    import dacon_engine.outputs as outputs
+    from dacon_engine import outputs
 
     def boom(*args, **kwargs):
         raise OSError(28, "No space left on device")
@@ -183,3 +187,11 @@ def test_contact_sheet(tmp_path):
         make_contact_sheet([[rgb]], None, p, overwrite=False)
     with pytest.raises(ValueError):
         render_contact_sheet([], None)
+
+
+def test_read_exr_outputs_bad_file(tmp_path):
+    bad = tmp_path / "bad.exr"
+    bad.write_text("not an exr")
+    with pytest.raises(DaconError, match="cannot read EXR") as e:
+        read_exr_outputs(bad)
+    assert str(e.value).startswith(str(bad))

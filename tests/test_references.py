@@ -7,7 +7,12 @@ import pytest
 
 from dacon_engine.errors import DaconError
 from dacon_engine.references import (
-    as_rgba, expand_reference_paths, find_clip_layout, pack_rgba, segment_colors, unpack_rgba,
+    as_rgba,
+    expand_reference_paths,
+    find_clip_layout,
+    pack_rgba,
+    segment_colors,
+    unpack_rgba,
 )
 
 RED, BLUE, CLEAR = (255, 0, 0, 255), (0, 0, 255, 255), (0, 0, 0, 0)
