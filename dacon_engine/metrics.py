@@ -2,7 +2,9 @@
 
 Per frame, over the ground-truth (GT) segments (line pixels are never counted):
   * Acc        correct segments / all segments. Correct = exact RGBA match.
-  * Acc-Thres  the same over segments of more than 10 px (strictly).
+  * Acc-Thres  the same over segments of more than 10 px (strictly). (BasicPBC counts
+               labels > 10 px in the seg PNG minus 1 for the line label: the same thing
+               whenever a frame has more than 10 line pixels.)
   * Pix-Acc    pixels of correct segments / all segment pixels.
   * Pix-F-Acc  the same over segments whose GT color is not background.
   * Pix-B-MIoU pixel IoU of the background class: pixels of segments that are background
