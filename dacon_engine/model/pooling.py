@@ -66,6 +66,8 @@ def plan_pooling(labels: np.ndarray | torch.Tensor, n_segments: int,
     if lab.ndim != 2:
         raise ValueError(f"labels must be HxW, got shape {tuple(lab.shape)}")
     h, w = lab.shape
+    if lab.numel() and (int(lab.max()) > n_segments or int(lab.min()) < 0):
+        raise ValueError(f"labels span {int(lab.min())}..{int(lab.max())}, expected 0..{n_segments}")
     kh, kw, ho, wo = pool_grid((h, w), cap)
     main = lab[: ho * kh, : wo * kw]
     if kh == 1 and kw == 1:
@@ -106,8 +108,6 @@ def plan_pooling(labels: np.ndarray | torch.Tensor, n_segments: int,
         keys = torch.unique(keys)
     seg = keys % (n_segments + 1) - 1
     cell = keys // (n_segments + 1)
-    if seg.numel() and int(seg.max()) >= n_segments:
-        raise ValueError(f"label {int(seg.max()) + 1} exceeds n_segments={n_segments}")
     seg, order = torch.sort(seg, stable=True)
     cell = cell[order]
     counts = torch.bincount(seg, minlength=n_segments).to(torch.float32)
