@@ -99,8 +99,7 @@ def _dark_mask(rgba: np.ndarray, threshold: int) -> np.ndarray:
     alpha = cv2.extractChannel(rgba, 3)
     if cv2.minMaxLoc(alpha)[0] < 255:  # skip compositing for fully opaque art
         # Y*a/255 + (255 - a): compositing commutes with the (linear) luminance
-        gray = cv2.add(cv2.multiply(gray, alpha, scale=1.0 / 255.0),
-                       cv2.subtract(np.full_like(alpha, 255), alpha))
+        gray = cv2.add(cv2.multiply(gray, alpha, scale=1.0 / 255.0), cv2.bitwise_not(alpha))
     return cv2.compare(gray, float(threshold), cv2.CMP_LE)
 
 
@@ -165,31 +164,69 @@ def _merge_small_regions(labels: np.ndarray, n: int, max_area: int) -> tuple[np.
     return relabel_raster(lut[labels])
 
 
-def _assign_color_lines(labels: np.ndarray, n_regions: int, n_cur: int, areas: np.ndarray,
-                        mask: np.ndarray) -> int:
-    """Give the pixels of one color line (HxW uint8 0/1 ``mask``) labels, in place.
+def label_areas(labels: np.ndarray, n: int) -> np.ndarray:
+    """(n+1,) int64 pixel count per label 0..n of HxW labels (via run lengths: faster
+    than a bincount over every pixel when regions are large)."""
+    flat = np.ascontiguousarray(labels).ravel()
+    if flat.size == 0:
+        return np.zeros(n + 1, np.int64)
+    ends = np.flatnonzero(flat[1:] != flat[:-1])  # last index of each run but the final
+    starts = np.concatenate(([0], ends + 1))
+    lengths = np.diff(np.concatenate((starts, [flat.size])))
+    return np.bincount(flat[starts], weights=lengths, minlength=n + 1).astype(np.int64)
 
-    Vectorized over components: see the module docstring for the rule. Returns the new
-    label count.
+
+def _point_components(xs: np.ndarray, ys: np.ndarray, width: int) -> np.ndarray:
+    """8-connected components of a sparse pixel set given in raster order.
+
+    xs, ys: (N,) pixel coordinates sorted in raster order. Returns (N,) int64 component
+    ids 1..k numbered in raster order of each component's first pixel (as a scan
+    labelling would). Cost O(N log N), independent of the image size.
+    """
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components as graph_components
+
+    n = xs.size
+    stride = width + 2  # x - 1 and x + 1 never alias a pixel of another row
+    key = ys.astype(np.int64) * stride + xs
+    src, dst = [], []
+    for off in (1, stride - 1, stride, stride + 1):  # right, down-left, down, down-right
+        want = key + off
+        pos = np.minimum(np.searchsorted(key, want), n - 1)
+        hit = key[pos] == want
+        src.append(np.flatnonzero(hit))
+        dst.append(pos[hit])
+    src_a, dst_a = np.concatenate(src), np.concatenate(dst)
+    g = coo_matrix((np.ones(src_a.size, np.int8), (src_a, dst_a)), shape=(n, n))
+    _, comp = graph_components(g.tocsr(), directed=False)
+    # renumber by first point (points are in raster order)
+    uniq, first = np.unique(comp, return_index=True)
+    rank = np.empty(uniq.size, np.int64)
+    rank[np.argsort(first, kind="stable")] = np.arange(1, uniq.size + 1)
+    return rank[comp]
+
+
+def _assign_color_lines(labels: np.ndarray, n_regions: int, n_cur: int, areas: np.ndarray,
+                        xs: np.ndarray, ys: np.ndarray) -> int:
+    """Give the pixels (xs, ys, raster order) of ONE line color labels, in place.
+
+    Vectorized over components; see the module docstring for the rule. ``n_regions``:
+    labels that count as regions (those before the color-line step); ``n_cur``: labels
+    in use now. Returns the new label count.
     """
     h, w = labels.shape
-    x, y, bw, bh = cv2.boundingRect(mask)
-    y0, x0 = max(y - 1, 0), max(x - 1, 0)
-    y1, x1 = min(y + bh + 1, h), min(x + bw + 1, w)
-    sub = np.ascontiguousarray(mask[y0:y1, x0:x1])
-    ncomp, comp = connected_components(sub, 8)
-    lab = labels[y0:y1, x0:x1]  # a view: writes go to ``labels``
-    pad = np.pad(lab, 1)  # outside the image = nothing
-    cy, cx = np.nonzero(comp)
-    cid = comp[cy, cx]
-    nb = np.concatenate([pad[cy, cx + 1], pad[cy + 2, cx + 1],      # up, down
-                         pad[cy + 1, cx], pad[cy + 1, cx + 2]])     # left, right
+    cid = _point_components(xs, ys, w)
+    ncomp = int(cid.max()) + 1
+    # 4-neighbour labels; off-image neighbours clip onto the pixel itself, which is still
+    # 0 (unassigned) here, i.e. "nothing"
+    nb = np.concatenate([labels[np.maximum(ys - 1, 0), xs], labels[np.minimum(ys + 1, h - 1), xs],
+                         labels[ys, np.maximum(xs - 1, 0)], labels[ys, np.minimum(xs + 1, w - 1)]])
     cid4 = np.tile(cid, 4)
     touched = np.bincount(cid4[nb > 0], minlength=ncomp) > 0
     sel = (nb > 0) & (nb <= n_regions)
-    key = np.unique(cid4[sel].astype(np.int64) * (n_regions + 1) + nb[sel])
+    key = np.unique(cid4[sel] * (n_regions + 1) + nb[sel])
     c, t = key // (n_regions + 1), key % (n_regions + 1)
-    k = np.bincount(c, minlength=ncomp)
+    k = np.bincount(c, minlength=ncomp)  # distinct regions touched per component
     order = np.lexsort((t, areas[t], c))  # per component: smallest area, then lowest label
     c, t = c[order], t[order]
     first = np.ones(c.size, bool)
@@ -201,19 +238,31 @@ def _assign_color_lines(labels: np.ndarray, n_regions: int, n_cur: int, areas: n
     new[0] = False
     new_ids = np.flatnonzero(new)
     lut[new_ids] = np.arange(n_cur + 1, n_cur + 1 + new_ids.size, dtype=np.int32)
-    lab[cy, cx] = lut[cid]
+    labels[ys, xs] = lut[cid]
     return n_cur + int(new_ids.size)
 
 
 def _label_color_lines(labels: np.ndarray, n: int, masks: list[np.ndarray | None]) -> int:
-    """Apply the color-line rule for every present color (in place); returns the count."""
-    if all(m is None for m in masks):
+    """Apply the color-line rule for every present color (in place); returns the count.
+
+    masks: per COLOR_LINES entry an HxW uint8 0/1 mask or None (absent).
+    """
+    present = [(i, m) for i, m in enumerate(masks) if m is not None]
+    if not present:
         return n
-    areas = np.bincount(labels.ravel(), minlength=n + 1)
+    if len(present) == 1:
+        anym = present[0][1]
+    else:
+        anym = present[0][1].copy()
+        for _, m in present[1:]:
+            cv2.bitwise_or(anym, m, dst=anym)
+    pts = cv2.findNonZero(anym).reshape(-1, 2)  # one scan for all colors, raster order
+    xs, ys = pts[:, 0].astype(np.int64), pts[:, 1].astype(np.int64)
+    areas = label_areas(labels, n)
     n_cur = n
-    for m in masks:
-        if m is not None:
-            n_cur = _assign_color_lines(labels, n, n_cur, areas, m)
+    for _, m in present:
+        own = m[ys, xs] > 0 if len(present) > 1 else slice(None)
+        n_cur = _assign_color_lines(labels, n, n_cur, areas, xs[own], ys[own])
     return n_cur
 
 
