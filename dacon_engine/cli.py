@@ -70,6 +70,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("pred", type=Path, help="folder of predicted colored frames")
     p.add_argument("gt", type=Path, help="ground-truth folder (colored frames, or seg/+json)")
     p.add_argument("--json", type=Path, default=None, help="write the scores here")
+    p.add_argument("--skip-missing", action="store_true",
+                   help="leave out ground-truth frames without a prediction (e.g. references)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --json file")
 
     p = sub.add_parser("models", help="list the available models and what each needs")
     p.add_argument("--dinov2-weights", default=None)
@@ -135,7 +138,8 @@ def _cmd_segment(args: argparse.Namespace) -> int:
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     from .metrics import evaluate, format_table
 
-    result = evaluate(args.pred, args.gt, out_json=args.json)
+    result = evaluate(args.pred, args.gt, out_json=args.json, skip_missing=args.skip_missing,
+                      overwrite=args.overwrite)
     print(format_table(result))
     return 0
 

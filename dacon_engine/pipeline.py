@@ -91,6 +91,8 @@ class ColorizeJob:
         lines = list(ref_lines) + [None] * (len(colors) - len(ref_lines))
         out_dir = check_writable_dir(args.out)
         _check_outputs_free(out_dir, [t.stem for t in targets], args.format, args.overwrite)
+        if args.contact_sheet:
+            _check_outputs_free(out_dir, ["contact_sheet"], ["png"], args.overwrite)
         _preflight_images(list(targets))
         colorizer = Colorizer(args.model, device=args.device, gap_radius=args.gap_radius,
                               dinov2_weights=getattr(args, "dinov2_weights", None))
@@ -132,7 +134,8 @@ class ColorizeJob:
             ref = refs[min(k, len(refs) - 1)]
             rows.append([r.frame.line, ref, r.image()])
             captions.append(r.name)
-        make_contact_sheet(rows, captions, self.out_dir / "contact_sheet.png")
+        make_contact_sheet(rows, captions, self.out_dir / "contact_sheet.png",
+                           overwrite=self.overwrite)
 
 
 def segment_files(inputs: Sequence[str], out_dir: Path, *, gap_radius: int = 0,

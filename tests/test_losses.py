@@ -43,6 +43,6 @@ def test_dino_consistency_is_l1_over_tau_without_grad_to_target():
     fused = torch.tensor([[0.5, 0.0]], requires_grad=True)
     dino = torch.tensor([[0.4, 0.2]], requires_grad=True)
     loss = dino_consistency_loss(fused, dino, tau=0.1)
-    assert abs(float(loss) - (1.0 + 2.0) / 2) < 1e-5
+    assert abs(loss.item() - (1.0 + 2.0) / 2) < 1e-5
     loss.backward()
     assert dino.grad is None

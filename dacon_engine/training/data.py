@@ -1,0 +1,114 @@
+"""Training pairs: a source frame (colored) and a target frame with known colors.
+
+Two sources feed the same loop:
+- :class:`SynthPairs`: procedurally generated pairs (``dacon_engine.synth``), on the fly.
+- :class:`PaintBucketPairs`: the PaintBucket-Character v2 training layout
+  ``<root>/<character>/{line,gt,seg,json_color}/NNNN.*`` (optionally ``ref/`` design
+  sheets); source frame = i + s*d, d in {0, 1, 2}, s in {-1, +1}, wrapping inside the
+  character, as in the paper.
+Segment classes are colors: segments of equal RGBA correspond.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import DaconError
+from ..files import list_images
+from ..matching import color_ids
+
+
+@dataclass
+class TrainFrame:
+    """line: HxWx4 uint8; labels: HxW int32 (0 = line); colors: (n, 4) uint8 per label."""
+
+    line: np.ndarray
+    labels: np.ndarray
+    colors: np.ndarray
+
+    @property
+    def n_segments(self) -> int:
+        return int(self.colors.shape[0])
+
+    def color_ids(self) -> np.ndarray:
+        return color_ids(self.colors)
+
+
+@dataclass
+class TrainPair:
+    source: TrainFrame
+    target: TrainFrame
+
+
+def frame_from_images(line: np.ndarray, gt: np.ndarray) -> TrainFrame:
+    """Segment ``line`` and color each segment with the most frequent RGBA of ``gt``."""
+    from ..references import segment_colors
+    from ..segments import segment_line_art
+
+    labels, n = segment_line_art(line)
+    return TrainFrame(line, labels, segment_colors(labels, n, gt))
+
+
+class SynthPairs:
+    """Endless generated pairs; ``seed`` fixes the whole stream; mixes both regimes."""
+
+    def __init__(self, seed: int, size: int = 384, keyframe_fraction: float = 0.5):
+        self.seed, self.size, self.keyframe_fraction = seed, size, keyframe_fraction
+
+    def __iter__(self) -> Iterator[TrainPair]:
+        from .. import synth
+
+        rng = np.random.default_rng(self.seed)
+        while True:
+            regime = "keyframe" if rng.random() < self.keyframe_fraction else "consecutive"
+            src, tgt = synth.make_pair(int(rng.integers(2**31)), self.size, regime)
+            yield TrainPair(frame_from_images(src.line, src.gt), frame_from_images(tgt.line, tgt.gt))
+
+
+class PaintBucketPairs:
+    """Pairs from the PaintBucket-Character v2 training layout (see module docstring)."""
+
+    def __init__(self, root: str | Path, seed: int = 0):
+        self.root = Path(root)
+        chars = [p for p in sorted(self.root.iterdir()) if (p / "line").is_dir()] \
+            if self.root.is_dir() else []
+        if not chars:
+            raise DaconError(self.root, "no character folders with line/ found "
+                             "(expected <root>/<character>/{line,gt,seg,json_color}/)")
+        self.frames = {c: list_images(c / "line") for c in chars}
+        self.seed = seed
+
+    def load(self, char: Path, line_path: Path) -> TrainFrame:
+        from ..imageio import read_image
+        from ..labelmap import read_label_map
+
+        stem = line_path.stem
+        line = read_image(line_path)
+        seg = char / "seg" / f"{stem}.png"
+        colors_json = char / "json_color" / f"{stem}.json"
+        if seg.is_file() and colors_json.is_file():
+            labels = read_label_map(seg)
+            table = json.loads(colors_json.read_text())
+            n = int(labels.max())
+            colors = np.zeros((n, 4), np.uint8)
+            keys = np.array([int(k) for k in table], np.int64)
+            vals = np.array(list(table.values()), np.uint8).reshape(-1, 4)
+            ok = (keys >= 1) & (keys <= n)
+            colors[keys[ok] - 1] = vals[ok]
+            return TrainFrame(line, labels, colors)
+        return frame_from_images(line, read_image(char / "gt" / line_path.name))
+
+    def __iter__(self) -> Iterator[TrainPair]:
+        rng = np.random.default_rng(self.seed)
+        chars = list(self.frames)
+        while True:
+            char = chars[int(rng.integers(len(chars)))]
+            frames = self.frames[char]
+            i = int(rng.integers(len(frames)))
+            j = (i + int(rng.choice([-1, 1])) * int(rng.integers(3))) % len(frames)
+            yield TrainPair(self.load(char, frames[j]), self.load(char, frames[i]))
