@@ -85,6 +85,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--regime", default="consecutive", choices=("consecutive", "keyframe"))
 
+    p = sub.add_parser("train", help="train segment features (synthetic or PaintBucket data)")
+    p.add_argument("--run", required=True, type=Path, help="run folder (resumes from last.pt)")
+    p.add_argument("--data", default="synth",
+                   help="'synth' or a PaintBucket-Character v2 training root")
+    p.add_argument("--steps", type=int, default=1000)
+    p.add_argument("--batch", type=int, default=2, help="pairs per step")
+    p.add_argument("--lr", type=float, default=1e-4)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--size", type=int, default=384, help="synthetic frame size (px)")
+    p.add_argument("--model-mode", default="unet", choices=("unet", "v1.1", "v1.0"))
+    p.add_argument("--unet-base", type=int, default=16)
+    p.add_argument("--unet-input", type=int, default=384)
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--threads", type=int, default=0)
+    p.add_argument("--dinov2-weights", default=None)
+    p.add_argument("--export", type=Path, default=None,
+                   help="after training, write a shipping checkpoint here")
+    p.add_argument("--quiet", action="store_true")
+
     p = sub.add_parser("demo", help="colorize the bundled sample clip and write a contact sheet")
     p.add_argument("--out", type=Path, default=Path("dacon_demo_out"))
     _add_model_args(p)
@@ -165,6 +184,21 @@ def _cmd_synth(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_train(args: argparse.Namespace) -> int:
+    from .training.loop import TrainConfig, export_model, train
+
+    cfg = TrainConfig(run_dir=str(args.run), data=args.data, steps=args.steps, batch=args.batch,
+                      lr=args.lr, seed=args.seed, size=args.size, device=args.device,
+                      threads=args.threads, dinov2_weights=args.dinov2_weights,
+                      model={"mode": args.model_mode, "unet_base": args.unet_base,
+                             "unet_input": args.unet_input})
+    last = train(cfg, quiet=args.quiet)
+    if args.export:
+        export_model(last, args.export)
+        print(f"exported {args.export}")
+    return 0
+
+
 COMMANDS = {
     "colorize": _cmd_colorize,
     "segment": _cmd_segment,
@@ -172,6 +206,7 @@ COMMANDS = {
     "models": _cmd_models,
     "synth": _cmd_synth,
     "demo": _cmd_demo,
+    "train": _cmd_train,
 }
 
 if __name__ == "__main__":  # pragma: no cover

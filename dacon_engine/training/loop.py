@@ -1,0 +1,210 @@
+"""`dacon train`: train DACoN segment features on synthetic or PaintBucket pairs.
+
+Loss = w_ce * L_ce + w_dc * L_dc (paper: 0.5 and 0.2; L_dc only with a DINOv2 branch),
+Adam at a constant learning rate (paper: 1e-4). The run folder holds:
+    last.pt      model + optimizer + step, rewritten atomically every ``ckpt_every`` steps
+    train.jsonl  one JSON line per logged step (loss terms, seconds per step, validation)
+    config.json  the run's configuration
+Training resumes from ``last.pt`` when it exists; the data stream is re-seeded from the
+step, so a resumed run sees new pairs instead of replaying old ones.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..files import atomic_path, atomic_write_text
+from ..model.network import DaconConfig, DaconNet
+from ..model.pooling import plan_pooling, pool_segments
+from .data import PaintBucketPairs, SynthPairs, TrainFrame, TrainPair
+from .losses import color_ce_loss, cosine, dino_consistency_loss
+
+
+@dataclass
+class TrainConfig:
+    run_dir: str
+    data: str = "synth"               # "synth" or a PaintBucket-Character v2 train root
+    steps: int = 1000
+    batch: int = 2                    # pairs per step
+    lr: float = 1e-4
+    seed: int = 0
+    size: int = 384                   # synthetic frame size (px)
+    keyframe_fraction: float = 0.5
+    w_ce: float = 0.5
+    w_dc: float = 0.2
+    ckpt_every: int = 25
+    log_every: int = 5
+    val_every: int = 100
+    val_pairs: int = 16
+    threads: int = 0                  # torch threads (0 = leave as is)
+    device: str = "cpu"
+    dinov2_weights: str | None = None
+    model: dict = field(default_factory=lambda: {"mode": "unet", "unet_base": 16,
+                                                 "unet_input": 384})
+
+
+def build_net(cfg: TrainConfig) -> DaconNet:
+    mcfg = DaconConfig.from_dict(dict(cfg.model))
+    backbone = None
+    if mcfg.uses_dino:
+        from ..model.weights import load_dinov2
+
+        backbone = load_dinov2(cfg.dinov2_weights, norm=mcfg.dino_norm)
+    return DaconNet(mcfg, backbone)
+
+
+def pair_stream(cfg: TrainConfig, start_step: int) -> Iterator[TrainPair]:
+    seed = cfg.seed * 1_000_003 + start_step
+    if cfg.data == "synth":
+        return iter(SynthPairs(seed, cfg.size, cfg.keyframe_fraction))
+    return iter(PaintBucketPairs(cfg.data, seed))
+
+
+def _rgb01(line: np.ndarray) -> torch.Tensor:
+    from ..model.featurizer import line_to_rgb01
+
+    return line_to_rgb01(line)
+
+
+def frame_features(net: DaconNet, frames: Sequence[TrainFrame], device: torch.device
+                   ) -> tuple[list[torch.Tensor], list[torch.Tensor | None]]:
+    """Fused (n_i, D) features with gradients, plus raw pooled DINO features (or None)."""
+    per = [net.prepare(_rgb01(f.line).unsqueeze(0).to(device)) for f in frames]
+    inputs = {k: torch.cat([p[k] for p in per], 0) for k in per[0]}
+    maps = net.feature_maps(inputs)
+    fused, dino = [], []
+    for j, f in enumerate(frames):
+        plan = plan_pooling(f.labels, f.n_segments, net.config.pool_cap)
+        fused.append(net.segment_features(maps, j, plan))
+        dino.append(pool_segments(maps["dino"][j].float(), plan).detach()
+                    if "dino" in maps else None)
+    return fused, dino
+
+
+def pair_losses(net: DaconNet, pairs: Sequence[TrainPair], device: torch.device
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean L_ce and L_dc over pairs (target rows vs all source segments)."""
+    frames = [f for p in pairs for f in (p.source, p.target)]
+    fused, dino = frame_features(net, frames, device)
+    ce, dc = [], []
+    for k, p in enumerate(pairs):
+        fs, ft = fused[2 * k], fused[2 * k + 1]
+        sim = cosine(ft, fs)
+        src_c = torch.from_numpy(p.source.color_ids()).to(device)
+        tgt_c = torch.from_numpy(p.target.color_ids()).to(device)
+        ce.append(color_ce_loss(sim, src_c, tgt_c))
+        if dino[2 * k] is not None:
+            dc.append(dino_consistency_loss(sim, cosine(dino[2 * k + 1], dino[2 * k])))
+    zero = torch.zeros((), device=device)
+    return torch.stack(ce).mean(), (torch.stack(dc).mean() if dc else zero)
+
+
+@torch.no_grad()
+def pair_accuracy(net: DaconNet, pairs: Sequence[TrainPair], device: torch.device) -> float:
+    """Segment accuracy (exact color of the best match) over target segments of ``pairs``."""
+    net.eval()
+    right = total = 0
+    for p in pairs:
+        fused, _ = frame_features(net, [p.source, p.target], device)
+        sim = cosine(fused[1], fused[0])
+        pred = p.source.colors[sim.argmax(1).cpu().numpy()]
+        right += int(np.all(pred == p.target.colors, axis=1).sum())
+        total += p.target.n_segments
+    net.train()
+    return right / max(total, 1)
+
+
+def validation_pairs(cfg: TrainConfig) -> dict[str, list[TrainPair]]:
+    """Fixed held-out pairs (seeds far from any training seed)."""
+    from .. import synth
+    from .data import frame_from_images
+
+    out = {}
+    for regime in ("consecutive", "keyframe"):
+        pairs = []
+        for i in range(cfg.val_pairs):
+            s, t = synth.make_pair(10**9 + 7919 * i + (regime == "keyframe"), cfg.size, regime)
+            pairs.append(TrainPair(frame_from_images(s.line, s.gt), frame_from_images(t.line, t.gt)))
+        out[regime] = pairs
+    return out
+
+
+def train(cfg: TrainConfig, *, quiet: bool = False) -> Path:
+    """Run (or resume) training; returns the path of ``last.pt``."""
+    run = Path(cfg.run_dir)
+    run.mkdir(parents=True, exist_ok=True)
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    device = torch.device(cfg.device)
+    torch.manual_seed(cfg.seed)
+    net = build_net(cfg).to(device).train()
+    params = [p for p in net.parameters() if p.requires_grad]
+    opt = torch.optim.Adam(params, lr=cfg.lr)
+    last = run / "last.pt"
+    step = 0
+    if last.is_file():
+        state = torch.load(last, map_location=device, weights_only=True)
+        net.load_heads(state["state_dict"], last)
+        opt.load_state_dict(state["optimizer"])
+        step = int(state["step"])
+    atomic_write_text(run / "config.json", json.dumps(asdict(cfg), indent=2))
+    stream = pair_stream(cfg, step)
+    val = validation_pairs(cfg) if cfg.val_every and cfg.data == "synth" else {}
+    log = (run / "train.jsonl").open("a")
+    t0 = time.perf_counter()
+    while step < cfg.steps:
+        pairs = [next(stream) for _ in range(cfg.batch)]
+        ce, dc = pair_losses(net, pairs, device)
+        loss = cfg.w_ce * ce + (cfg.w_dc * dc if net.dino is not None else 0.0)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        step += 1
+        row: dict = {}
+        if step % cfg.log_every == 0 or step == cfg.steps:
+            dt = (time.perf_counter() - t0) / cfg.log_every
+            row = {"step": step, "loss": loss.item(), "ce": ce.item(), "dc": dc.item(),
+                   "sec_per_step": round(dt, 3), "time": time.time()}
+            t0 = time.perf_counter()
+        if val and (step % cfg.val_every == 0 or step == cfg.steps):
+            row.update({"step": step, **{f"val_acc_{k}": round(pair_accuracy(net, v, device), 4)
+                                          for k, v in val.items()}})
+        if row:
+            log.write(json.dumps(row) + "\n")
+            log.flush()
+            if not quiet:
+                print(json.dumps(row), flush=True)
+        if step % cfg.ckpt_every == 0 or step == cfg.steps:
+            save_training_state(net, opt, step, cfg, last)
+    log.close()
+    return last
+
+
+def save_training_state(net: DaconNet, opt: torch.optim.Optimizer, step: int,
+                        cfg: TrainConfig, path: Path) -> None:
+    state = {"format": "dacon-engine-train", "step": step, "config": net.config.to_dict(),
+             "train_config": asdict(cfg), "state_dict": net.head_state_dict(),
+             "optimizer": opt.state_dict()}
+    with atomic_path(path) as tmp:
+        torch.save(state, tmp)
+
+
+def export_model(train_state: str | Path, dest: str | Path, card: dict | None = None) -> None:
+    """Write a shipping checkpoint (weights + config, no optimizer) from ``last.pt``."""
+    from ..model.registry import save_checkpoint
+
+    state = torch.load(train_state, map_location="cpu", weights_only=True)
+    net = DaconNet(DaconConfig.from_dict(state["config"]), None) \
+        if state["config"]["mode"] == "unet" else None
+    if net is None:
+        raise ValueError("only U-Net-only models are exported without a backbone")
+    net.load_heads(state["state_dict"], train_state)
+    save_checkpoint(net, dest, extra={"step": state["step"], **(card or {})})
