@@ -1,0 +1,178 @@
+"""Rasterizer for the procedural line art: painter's algorithm on a part-id map.
+
+The canvas holds two arrays while a frame is drawn:
+
+* ``part``  int32 HxW: the part/subregion id of every pixel; 0 = black line, 1 = background.
+* ``cline`` uint8 HxW: 0, or the code of a pure-color shading line on that pixel
+  (1 = red/highlight boundary, 2 = green, 3 = blue/shadow boundary). A color-line pixel
+  keeps the id of the subregion it was drawn into.
+
+Every filled shape gets an outline *inside* its own mask (the mask minus its erosion), so
+the shape's non-line pixels never touch a 4-neighbour that belongs to something else:
+regions are always closed for 4-connected segmentation. Pixels that are already black lines
+count as "inside" for the erosion, so outlines are not doubled along existing lines.
+
+No antialiasing anywhere: fills use cv2.fillPoly and strokes cv2.polylines with LINE_8.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+BG_ID = 1
+LINE_ID = 0
+RED, GREEN, BLUE = 1, 2, 3
+CODE_RGB = {RED: (255, 0, 0), GREEN: (0, 255, 0), BLUE: (0, 0, 255)}
+
+_SHIFT = 3
+_ONE = 1 << _SHIFT
+_CROSS = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))
+_BOX = np.ones((3, 3), np.uint8)
+_KERNELS = {t: cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * t + 1, 2 * t + 1)) for t in range(1, 9)}
+_KERNELS[1] = _CROSS
+
+
+def _kernel(t: int) -> np.ndarray:
+    return _KERNELS[int(min(max(t, 1), 8))]
+
+
+class Canvas:
+    """Painter's-algorithm raster of part ids and color-line codes."""
+
+    def __init__(self, height: int, width: int):
+        self.h, self.w = int(height), int(width)
+        self.part = np.full((self.h, self.w), BG_ID, np.int32)
+        self.cline = np.zeros((self.h, self.w), np.uint8)
+
+    # -- helpers -----------------------------------------------------------------------
+    def _bbox(self, pts: np.ndarray, margin: int):
+        if pts.size == 0 or not np.isfinite(pts).all():
+            return None
+        x0 = max(int(np.floor(pts[:, 0].min())) - margin, 0)
+        y0 = max(int(np.floor(pts[:, 1].min())) - margin, 0)
+        x1 = min(int(np.ceil(pts[:, 0].max())) + margin + 1, self.w)
+        y1 = min(int(np.ceil(pts[:, 1].max())) + margin + 1, self.h)
+        if x1 <= x0 or y1 <= y0:
+            return None
+        return x0, y0, x1, y1
+
+    @staticmethod
+    def _fixed(pts: np.ndarray, x0: int, y0: int) -> np.ndarray:
+        q = (pts - np.array([x0, y0], np.float64)) * _ONE
+        q = np.clip(q, -(1 << 24), 1 << 24)
+        return np.round(q).astype(np.int32).reshape(-1, 1, 2)
+
+    def _poly(self, pts, x0, y0, shape) -> np.ndarray:
+        m = np.zeros(shape, np.uint8)
+        cv2.fillPoly(m, [self._fixed(pts, x0, y0)], 1, cv2.LINE_8, _SHIFT)
+        return m.view(bool)
+
+    # -- drawing -----------------------------------------------------------------------
+    def shape(self, pts, pid: int, thick: int = 1, tones=(), clip=None, outline_code: int = 0,
+              outline: bool = True):
+        """Fill polygon ``pts`` (Nx2 float, image coords) with ``pid`` and outline it.
+
+        tones: sequence of (tone_pid, tone_pts, invert, code): the part of the shape inside
+            polygon tone_pts (outside when invert) becomes tone_pid, separated from the rest
+            of the shape by a 1-px line of color ``code``.
+        clip: ids the shape may cover (only pixels currently holding one of them), or None.
+        outline_code: 0 = black outline, else a color-line code for the outline.
+        Returns the shape's pixel mask in its bbox (or None when nothing was drawn).
+        """
+        pts = np.asarray(pts, np.float64)
+        bb = self._bbox(pts, int(thick) + 2)
+        if bb is None:
+            return None
+        x0, y0, x1, y1 = bb
+        P = self.part[y0:y1, x0:x1]
+        C = self.cline[y0:y1, x0:x1]
+        m = self._poly(pts, x0, y0, P.shape)
+        if clip is not None:
+            m &= np.isin(P, np.asarray(clip, np.int32))
+        if not m.any():
+            return None
+        P[m] = pid
+        C[m] = 0
+        for tone_pid, tpts, invert, code in tones:
+            tm = self._poly(np.asarray(tpts, np.float64), x0, y0, P.shape)
+            if invert:
+                tm = ~tm
+            tm &= m & (P == pid)
+            if not tm.any():
+                continue
+            P[tm] = tone_pid
+            rest = (m & ~tm).view(np.uint8)
+            edge = tm & cv2.dilate(rest, _CROSS).view(bool)
+            C[edge] = code
+        if outline:
+            solid = (m | (P == LINE_ID)).view(np.uint8)
+            ol = m & ~cv2.erode(solid, _kernel(thick)).view(bool)
+            if outline_code:
+                C[ol] = outline_code
+            else:
+                P[ol] = LINE_ID
+                C[ol] = 0
+        return m
+
+    def stroke(self, pts, thick: int = 1, closed: bool = False, code: int = 0, clip=None):
+        """Draw an (open) polyline: black line pixels, or color-line pixels when code."""
+        pts = np.asarray(pts, np.float64)
+        bb = self._bbox(pts, int(thick) + 2)
+        if bb is None:
+            return
+        x0, y0, x1, y1 = bb
+        P = self.part[y0:y1, x0:x1]
+        C = self.cline[y0:y1, x0:x1]
+        m = np.zeros(P.shape, np.uint8)
+        cv2.polylines(m, [self._fixed(pts, x0, y0)], closed, 1, int(max(thick, 1)), cv2.LINE_8, _SHIFT)
+        m = m.view(bool)
+        if clip is not None:
+            m &= np.isin(P, np.asarray(clip, np.int32))
+        if code:
+            m &= P != LINE_ID
+            C[m] = code
+        else:
+            P[m] = LINE_ID
+            C[m] = 0
+
+    # -- finishing ---------------------------------------------------------------------
+    def resolve_color_lines(self) -> None:
+        """Give every color-line pixel the subregion id of the segment it merges into.
+
+        Mirrors dacon_engine.segments: colors in the order red, blue, green; each
+        8-connected component of one color looks at the regions among its 4-neighbours
+        (pixels of earlier colors that merged count with their region): touching >= 2, it
+        joins the smallest (areas before this step, ties -> lower raster label); otherwise
+        it is a segment of its own and keeps its most frequent drawn id (one color).
+        """
+        if not self.cline.any():
+            return
+        nonline = ((self.part != LINE_ID) & (self.cline == 0)).view(np.uint8)
+        n, L, stats, _ = cv2.connectedComponentsWithStatsWithAlgorithm(
+            nonline, 4, cv2.CV_32S, cv2.CCL_SAUF)
+        area = stats[:, cv2.CC_STAT_AREA].astype(np.int64)
+        region_part = np.zeros(n, np.int32)
+        region_part[L.ravel()] = self.part.ravel()
+        for code in (RED, BLUE, GREEN):
+            mask = (self.cline == code).view(np.uint8)
+            if not mask.any():
+                continue
+            nc, CL, cst, _ = cv2.connectedComponentsWithStats(mask, connectivity=8, ltype=cv2.CV_32S)
+            for i in range(1, nc):
+                x, y, w, h = (int(v) for v in cst[i, :4])
+                x0, y0 = max(x - 1, 0), max(y - 1, 0)
+                x1, y1 = min(x + w + 1, self.w), min(y + h + 1, self.h)
+                sub = CL[y0:y1, x0:x1] == i
+                dil = cv2.dilate(sub.view(np.uint8), _CROSS).view(bool)
+                Ls = L[y0:y1, x0:x1]
+                labs = Ls[dil]
+                labs = np.unique(labs[labs > 0])
+                P = self.part[y0:y1, x0:x1]
+                if len(labs) >= 2:
+                    tgt = labs[np.lexsort((labs, area[labs]))[0]]
+                    P[sub] = region_part[tgt]
+                    Ls[sub] = tgt
+                else:
+                    vals, cnt = np.unique(P[sub], return_counts=True)
+                    P[sub] = vals[np.argmax(cnt)]
