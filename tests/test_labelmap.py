@@ -1,0 +1,61 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from dacon_engine.errors import DaconError
+from dacon_engine.labelmap import (MAX_LABEL, decode_labels, encode_labels, read_label_map,
+                                   relabel_raster, write_label_map)
+
+
+def test_encode_channels():
+    lab = np.array([[0, 1, 256, 65536 * 3 + 256 * 2 + 1, MAX_LABEL]], np.int32)
+    rgb = encode_labels(lab)
+    assert rgb.shape == (1, 5, 3) and rgb.dtype == np.uint8
+    assert rgb[0].tolist() == [[0, 0, 0], [0, 0, 1], [0, 1, 0], [3, 2, 1], [255, 255, 255]]
+    assert decode_labels(rgb).dtype == np.int32
+    assert (decode_labels(rgb) == lab).all()
+
+
+def test_round_trip_large_labels(tmp_path):
+    rng = np.random.default_rng(3)
+    lab = rng.integers(0, MAX_LABEL + 1, (17, 13)).astype(np.int32)
+    lab[0, :4] = [0, 65535, 65536, 70000]
+    write_label_map(tmp_path / "seg.png", lab)
+    assert Image.open(tmp_path / "seg.png").mode == "RGB"
+    assert (read_label_map(tmp_path / "seg.png") == lab).all()
+    with pytest.raises(DaconError, match="already exists"):
+        write_label_map(tmp_path / "seg.png", lab, overwrite=False)
+
+
+def test_rgba_label_map_ignores_alpha(tmp_path):
+    lab = np.array([[1, 300], [70000, 0]], np.int32)
+    rgba = np.concatenate([encode_labels(lab), np.array([[[0], [255]], [[7], [0]]], np.uint8)], -1)
+    Image.fromarray(rgba, "RGBA").save(tmp_path / "s.png")
+    assert (read_label_map(tmp_path / "s.png") == lab).all()
+
+
+def test_too_many_segments():
+    with pytest.raises(DaconError, match="more than 16777215 segments"):
+        encode_labels(np.array([[MAX_LABEL + 1]], np.int64))
+
+
+def test_read_errors(tmp_path):
+    with pytest.raises(DaconError, match="no such file"):
+        read_label_map(tmp_path / "missing.png")
+    Image.fromarray(np.zeros((2, 2), np.uint8), "L").save(tmp_path / "gray.png")
+    with pytest.raises(DaconError, match="not a label map"):
+        read_label_map(tmp_path / "gray.png")
+    (tmp_path / "junk.png").write_bytes(b"junk")
+    with pytest.raises(DaconError, match="cannot read image"):
+        read_label_map(tmp_path / "junk.png")
+
+
+def test_relabel_raster():
+    lab = np.array([[0, 9, 9, 4],
+                    [7, 7, 0, 4],
+                    [0, 0, 20, 20]], np.int32)
+    out, n = relabel_raster(lab)
+    assert n == 4
+    assert out.tolist() == [[0, 1, 1, 2], [3, 3, 0, 2], [0, 0, 4, 4]]

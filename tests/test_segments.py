@@ -1,0 +1,271 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import ndimage as ndi
+from skimage.measure import label as sk_label
+
+from dacon_engine import segments as seg_mod
+from dacon_engine.errors import DaconError
+from dacon_engine.imageio import read_image, write_png
+from dacon_engine.labelmap import read_label_map
+from dacon_engine.segments import (line_mask, segment_frame, segment_line_art,
+                                   segments_from_color)
+
+BLACK = (0, 0, 0, 255)
+RED, GREEN, BLUE = (255, 0, 0, 255), (0, 255, 0, 255), (0, 0, 255, 255)
+
+
+def _assert_subset_partition(fine: np.ndarray, coarse: np.ndarray) -> None:
+    """Every label of ``fine`` lies inside one label of ``coarse``; same line pixels."""
+    assert ((fine == 0) == (coarse == 0)).all()
+    pairs = np.unique(np.stack([fine.ravel(), coarse.ravel()], 1), axis=0)
+    assert len(np.unique(pairs[:, 0])) == len(pairs)
+
+
+# --- PaintBucket parity --------------------------------------------------------------
+
+def test_parity_with_paintbucket_seg(paintbucket_sample):
+    line = read_image(paintbucket_sample / "line.png")
+    theirs = read_label_map(paintbucket_sample / "seg.png")
+    ours, n = segment_line_art(line)
+    assert n == 274 == theirs.max()
+    assert ((ours == 0) == (theirs == 0)).all()
+    a, b = ours.ravel().astype(np.int64), theirs.ravel().astype(np.int64)
+    pairs = np.unique(a * (1 << 24) + b)  # (ours, theirs) pairs
+    assert pairs.size == 275  # 274 regions + the line pair (0, 0)
+    assert np.unique(pairs >> 24).size == 275 and np.unique(pairs & 0xFFFFFF).size == 275
+
+
+# --- line mask -------------------------------------------------------------------------
+
+def test_transparent_pixels_are_paper_whatever_their_rgb(paper):
+    img = paper(4, 5)
+    img[0, :] = (0, 0, 0, 0)      # transparent, black stored
+    img[1, :] = BLACK             # opaque black line
+    img[2, :] = (0, 0, 0, 127)    # faint
+    img[2, 0] = (0, 0, 0, 126)
+    img[3, :] = (255, 255, 255, 255)  # opaque white paper
+    m = line_mask(img)
+    assert not m[0].any() and m[1].all() and not m[3].any()
+    assert m[2, 1:].all() and not m[2, 0]  # black alpha >= 127 is line (BasicPBC's rule)
+
+
+def test_rgb_input_and_threshold(paper):
+    img = np.full((2, 3, 3), 255, np.uint8)
+    img[0, 0] = (100, 100, 100)
+    img[0, 1] = (200, 200, 200)
+    assert line_mask(img).tolist() == [[True, False, False], [False, False, False]]
+    assert line_mask(img, threshold=210)[0, 1]
+
+
+def test_pure_color_lines_are_boundaries(paper):
+    for color in (RED, GREEN, BLUE):
+        img = paper(5, 9)
+        img[:, 4] = color
+        m = line_mask(img)
+        assert m[:, 4].all() and m.sum() == 5
+    img = paper(3, 3)
+    img[1, 1] = (0, 255, 0, 100)  # not opaque: paper
+    assert not line_mask(img).any()
+
+
+# --- default segmentation ----------------------------------------------------------------
+
+def test_four_connectivity_and_raster_numbering(paper):
+    img = paper(4, 4)
+    img[0, 1] = img[1, 0] = BLACK  # (0,0) touches the rest only diagonally
+    img[2, :] = BLACK
+    labels, n = segment_line_art(img)
+    assert n == 3
+    assert labels[0, 0] == 1 and labels[0, 2] == 2 and labels[1, 1] == 2 and labels[3, 0] == 3
+    assert (labels[2] == 0).all() and labels.dtype == np.int32
+
+
+def test_color_line_joins_smallest_neighbour(paper):
+    img = paper(10, 12)
+    img[:, 3] = BLACK      # left region 10x3 = 30 px
+    img[:, 8] = RED        # red between middle (10x4 = 40 px) and right (10x3 = 30 px)
+    img[:, 9] = BLACK
+    img[:5, 9] = (255, 255, 255, 0)  # red touches right region via the open half
+    labels, n = segment_line_art(img)
+    # regions: left (30), middle (40), right (10x2 + 5 = 25): red joins right (smallest)
+    assert n == 3
+    assert (labels[:, 8] == labels[0, 10]).all() and labels[0, 10] != labels[0, 5]
+    assert (labels[:, 3] == 0).all() and (labels[5:, 9] == 0).all()
+
+
+def test_color_line_new_segment_cases(paper):
+    img = paper(12, 12)
+    img[5, 5] = RED                  # dot inside the region: touches 1 -> new segment
+    img[0:3, 9:12] = BLACK
+    img[1, 10] = BLUE                # inside black: touches nothing -> new segment
+    labels, n = segment_line_art(img)
+    assert n == 3
+    assert labels[5, 5] == 2 and labels[1, 10] == 3 and labels[0, 0] == 1
+
+
+def test_color_line_touching_only_new_segments_stays_line(paper):
+    img = paper(9, 9)
+    img[0:5, 0:5] = BLACK
+    img[2, 1] = RED   # isolated in black -> new segment 2
+    img[2, 2] = BLUE  # touches only the new red segment -> stays line
+    labels, n = segment_line_art(img)
+    assert n == 2 and labels[2, 1] == 2 and labels[2, 2] == 0
+
+
+def _oracle(rgba: np.ndarray) -> tuple[np.ndarray, int]:
+    """Slow per-component statement of the BasicPBC default rule (see segments.py)."""
+    lab = sk_label(~line_mask(rgba), connectivity=1).astype(np.int32)
+    n = int(lab.max())
+    areas = np.bincount(lab.ravel(), minlength=n + 1)
+    cur = n
+    for color in ((255, 0, 0), (0, 0, 255), (0, 255, 0)):
+        m = (rgba[..., :3] == color).all(-1) & (rgba[..., 3] >= 128)
+        comps = sk_label(m, connectivity=2)
+        for i in range(1, comps.max() + 1):
+            cm = comps == i
+            ring = ndi.binary_dilation(cm) & ~cm  # cross footprint
+            touched = set(lab[ring].tolist()) - {0}
+            orig = sorted(t for t in touched if t <= n)
+            if len(orig) >= 2:
+                lab[cm] = min(orig, key=lambda t: (areas[t], t))
+            elif len(orig) == 1 or not touched:
+                cur += 1
+                lab[cm] = cur
+    return lab, cur
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_color_lines_match_per_component_oracle(paper, seed):
+    rng = np.random.default_rng(seed)
+    img = paper(40, 48)
+    colors = [BLACK, BLACK, BLACK, RED, GREEN, BLUE]
+    for _ in range(14):
+        c = colors[rng.integers(len(colors))]
+        y, x = rng.integers(0, 40), rng.integers(0, 48)
+        if rng.random() < 0.5:
+            img[y, x:x + rng.integers(1, 30)] = c
+        else:
+            img[y:y + rng.integers(1, 30), x] = c
+    for _ in range(8):  # dots
+        img[rng.integers(0, 40), rng.integers(0, 48)] = colors[rng.integers(3, 6)]
+    ours, n = segment_line_art(img)
+    want, m = _oracle(img)
+    assert n == m
+    assert (ours == want).all()
+
+
+def test_min_region_merge(paper):
+    img = paper(8, 8)
+    img[:, 4] = BLACK
+    img[3, 5:] = BLACK
+    img[5, 5:] = BLACK
+    img[4, 6] = BLACK      # (4,5) and (4,7): 1-px regions
+    img[3, 6] = (255, 255, 255, 0)  # both touch the top-right region only diagonally
+    img[0:3, 0:3] = BLACK
+    img[1, 1] = (255, 255, 255, 0)  # (1,1): 1-px region with no neighbour at all
+    labels, n = segment_line_art(img)
+    assert n == 6
+    merged, m = segment_line_art(img, min_region=1)
+    assert m == 3
+    assert merged[1, 1] == 0                                  # isolated -> line
+    assert merged[4, 5] == merged[4, 7] == merged[0, 7] != merged[7, 7]  # 8-neighbour
+    assert sorted(np.unique(merged).tolist()) == [0, 1, 2, 3]
+    assert merged[0, 3] == 1 and merged[0, 5] == 2 and merged[7, 7] == 3  # raster order
+
+
+# --- gap closing -------------------------------------------------------------------------
+
+def _gapped(paper) -> np.ndarray:
+    img = paper(40, 60)
+    img[19:21, :] = BLACK            # closed split: top / bottom
+    img[:, 29:31] = BLACK            # vertical line with a 3-px gap in each half
+    img[8:11, 29:31] = (255, 255, 255, 0)
+    img[28:31, 29:31] = (255, 255, 255, 0)
+    return img
+
+
+def test_gap_closing_splits_and_never_merges(paper):
+    img = _gapped(paper)
+    base, n0 = segment_line_art(img)
+    assert n0 == 2
+    split, n = segment_line_art(img, gap_radius=3)
+    assert n == 4
+    _assert_subset_partition(split, base)  # line pixels unchanged, regions only split
+    assert split[2, 2] != split[2, 57] and split[37, 2] != split[37, 57]
+    assert len({split[2, 2], split[2, 57], split[37, 2], split[37, 57]}) == 4
+
+
+def test_gap_closing_keeps_thin_regions_whole(paper):
+    img = paper(30, 40)
+    img[10, :] = BLACK
+    img[14, :] = BLACK   # a 3-px strip: the ball never fits, it must stay one segment
+    base, n0 = segment_line_art(img)
+    split, n = segment_line_art(img, gap_radius=4)
+    assert n == n0 == 3
+    _assert_subset_partition(split, base)
+
+
+def test_gap_closing_random_art_is_a_refinement(paper):
+    rng = np.random.default_rng(5)
+    img = paper(64, 64)
+    for _ in range(30):
+        y, x = rng.integers(0, 64, 2)
+        if rng.random() < 0.5:
+            img[y, x:x + rng.integers(3, 40)] = BLACK
+        else:
+            img[y:y + rng.integers(3, 40), x] = BLACK
+    base, _ = segment_line_art(img)
+    for r in (1, 2, 4):
+        split, n = segment_line_art(img, gap_radius=r)
+        _assert_subset_partition(split, base)
+        assert split.max() == n and np.unique(split).size == n + 1
+
+
+# --- errors, frames, colored frames ----------------------------------------------------
+
+def test_all_line_image_errors(tmp_path, paper):
+    img = paper(5, 5)
+    img[:] = BLACK
+    with pytest.raises(DaconError, match="no regions found"):
+        segment_line_art(img)
+    write_png(tmp_path / "black.png", img)
+    with pytest.raises(DaconError) as e:
+        segment_frame(tmp_path / "black.png")
+    assert str(e.value).startswith(str(tmp_path / "black.png") + ": no regions found")
+
+
+def test_too_many_segments(monkeypatch, paper):
+    img = paper(5, 5)
+    img[:, 1::2] = BLACK
+    monkeypatch.setattr(seg_mod, "MAX_LABEL", 2)
+    with pytest.raises(DaconError, match="more than 2 segments"):
+        segment_line_art(img)
+
+
+def test_segment_frame_keeps_line_as_read(tmp_path, paper):
+    img = paper(6, 6)
+    img[:, 2] = BLACK
+    img[0, 0] = (9, 9, 9, 0)
+    write_png(tmp_path / "f.png", img)
+    fr = segment_frame(tmp_path / "f.png")
+    assert (fr.line == img).all() and fr.n_segments == 2 and fr.path == tmp_path / "f.png"
+    assert fr.areas().tolist() == [12, 18]
+    fr2 = segment_frame(img, gap_radius=0)
+    assert (fr2.labels == fr.labels).all()
+
+
+def test_segments_from_color():
+    img = np.zeros((6, 8, 4), np.uint8)          # transparent, stored black
+    img[0, :4] = (5, 5, 5, 0)                    # transparent, other RGB: same color
+    img[:, 4] = (20, 30, 10, 255)                # near-black line
+    img[:3, 5:] = (200, 10, 10, 255)
+    img[3:, 5:] = (10, 200, 10, 255)
+    img[4, 6] = (0, 0, 255, 255)                 # blue dot inside the green region
+    img[2, 6] = (0, 0, 255, 255)                 # blue dot between red and green
+    labels, n = segments_from_color(img)
+    assert (labels[:, 4] == 0).all()
+    assert np.unique(labels[:, :4]).size == 1 and labels[0, 0] == 1
+    assert labels[0, 5] == 2 and labels[5, 5] == 3 and labels[4, 6] == 4 and n == 4
+    assert labels[2, 6] == 2  # 8 px each: the tie goes to the lower label
