@@ -228,8 +228,8 @@ def generate_character(rng: np.random.Generator, avoid_colors=None) -> Character
         cover = int(rng.choice([-1, 1]))
     spec = CharacterSpec(
         palette=pal, materials=mats,
-        head_w=u(0.92, 1.05), chin=u(1.0, 1.15), eye_y=u(0.26, 0.38), eye_dx=u(0.38, 0.47),
-        eye_w=u(0.27, 0.36), eye_h=u(0.34, 0.52), iris_r=u(0.55, 0.72),
+        head_w=u(0.92, 1.05), chin=u(1.0, 1.15), eye_y=u(0.26, 0.38), eye_dx=u(0.42, 0.5),
+        eye_w=u(0.3, 0.38), eye_h=u(0.4, 0.56), iris_r=u(0.55, 0.72),
         n_highlights=int(rng.integers(1, 4)), hl_outline_color=bool(u() < 0.35),
         bang_tips=tips, hair_len=float(rng.choice([0.9, 1.6, 2.6, 4.0, 5.5])),
         hair_width=u(1.15, 1.45), back_tips=int(rng.integers(3, 8)),

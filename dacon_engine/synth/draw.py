@@ -72,11 +72,16 @@ def draw_character(cv: Canvas, spec: CharacterSpec, pose: Pose, slot: int) -> No
     def shade(name, pts, k=0.14, tone=TONE_SHADOW, code=BLUE):
         return (pid(name, tone), pts + light * k * s, True, code)
 
-    def warp(pts, amt=0.25):  # yaw: features shift toward the turn, far side compresses
+    def warp(pts, amt=0.38):  # yaw: features shift toward the turn, far side compresses
         p = np.array(pts, np.float64)
         x = p[:, 0]
-        p[:, 0] = x * (1 - 0.16 * yaw * np.sign(x)) + amt * yaw * np.clip(1 - (x / 1.3) ** 2, 0, 1)
+        p[:, 0] = x * (1 - 0.2 * yaw * np.sign(x)) + amt * yaw * np.clip(1 - (x / 1.3) ** 2, 0, 1)
         return p
+
+    def bw(pts):  # body twist for the front of the torso (collar, tie, buttons)
+        p = np.array(pts, np.float64)
+        p[:, 0] += 0.25 * yaw * np.clip(1 - (p[:, 0] / 1.6) ** 2, 0, 1)
+        return X.body(p)
 
     # ------------------------------------------------------------------ hair geometry
     hw = spec.hair_width
@@ -139,7 +144,7 @@ def draw_character(cv: Canvas, spec: CharacterSpec, pose: Pose, slot: int) -> No
     cheek[:, 1] *= spec.chin
     face_r = np.concatenate([top, cheek * [spec.head_w, 1], [[0.0, spec.chin]]])
     face_h = _mirror(face_r[::-1])  # right half from chin to top, then left half
-    face_h = warp(face_h, 0.12)
+    face_h = warp(face_h, 0.16)
     face_img = X.head(face_h)
     neck = X.body([[-0.26, -1.0], [0.26, -1.0], [0.3, 0.3], [-0.3, 0.3]])
     cv.shape(neck, pid("neck"), lw, tones=[(pid("neck", TONE_SHADOW), face_img + X.vec([0, 0.28]),
@@ -147,7 +152,7 @@ def draw_character(cv: Canvas, spec: CharacterSpec, pose: Pose, slot: int) -> No
 
     # ------------------------------------------------------------------ torso and clothes
     hem = 3.15 if spec.outfit != "dress" else 2.6
-    torso = X.body(_mirror([[0.33, -0.1], [tw, 0.22], [tw + 0.05, 0.7], [tw - 0.1, 1.4],
+    torso = bw(_mirror([[0.33, -0.1], [tw, 0.22], [tw + 0.05, 0.7], [tw - 0.1, 1.4],
                             [tw - 0.3, 2.5], [tw - 0.18, hem]])[::-1])
     if spec.outfit == "sailor":
         collar_h = [[-0.42, -0.15], [-1.05, 0.25], [-0.95, 0.8], [0.0, 1.3], [0.95, 0.8],
@@ -163,49 +168,49 @@ def draw_character(cv: Canvas, spec: CharacterSpec, pose: Pose, slot: int) -> No
         collar_h = [[-0.36, -0.12], [-0.62, 0.18], [-0.42, 0.45], [0.0, 0.25], [0.42, 0.45],
                     [0.62, 0.18], [0.36, -0.12]]
         tie_y = 0.3
-    collar = X.body(collar_h)
+    collar = bw(collar_h)
     cv.shape(torso, pid("torso"), lw, tones=[shade("torso", torso, 0.3),
                                              (pid("torso", TONE_SHADOW), collar + X.vec([0, 0.22]),
                                               False, BLUE)])
     if spec.open_strokes:
         for sg in (-1, 1):
-            cv.stroke(X.body([[sg * (tw - 0.1), 1.3], [sg * (tw - 0.45), 1.55], [sg * (tw - 0.6), 1.6]]), li)
-            cv.stroke(X.body([[sg * (tw - 0.3), 2.3], [sg * (tw - 0.6), 2.45]]), li)
+            cv.stroke(bw([[sg * (tw - 0.1), 1.3], [sg * (tw - 0.45), 1.55], [sg * (tw - 0.6), 1.6]]), li)
+            cv.stroke(bw([[sg * (tw - 0.3), 2.3], [sg * (tw - 0.6), 2.45]]), li)
     if spec.outfit in ("sailor", "jacket"):
         w0 = 0.3 if spec.outfit == "sailor" else 0.25
         bot = 1.0 if spec.outfit == "sailor" else hem
-        inner_p = X.body([[-w0, -0.08], [w0, -0.08], [0.4 if bot > 2 else 0.0, bot],
+        inner_p = bw([[-w0, -0.08], [w0, -0.08], [0.4 if bot > 2 else 0.0, bot],
                           [-0.4 if bot > 2 else 0.0, bot]])
         cv.shape(inner_p, pid("inner"), li, tones=[shade("inner", inner_p, 0.2)])
     if spec.outfit == "shirt":
         for sg in (-1, 1):
-            cp = X.body(np.array(collar_h) * [sg, 1])
+            cp = bw(np.array(collar_h) * [sg, 1])
             cv.shape(cp, pid("collar"), li, tones=[shade("collar", cp, 0.1)])
     elif spec.outfit == "jacket":
         for sg in (-1, 1):
-            cp = X.body(np.array(collar_h) * [sg, 1])
+            cp = bw(np.array(collar_h) * [sg, 1])
             cv.shape(cp, pid("collar"), li)
     else:
         cv.shape(collar, pid("collar"), lw, tones=[shade("collar", collar, 0.12)])
         if spec.outfit == "sailor" and spec.open_strokes:
             stripe = np.array(collar_h[1:6]) * [0.86, 0.93] + [0, -0.02]
-            cv.stroke(X.body(stripe), li)
+            cv.stroke(bw(stripe), li)
     if spec.tie == 1:
         for sg in (-1, 1):
-            wing = X.body([[0, tie_y], [sg * 0.5, tie_y - 0.25], [sg * 0.55, tie_y + 0.2]])
+            wing = bw([[0, tie_y], [sg * 0.5, tie_y - 0.25], [sg * 0.55, tie_y + 0.2]])
             cv.shape(wing, pid("tie"), li, tones=[shade("tie", wing, 0.1)])
-            tail = X.body([[sg * 0.05, tie_y], [sg * 0.3, tie_y + 0.75], [sg * 0.12, tie_y + 0.7]])
+            tail = bw([[sg * 0.05, tie_y], [sg * 0.3, tie_y + 0.75], [sg * 0.12, tie_y + 0.7]])
             cv.shape(tail, pid("tie"), li)
-        cv.shape(X.body(ellipse(0, tie_y, 0.12, 0.13, n=12)), pid("tie_knot"), li)
+        cv.shape(bw(ellipse(0, tie_y, 0.12, 0.13, n=12)), pid("tie_knot"), li)
     elif spec.tie == 2:
-        tie = X.body([[0, tie_y + 0.1], [0.15, tie_y + 0.4], [0.0, tie_y + 1.7], [-0.15, tie_y + 0.4]])
+        tie = bw([[0, tie_y + 0.1], [0.15, tie_y + 0.4], [0.0, tie_y + 1.7], [-0.15, tie_y + 0.4]])
         cv.shape(tie, pid("tie"), li, tones=[shade("tie", tie, 0.08)])
-        cv.shape(X.body([[-0.11, tie_y - 0.05], [0.11, tie_y - 0.05], [0.07, tie_y + 0.14],
+        cv.shape(bw([[-0.11, tie_y - 0.05], [0.11, tie_y - 0.05], [0.07, tie_y + 0.14],
                          [-0.07, tie_y + 0.14]]), pid("tie_knot"), li)
     bx0 = 0.0 if spec.outfit != "jacket" else -0.55
     for i in range(spec.n_buttons):
         by = 1.5 + i * (hem - 1.7) / max(spec.n_buttons, 1)
-        cv.shape(X.body(ellipse(bx0, by, 0.07, 0.07, n=12)), pid("button"), li)
+        cv.shape(bw(ellipse(bx0, by, 0.07, 0.07, n=12)), pid("button"), li)
     # skirt / shorts
     top_y = 2.55
     if spec.skirt or spec.outfit == "dress":
@@ -279,7 +284,7 @@ def draw_character(cv: Canvas, spec: CharacterSpec, pose: Pose, slot: int) -> No
     cv.shape(face_img, pid("face"), lw,
              tones=[(pid("face", TONE_SHADOW), bang_img + X.vec([0, 0.16]), False, BLUE),
                     shade("face", face_img, 0.07)])
-    fcx = 0.3 * yaw
+    fcx = 0.42 * yaw
     if spec.open_strokes:  # nose
         cv.stroke(X.head([[fcx + 0.02 + 0.05 * yaw, 0.6], [fcx + 0.05 * yaw, 0.68]]), li)
     my = 0.82 + 0.06 * (spec.chin - 1.0)
@@ -301,7 +306,7 @@ def draw_character(cv: Canvas, spec: CharacterSpec, pose: Pose, slot: int) -> No
         comp = 1 - 0.6 * far + 0.1 * max(0.0, -yaw * sg)
         if comp < 0.55:
             continue
-        cx = sg * spec.eye_dx * (1 - 0.3 * yaw * sg) + 0.3 * yaw
+        cx = sg * spec.eye_dx * (1 - 0.35 * yaw * sg) + 0.42 * yaw
         cy = spec.eye_y
         w, h = spec.eye_w * comp, spec.eye_h
         t = np.linspace(0, 1, 14)

@@ -106,8 +106,8 @@ def sheet_poses(n_chars: int, n_views: int, size, rng: np.random.Generator) -> l
     h, w = _size_hw(size)
     total = n_chars * n_views
     col_w = w / total
-    scale_px = min(0.9 * h / 10.8, col_w / 3.9)
-    yaws = [0.0, 0.5, -0.5, 0.8][:n_views]
+    scale_px = min(0.9 * h / 10.8, col_w / 4.6)
+    yaws = [0.0, 0.55, -0.55, 0.85][:n_views]
     out = []
     for c in range(n_chars):
         views = []
@@ -116,7 +116,7 @@ def sheet_poses(n_chars: int, n_views: int, size, rng: np.random.Generator) -> l
             views.append(Pose(
                 x=(k + 0.5) * col_w / w, y=(0.5 * h - 2.3 * scale_px) / h, scale=scale_px / min(h, w),
                 flip=False, roll=0.0, yaw=yaws[v], head_tilt=0.0, look=0.0,
-                arms=np.array([0.35, 0.1, 0.35, 0.1]), legs=0.05, eye_open=1.0, mouth=0,
+                arms=np.array([0.22, 0.08, 0.22, 0.08]), legs=0.05, eye_open=1.0, mouth=0,
                 light=-2.3))
         out.append(views)
     return out
@@ -158,7 +158,8 @@ def _new_cast(rng, n_chars: int) -> list[CharacterSpec]:
 
 
 def make_clip(seed: int, n_frames: int = 8, size=512, regime: str = "consecutive",
-              n_chars: int | None = None) -> Clip:
+              n_chars: int | None = None, framing: str | None = None,
+              paper: str | None = None) -> Clip:
     """A clip of one or two characters plus their design sheet (deterministic from seed).
 
     consecutive: small motion between frames (pose, camera drift, blinks, mouth).
@@ -170,8 +171,10 @@ def make_clip(seed: int, n_frames: int = 8, size=512, regime: str = "consecutive
     if n_chars is None:
         n_chars = 1 if rng.random() < 0.7 else 2
     specs = _new_cast(rng, n_chars)
-    paper = "white" if rng.random() < 0.25 else "transparent"
-    framing = str(rng.choice(["closeup", "bust", "medium", "full"], p=[.2, .35, .3, .15]))
+    p_white = rng.random() < 0.25
+    paper = paper or ("white" if p_white else "transparent")
+    fr = str(rng.choice(["closeup", "bust", "medium", "full"], p=[.2, .35, .3, .15]))
+    framing = framing or fr
     poses = [random_pose(rng, framing) for _ in specs]
     _place(poses, rng)
     all_poses, frames = [], []
