@@ -46,17 +46,16 @@ def split_regions(labels: np.ndarray, n: int, free: np.ndarray, radius: int, *,
     """
     if radius < 1 or n == 0:
         return labels, n
-    from .segments import connected_components
+    from .segments import connected_components, label_areas
 
     if min_fragment is None:
         min_fragment = 2 * radius * radius
     free = (free > 0).view(np.uint8) if free.dtype == bool else free
     free01 = cv2.compare(free, 0, cv2.CMP_GT)  # 255/0
     core = cv2.erode(free01, _disk(radius))  # outside the image is not line
-    n_core1, core_lab, stats, _ = cv2.connectedComponentsWithStatsWithAlgorithm(
-        core, 4, cv2.CV_32S, cv2.CCL_SAUF)
+    n_core1, core_lab = connected_components(core, 4)
     n_core = n_core1 - 1
-    keep = stats[:, cv2.CC_STAT_AREA] >= radius * radius
+    keep = label_areas(core_lab, n_core) >= radius * radius
     keep[0] = False
     if n_core == 0 or not keep[1:].any():
         return labels, n  # the ball fits nowhere: nothing to split
@@ -82,11 +81,13 @@ def split_regions(labels: np.ndarray, n: int, free: np.ndarray, radius: int, *,
     # 3. leftovers: 4-connected pieces of the unreached non-line pixels
     n_left1, left = connected_components(todo, 4)
     if n_left1 > 1:
-        ys, xs = np.nonzero(left)
+        pts = cv2.findNonZero(todo).reshape(-1, 2)
+        xs, ys = pts[:, 0].astype(np.intp), pts[:, 1].astype(np.intp)
         lid = left[ys, xs]
-        pad = np.pad(grown, 1)
-        nb = np.concatenate([pad[ys, xs + 1], pad[ys + 2, xs + 1],
-                             pad[ys + 1, xs], pad[ys + 1, xs + 2]])
+        # 4-neighbours; off-image ones clip onto the pixel itself (0 in ``grown``)
+        h, w = grown.shape
+        nb = np.concatenate([grown[np.maximum(ys - 1, 0), xs], grown[np.minimum(ys + 1, h - 1), xs],
+                             grown[ys, np.maximum(xs - 1, 0)], grown[ys, np.minimum(xs + 1, w - 1)]])
         lid4 = np.tile(lid, 4)
         sel = nb > 0
         key, cnt = np.unique(lid4[sel].astype(np.int64) * (n_core + 1) + nb[sel],

@@ -302,6 +302,26 @@ def segment_line_art(rgba: np.ndarray, *, gap_radius: int = 0,
     return labels, n
 
 
+def equal_color_components(ids: np.ndarray, valid: np.ndarray) -> tuple[np.ndarray, int]:
+    """4-connected components of equal ``ids`` among ``valid`` pixels.
+
+    ids: HxW integer color ids; valid: HxW bool (False -> label 0). Returns (HxW int32
+    labels 1..n in raster order of first pixel, n). Runs OpenCV's binary labelling on a
+    (2H-1)x(2W-1) grid whose even/even nodes are pixels and whose odd nodes are the links
+    between 4-neighbours, set only where both pixels are valid and of equal id.
+    """
+    h, w = ids.shape
+    grid = np.zeros((2 * h - 1, 2 * w - 1), np.uint8)
+    v = valid.view(np.uint8) if valid.dtype == bool else (valid > 0).view(np.uint8)
+    grid[::2, ::2] = v
+    grid[::2, 1::2] = (ids[:, 1:] == ids[:, :-1]) & valid[:, 1:] & valid[:, :-1]
+    grid[1::2, ::2] = (ids[1:, :] == ids[:-1, :]) & valid[1:, :] & valid[:-1, :]
+    n1, lab = connected_components(grid, 4)
+    # a component's first grid node in raster order is a pixel node, so pixel labels are
+    # already consecutive and in the image's raster order
+    return np.ascontiguousarray(lab[::2, ::2]), n1 - 1
+
+
 def segment_frame(image: str | os.PathLike | np.ndarray, **kw) -> SegmentedFrame:
     """Read (if given a path) and segment line art -> SegmentedFrame.
 
@@ -327,20 +347,17 @@ def segments_from_color(rgba: np.ndarray, *, path: str | os.PathLike | None = No
     other pixel belongs to a region of 4-connected pixels with exactly equal RGBA; all
     fully transparent pixels count as one color whatever RGB they store.
     """
-    from skimage.measure import label as sk_label
-
     a = _as_rgba(rgba)
     cmasks = _color_line_masks(a)
-    u = a.view(np.uint32)[..., 0].astype(np.int64) + 1  # 1..2^32: a color id
-    alpha = a[..., 3]
-    u[alpha == 0] = 1  # every transparent pixel: one color
-    line = (alpha >= 128) & (a[..., :3].max(axis=2) <= COLORED_FRAME_LINE_MAX)
+    u = a.view(np.uint32)[..., 0].copy()  # one id per RGBA color
+    alpha = np.ascontiguousarray(a[..., 3])
+    u[alpha == 0] = 0  # every transparent pixel: one color
+    t = COLORED_FRAME_LINE_MAX
+    line = cv2.inRange(a, (0, 0, 0, 128), (t, t, t, 255))  # 255 where line
     for cm in cmasks:
         if cm is not None:
-            line |= cm.view(bool)
-    u[line] = 0
-    labels, n = sk_label(u, background=0, connectivity=1, return_num=True)
-    labels = labels.astype(np.int32, copy=False)
+            cv2.bitwise_or(line, cm, dst=line)
+    labels, n = equal_color_components(u, line == 0)
     n = _label_color_lines(labels, int(n), cmasks)
     if n == 0:
         raise DaconError(path, "no regions found (the image is all line)")

@@ -269,3 +269,13 @@ def test_segments_from_color():
     assert np.unique(labels[:, :4]).size == 1 and labels[0, 0] == 1
     assert labels[0, 5] == 2 and labels[5, 5] == 3 and labels[4, 6] == 4 and n == 4
     assert labels[2, 6] == 2  # 8 px each: the tie goes to the lower label
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_equal_color_components_matches_skimage(seed):
+    rng = np.random.default_rng(seed)
+    ids = rng.integers(0, 3, (37, 41)).astype(np.uint32)
+    valid = rng.random((37, 41)) < 0.9
+    labels, n = seg_mod.equal_color_components(ids, valid)
+    want = sk_label(np.where(valid, ids.astype(np.int64) + 1, 0), background=0, connectivity=1)
+    assert n == want.max() and (labels == want).all()
