@@ -60,7 +60,8 @@ class Canvas:
     @staticmethod
     def _fixed(pts: np.ndarray, x0: int, y0: int) -> np.ndarray:
         q = (pts - np.array([x0, y0], np.float64)) * _ONE
-        q = np.clip(q, -(1 << 24), 1 << 24)
+        if np.abs(q).max() > (1 << 24):
+            q = np.clip(q, -(1 << 24), 1 << 24)
         return np.round(q).astype(np.int32).reshape(-1, 1, 2)
 
     def _poly(self, pts, x0, y0, shape) -> np.ndarray:
@@ -152,27 +153,47 @@ class Canvas:
         n, L, stats, _ = cv2.connectedComponentsWithStatsWithAlgorithm(
             nonline, 4, cv2.CV_32S, cv2.CCL_SAUF)
         area = stats[:, cv2.CC_STAT_AREA].astype(np.int64)
+        area[0] = np.iinfo(np.int64).max
         region_part = np.zeros(n, np.int32)
         region_part[L.ravel()] = self.part.ravel()
+        H, W = L.shape
         for code in (RED, BLUE, GREEN):
             mask = (self.cline == code).view(np.uint8)
-            if not mask.any():
+            x, y, bw, bh = cv2.boundingRect(mask)
+            if bw == 0:
                 continue
-            nc, CL, cst, _ = cv2.connectedComponentsWithStats(mask, connectivity=8, ltype=cv2.CV_32S)
-            for i in range(1, nc):
-                x, y, w, h = (int(v) for v in cst[i, :4])
-                x0, y0 = max(x - 1, 0), max(y - 1, 0)
-                x1, y1 = min(x + w + 1, self.w), min(y + h + 1, self.h)
-                sub = CL[y0:y1, x0:x1] == i
-                dil = cv2.dilate(sub.view(np.uint8), _CROSS).view(bool)
-                Ls = L[y0:y1, x0:x1]
-                labs = Ls[dil]
-                labs = np.unique(labs[labs > 0])
-                P = self.part[y0:y1, x0:x1]
-                if len(labs) >= 2:
-                    tgt = labs[np.lexsort((labs, area[labs]))[0]]
-                    P[sub] = region_part[tgt]
-                    Ls[sub] = tgt
-                else:
-                    vals, cnt = np.unique(P[sub], return_counts=True)
-                    P[sub] = vals[np.argmax(cnt)]
+            sub = np.ascontiguousarray(mask[y:y + bh, x:x + bw])
+            nc, comp = cv2.connectedComponents(sub, connectivity=8, ltype=cv2.CV_32S)
+            ys, xs = np.nonzero(sub)
+            cid = comp[ys, xs].astype(np.int64)
+            gy, gx = ys + y, xs + x
+            nb = np.concatenate([L[np.maximum(gy - 1, 0), gx], L[np.minimum(gy + 1, H - 1), gx],
+                                 L[gy, np.maximum(gx - 1, 0)], L[gy, np.minimum(gx + 1, W - 1)]])
+            c4 = np.tile(cid, 4)
+            ok = nb > 0
+            key = np.unique(c4[ok] * n + nb[ok])
+            kc, kl = key // n, key % n
+            cnt = np.bincount(kc, minlength=nc)
+            order = np.lexsort((kl, area[kl], kc))
+            kc, kl = kc[order], kl[order]
+            first = np.ones(kc.size, bool)
+            first[1:] = kc[1:] != kc[:-1]
+            target = np.zeros(nc, np.int64)
+            target[kc[first]] = kl[first]
+            merged = cnt >= 2
+            new_part = np.zeros(nc, np.int32)
+            new_part[merged] = region_part[target[merged]]
+            # components of their own keep their most frequent drawn id
+            own = ~merged[cid]
+            if own.any():
+                pv = self.part[gy[own], gx[own]].astype(np.int64)
+                pk, pc = np.unique(cid[own] * (1 << 32) + pv, return_counts=True)
+                pcid, ppart = pk >> 32, pk & 0xFFFFFFFF
+                o = np.lexsort((ppart, -pc, pcid))
+                pcid, ppart = pcid[o], ppart[o]
+                f = np.ones(pcid.size, bool)
+                f[1:] = pcid[1:] != pcid[:-1]
+                new_part[pcid[f]] = ppart[f]
+            self.part[gy, gx] = new_part[cid]
+            m = merged[cid]
+            L[gy[m], gx[m]] = target[cid[m]]

@@ -59,7 +59,7 @@ _RESERVED = {(0, 0, 0), (255, 0, 0), (0, 255, 0), (0, 0, 255)}
 
 
 def _hsv(h, s, v) -> np.ndarray:
-    r, g, b = colorsys.hsv_to_rgb(h % 1.0, float(np.clip(s, 0, 1)), float(np.clip(v, 0, 1)))
+    r, g, b = colorsys.hsv_to_rgb(h % 1.0, min(max(float(s), 0.0), 1.0), min(max(float(v), 0.0), 1.0))
     return np.array([round(r * 255), round(g * 255), round(b * 255)], np.int64)
 
 
@@ -79,16 +79,17 @@ class _ColorPicker:
         self.used: list[np.ndarray] = [np.array(c, np.int64) for c in _RESERVED]
         for c in avoid or ():
             self.used.append(np.asarray(c, np.int64)[:3])
+        self._arr = None
 
     def ok(self, tones: np.ndarray, min_dist: float = 14.0) -> bool:
-        u = np.stack(self.used)
-        for i, c in enumerate(tones):
-            if np.abs(u - c).sum(axis=1).min() < min_dist:
-                return False
-            for d in tones[:i]:
-                if np.abs(d - c).sum() < 6:
-                    return False
-        return True
+        t = np.asarray(tones, np.int64)
+        if self._arr is None or len(self._arr) != len(self.used):
+            self._arr = np.stack(self.used)
+        u = self._arr
+        if np.abs(u[None, :, :] - t[:, None, :]).sum(-1).min() < min_dist:
+            return False
+        d = np.abs(t[None, :, :] - t[:, None, :]).sum(-1)
+        return bool(d[np.triu_indices(len(t), 1)].min(initial=999) >= 6)
 
     def take(self, rng, sampler, tries=40) -> np.ndarray:
         t = None

@@ -69,15 +69,17 @@ def color_lut(specs: list[CharacterSpec]) -> np.ndarray:
 def _compose(cv: Canvas, specs: list[CharacterSpec], paper: str, meta: dict) -> SynthFrame:
     cv.resolve_color_lines()
     part = cv.part
-    gt = color_lut(specs)[part]
     h, w = part.shape
-    line = np.empty((h, w, 4), np.uint8)
-    line[...] = (255, 255, 255, 0) if paper == "transparent" else (255, 255, 255, 255)
-    line[part == LINE_ID] = LINE_RGBA
+    lut = np.ascontiguousarray(color_lut(specs)).view(np.uint32).ravel()
+    gt = lut[part].view(np.uint8).reshape(h, w, 4)
+    tab = np.zeros((5, 4), np.uint8)
+    tab[0] = (255, 255, 255, 0) if paper == "transparent" else (255, 255, 255, 255)
     for code, rgb in CODE_RGB.items():
-        m = cv.cline == code
-        if m.any():
-            line[m] = (*rgb, 255)
+        tab[code] = (*rgb, 255)
+    tab[4] = LINE_RGBA
+    code = cv.cline.copy()
+    code[part == LINE_ID] = 4
+    line = tab.view(np.uint32).ravel()[code].view(np.uint8).reshape(h, w, 4)
     return SynthFrame(line, gt, part, meta)
 
 
