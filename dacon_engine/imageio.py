@@ -9,7 +9,6 @@ raise :class:`~dacon_engine.errors.DaconError` naming the file.
 from __future__ import annotations
 
 import os
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -90,9 +89,6 @@ def _pil_to_rgba(im: Image.Image) -> np.ndarray:
         return _gray_to_rgba(_float_to_uint8(np.asarray(im)))
     if mode == "RGBA":
         return np.array(im, dtype=np.uint8)
-    if mode == "P" and "transparency" not in im.info and im.palette is not None \
-            and im.palette.mode == "RGBA":
-        return np.array(im.convert("RGBA"), dtype=np.uint8)
     # 1, L, LA, La, P (with/without tRNS), PA, RGB (+tRNS), RGBa, CMYK, YCbCr, LAB, HSV
     if mode in ("RGBa", "La"):  # premultiplied -> straight
         im = im.convert(mode.upper())
@@ -103,7 +99,7 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
     """Read any supported image file as an HxWx4 uint8 straight-alpha RGBA array.
 
     16-bit channels are scaled to 8 bits (Pillow keeps the high byte of 16-bit RGB(A)
-    PNGs; 16-bit gray is rounded v/257); EXR floats in [0, 1] are clipped and scaled; a
+    PNGs; 16-bit and 32-bit-integer gray is read as 0..65535 and rounded v/257); EXR floats in [0, 1] are clipped and scaled; a
     missing alpha becomes 255; palette/gray/RGB transparency (tRNS) becomes alpha 0.
     Only the first frame of multi-frame files is read.
 
@@ -127,15 +123,13 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
             raise DaconError(p, "cannot read image (PIL.ImageFile.LOAD_TRUNCATED_IMAGES "
                                 "is set; refusing to read possibly truncated files)")
         try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("error", Image.DecompressionBombWarning)
-                with Image.open(p) as im:
-                    im.load()
-                    out = _pil_to_rgba(im)
+            with Image.open(p) as im:
+                im.load()
+                out = _pil_to_rgba(im)
         except DaconError:
             raise
         except (OSError, SyntaxError, ValueError, EOFError, Image.DecompressionBombError,
-                Image.DecompressionBombWarning, MemoryError) as e:
+                MemoryError) as e:
             msg = str(e).splitlines()[0] if str(e) else type(e).__name__
             if isinstance(e, Image.UnidentifiedImageError):
                 msg = "not a recognized image format"

@@ -80,26 +80,59 @@ def _as_rgba(rgba: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(a)
 
 
-def _color_line_masks(rgba: np.ndarray) -> list[np.ndarray | None]:
-    """Per entry of COLOR_LINES, an HxW uint8 0/1 mask, or None when the color is absent."""
+def _gray(rgba: np.ndarray) -> np.ndarray:
+    """HxW uint8 BT.601 luminance of the stored RGB (alpha ignored)."""
+    return cv2.cvtColor(rgba, cv2.COLOR_RGBA2GRAY)
+
+
+# luminance OpenCV gives each pure line color: a pixel of that color must have it
+_COLOR_LINE_GRAY = [int(cv2.cvtColor(np.array([[c]], np.uint8), cv2.COLOR_RGB2GRAY)[0, 0])
+                    for _, c in COLOR_LINES]
+
+
+def _color_line_masks(rgba: np.ndarray, gray: np.ndarray | None = None
+                      ) -> list[np.ndarray | None]:
+    """Per entry of COLOR_LINES, an HxW uint8 0/1 mask, or None when the color is absent.
+
+    gray: the stored-RGB luminance (:func:`_gray`), used to skip absent colors cheaply.
+    """
+    if gray is None:
+        gray = _gray(rgba)
     # little-endian uint32 view: R | G << 8 | B << 16 | A << 24. Keep RGB and alpha's top
-    # bit (alpha >= 128), then compare with each pure color: one AND and three compares.
+    # bit (alpha >= 128) and compare with the pure color, but only for colors whose
+    # luminance occurs at all (most line art has none: a few cheap 8-bit scans).
     u = rgba.view(np.uint32)[..., 0]
-    key = u & np.uint32(0x80FFFFFF)
+    key = None
     out: list[np.ndarray | None] = []
-    for _, (r, g, b) in COLOR_LINES:
+    for (_, (r, g, b)), y in zip(COLOR_LINES, _COLOR_LINE_GRAY):
+        if not cv2.countNonZero(cv2.compare(gray, float(y), cv2.CMP_EQ)):
+            out.append(None)
+            continue
+        if key is None:
+            key = u & np.uint32(0x80FFFFFF)
         m = key == np.uint32(0x80000000 | r | (g << 8) | (b << 16))
         out.append(m.view(np.uint8) if m.any() else None)
     return out
 
 
+def _composite_gray_inplace(rgba: np.ndarray, gray: np.ndarray) -> np.ndarray:
+    """Turn stored-RGB luminance into luminance composited on white, in place.
+
+    Y' = Y*a/255 + (255 - a) (rounded, saturating): compositing commutes with the linear
+    luminance. Skipped for fully opaque art. Reuses buffers: full-size temporaries cost
+    page faults that matter at 1920x1920.
+    """
+    alpha = cv2.extractChannel(rgba, 3)
+    if cv2.minMaxLoc(alpha)[0] < 255:
+        cv2.multiply(gray, alpha, dst=gray, scale=1.0 / 255.0)
+        cv2.bitwise_not(alpha, dst=alpha)
+        cv2.add(gray, alpha, dst=gray)
+    return gray
+
+
 def _dark_mask(rgba: np.ndarray, threshold: int) -> np.ndarray:
     """HxW uint8 255/0: composited-on-white luminance <= threshold."""
-    gray = cv2.cvtColor(rgba, cv2.COLOR_RGBA2GRAY)
-    alpha = cv2.extractChannel(rgba, 3)
-    if cv2.minMaxLoc(alpha)[0] < 255:  # skip compositing for fully opaque art
-        # Y*a/255 + (255 - a): compositing commutes with the (linear) luminance
-        gray = cv2.add(cv2.multiply(gray, alpha, scale=1.0 / 255.0), cv2.bitwise_not(alpha))
+    gray = _composite_gray_inplace(rgba, _gray(rgba))
     return cv2.compare(gray, float(threshold), cv2.CMP_LE)
 
 
@@ -280,13 +313,13 @@ def segment_line_art(rgba: np.ndarray, *, gap_radius: int = 0,
     a = _as_rgba(rgba)
     if not 0 <= threshold <= 255:
         raise ValueError(f"threshold must be in 0..255, got {threshold}")
-    dark = _dark_mask(a, threshold)
-    cmasks = _color_line_masks(a)
-    line = dark
+    gray = _gray(a)
+    cmasks = _color_line_masks(a, gray)
+    gray = _composite_gray_inplace(a, gray)
+    free = cv2.compare(gray, float(threshold), cv2.CMP_GT)  # 255 where not black line
     for cm in cmasks:
         if cm is not None:
-            line = cv2.bitwise_or(line, cm)
-    free = cv2.compare(line, 0, cv2.CMP_EQ)
+            free[cm.view(bool)] = 0
     n1, labels = connected_components(free, 4)
     n = n1 - 1
     if gap_radius and gap_radius > 0 and n > 0:
