@@ -31,6 +31,7 @@ PARTS: list[tuple[str, str]] = [
     ("brow_l", "brow"), ("brow_r", "brow"), ("mouth", "mouth"), ("tongue", "tongue"),
     ("hair_front", "hair"), ("lock_l", "hair"), ("lock_r", "hair"), ("ahoge", "hair"),
     ("bow", "hair_acc"), ("bow_knot", "hair_acc"), ("clip", "clip"),
+    ("ponytail", "hair"), ("glasses", "glasses"),
 ]
 PART_INDEX = {name: i for i, (name, _) in enumerate(PARTS)}
 N_TONES = 4  # base, shadow, highlight, deep shadow
@@ -129,7 +130,7 @@ def sample_palette(rng: np.random.Generator, avoid=None) -> dict[str, np.ndarray
     pal["mouth"] = pk.take(rng, lambda: (u(0.96, 1.02), u(0.5, 0.7), u(0.45, 0.65)))
     pal["tongue"] = pk.take(rng, lambda: (u(0.97, 1.0), u(0.3, 0.45), u(0.85, 0.95)))
     for m in ("top", "bottom", "collar", "inner", "accent", "legwear", "shoe", "hair_acc",
-              "button", "belt", "clip"):
+              "button", "belt", "clip", "glasses"):
         if m in ("collar", "inner") and u() < 0.4:
             pal[m] = pk.take(rng, lambda: (u(0, 1), u(0.0, 0.12), u(0.85, 0.97)))  # whites
         elif m in ("legwear", "shoe", "belt") and u() < 0.5:
@@ -179,6 +180,11 @@ class CharacterSpec:
     pleats: int = 4
     belt: bool = False
     torso_w: float = 1.2
+    spiky: float = 0.0  # hair outline spikes (0 = smooth)
+    ponytail: float = 0.0  # length, 0 = none
+    pants: bool = False
+    glasses: bool = False
+    blush: bool = False
     # drawing
     line_k: float = 0.04  # outer line width per pixel of head radius
     open_strokes: bool = True
@@ -219,14 +225,13 @@ def generate_character(rng: np.random.Generator, avoid_colors=None) -> Character
         mats["legwear"] = "skin"
         mats["leg_l"] = mats["leg_r"] = "skin"
     outfit = str(rng.choice(["sailor", "shirt", "jacket", "dress"]))
-    if outfit == "dress":
-        mats["skirt"] = "top"
     n_tips = int(rng.integers(4, 8))
     xs = np.linspace(-1.0, 1.0, n_tips + 2)[1:-1] + u(-0.06, 0.06, n_tips)
     tips = np.stack([xs, u(-0.12, 0.18, n_tips) + 0.1 * (np.abs(xs) > 0.6), u(-0.12, 0.12, n_tips)], 1)  # x, tip y, lean
     cover = 0
     if u() < 0.25:
         cover = int(rng.choice([-1, 1]))
+    masc = bool(u() < 0.3)
     spec = CharacterSpec(
         palette=pal, materials=mats,
         head_w=u(0.92, 1.05), chin=u(1.0, 1.15), eye_y=u(0.26, 0.38), eye_dx=u(0.42, 0.5),
@@ -241,7 +246,30 @@ def generate_character(rng: np.random.Generator, avoid_colors=None) -> Character
         skirt_len=u(1.3, 2.4), n_buttons=int(rng.integers(0, 5)),
         tie=int(rng.choice([0, 1, 2])), pleats=int(rng.integers(0, 7)), belt=bool(u() < 0.3),
         torso_w=u(1.05, 1.35), line_k=u(0.025, 0.06), open_strokes=bool(u() < 0.85),
+        ponytail=float(u(2.0, 4.0) if u() < 0.2 else 0.0), glasses=bool(u() < 0.12),
+        blush=bool(u() < 0.3), spiky=float(u(0.0, 0.1) if u() < 0.3 else 0.0),
     )
+    if masc:
+        spec.hair_len = float(rng.choice([0.5, 0.7, 1.0]))
+        spec.spiky = u(0.06, 0.16)
+        spec.tails = spec.ponytail = 0.0
+        spec.side_locks = 0.0 if u() < 0.6 else u(0.6, 1.0)
+        spec.bow = 0
+        spec.skirt = False
+        spec.pants = bool(u() < 0.8)
+        spec.outfit = str(rng.choice(["shirt", "jacket", "sailor"], p=[0.5, 0.4, 0.1]))
+        spec.eye_h *= 0.8
+        spec.torso_w = u(1.25, 1.45)
+        spec.blush = False
+        spec.bang_tips[:, 1] -= 0.08
+    elif not spec.skirt:
+        spec.pants = bool(u() < 0.5)
+    if spec.pants:
+        mats["leg_l"] = mats["leg_r"] = "bottom"
+    if spec.outfit == "dress":
+        mats["skirt"] = "top"
+        spec.pants = False
+        mats["leg_l"] = mats["leg_r"] = "legwear"
     return spec
 
 

@@ -86,7 +86,8 @@ def draw_character(cv: Canvas, spec: CharacterSpec, pose: Pose, slot: int) -> No
     # ------------------------------------------------------------------ hair geometry
     hw = spec.hair_width
     a = np.linspace(math.pi * 0.94, math.pi * 2.06, 22)
-    cap = np.stack([1.12 * spec.head_w * np.cos(a), -0.06 + 1.14 * np.sin(a)], 1)
+    rad = 1.0 + spec.spiky * np.abs(((a - a[0]) / (a[-1] - a[0]) * 7) % 2 - 1) * (np.sin(a) < -0.2)
+    cap = np.stack([1.12 * spec.head_w * rad * np.cos(a), -0.06 + 1.14 * rad * np.sin(a)], 1)
     bang = [cap, [[1.06 * spec.head_w, 0.55]]]
     tips = spec.bang_tips[np.argsort(-spec.bang_tips[:, 0])]
     xs = tips[:, 0]
@@ -116,6 +117,13 @@ def draw_character(cv: Canvas, spec: CharacterSpec, pose: Pose, slot: int) -> No
     inner = X.head(ellipse(0.3 * yaw, 0.6 + yb / 2, 0.72, max(yb / 2, 0.5), n=20))
     cv.shape(back_img, pid("hair_back"), lw, tones=[(pid("hair_back", TONE_DEEP), inner, False, GREEN),
                                                     shade("hair_back", back_img, 0.12)])
+    if spec.ponytail > 0:
+        L = spec.ponytail
+        sgp = spec.bow_side
+        pt = np.array([[0.5, -1.0], [1.05, -1.05], [1.55, -0.4], [1.7, L * 0.5], [1.35, L],
+                       [1.2, L * 0.45], [0.95, -0.45]]) * [sgp, 1]
+        pti = X.head(warp(pt, 0.1))
+        cv.shape(pti, pid("ponytail"), lw, tones=[shade("ponytail", pti, 0.16)])
     if spec.tails > 0:
         L = spec.tails
         for sg, name in ((-1, "tail_l"), (1, "tail_r")):
@@ -129,7 +137,7 @@ def draw_character(cv: Canvas, spec: CharacterSpec, pose: Pose, slot: int) -> No
     for sg, leg, shoe in ((-1, "leg_l", "shoe_l"), (1, "leg_r", "shoe_r")):
         hip = np.array([sg * 0.45, 3.0])
         ank = np.array([sg * (0.42 + pose.legs * 3.0), 7.6])
-        lp = X.body(capsule(hip, ank, 0.4, 0.2))
+        lp = X.body(capsule(hip, ank, 0.45, 0.32) if spec.pants else capsule(hip, ank, 0.4, 0.2))
         cv.shape(lp, pid(leg), lw, tones=[shade(leg, lp, 0.12)])
         sp = X.body(ellipse(ank[0] + sg * 0.12, ank[1] + 0.2, 0.36, 0.2))
         cv.shape(sp, pid(shoe), lw, tones=[(pid(shoe, TONE_HIGHLIGHT),
@@ -228,6 +236,11 @@ def draw_character(cv: Canvas, spec: CharacterSpec, pose: Pose, slot: int) -> No
         if spec.open_strokes:
             for xt, xb in zip(xs_top, xs_bot):
                 cv.stroke(X.body([[xt, top_y], [xb, top_y + sl * 0.8]]), li)
+    elif spec.pants:
+        hips = X.body([[-(tw - 0.28), top_y], [tw - 0.28, top_y], [tw - 0.2, top_y + 0.9],
+                       [0.15, top_y + 1.0], [0.0, top_y + 0.75], [-0.15, top_y + 1.0],
+                       [-(tw - 0.2), top_y + 0.9]])
+        cv.shape(hips, pid("skirt"), lw, tones=[shade("skirt", hips, 0.15)])
     else:
         shorts = X.body([[-(tw - 0.28), top_y], [tw - 0.28, top_y], [tw - 0.1, top_y + 1.3],
                          [0.1, top_y + 1.3], [0.0, top_y + 0.8], [-0.1, top_y + 1.3],
@@ -362,6 +375,23 @@ def draw_character(cv: Canvas, spec: CharacterSpec, pose: Pose, slot: int) -> No
         brow = X.head(np.concatenate([np.stack([bxs, by - 0.035], 1),
                                       np.stack([bxs, by + 0.035 + 0.02 * np.sin(np.pi * bt)], 1)[::-1]]))
         cv.shape(brow, pid("brow_" + side), 1)
+
+    if spec.blush and s > 30:
+        for sg in (-1, 1):
+            bxc = sg * 0.55 * (1 - 0.2 * yaw * sg) + 0.35 * yaw
+            for j in range(3):
+                x0 = bxc - 0.12 + 0.1 * j
+                cv.stroke(X.head([[x0 + 0.05, 0.6], [x0 - 0.02, 0.72]]), 1)
+    if spec.glasses:
+        for sg in (-1, 1):
+            if yaw * sg > 0.75:
+                continue
+            cx = sg * spec.eye_dx * (1 - 0.35 * yaw * sg) + 0.42 * yaw
+            w = spec.eye_w * (1 - 0.6 * max(0.0, yaw * sg)) + 0.1
+            ring = X.head(ellipse(cx, spec.eye_y + 0.02, w, 0.3, n=24))
+            cv.stroke(ring, max(li, 2), closed=True)
+        cv.stroke(X.head([[0.42 * yaw - 0.12, spec.eye_y - 0.05], [0.42 * yaw, spec.eye_y - 0.1],
+                          [0.42 * yaw + 0.12, spec.eye_y - 0.05]]), max(li, 2))
 
     # ------------------------------------------------------------------ front hair
     band_x = np.linspace(-1.35, 1.35, 15)
