@@ -276,6 +276,8 @@ def draw_character(cv: Canvas, spec: CharacterSpec, pose: Pose, slot: int) -> No
         ang = math.atan2(d2[1], d2[0])
         thumb = X.body(ellipse(*(Wr + 0.15 * d2 - sg * 0.16 * np.array([-d2[1], d2[0]])), 0.16, 0.08,
                                ang + 0.6 * sg, n=12))
+        if spec.prop and k == spec.prop_hand:
+            _draw_prop(cv, X, spec.prop, hc, d2, pid, shade, li, lw)
         cv.shape(thumb, pid("hand_" + side), li)
         hand = X.body(ellipse(hc[0], hc[1], 0.3, 0.21, ang, n=18))
         cv.shape(hand, pid("hand_" + side), li, tones=[shade("hand_" + side, hand, 0.08)])
@@ -427,3 +429,30 @@ def draw_character(cv: Canvas, spec: CharacterSpec, pose: Pose, slot: int) -> No
         c = np.array([spec.bow_side * 0.55, -0.35])
         cl = X.head(warp(ellipse(c[0], c[1], 0.22, 0.06, ang=0.5 * spec.bow_side, n=12)))
         cv.shape(cl, pid("clip"), li)
+
+
+def _draw_prop(cv, X, kind, hc, d, pid, shade, li, lw):
+    """A held object centered near the hand (drawn before the hand so fingers overlap it)."""
+    nrm = np.array([-d[1], d[0]])
+    c = hc + 0.1 * d
+    if kind == 1:  # book: cover with a page edge
+        a, b = 0.75 * nrm, 0.55 * d
+        cover = X.body([c - a - b, c + a - b, c + a + b, c - a + b])
+        cv.shape(cover, pid("prop"), lw, tones=[shade("prop", cover, 0.1)])
+        pages = X.body([c - a * 0.9 + b * 0.75, c + a * 0.9 + b * 0.75, c + a * 0.9 + b * 0.95,
+                        c - a * 0.9 + b * 0.95])
+        cv.shape(pages, pid("prop_detail"), li)
+    elif kind == 2:  # ball with a stripe highlight
+        ball = X.body(ellipse(c[0] + 0.3 * d[0], c[1] + 0.3 * d[1], 0.55, 0.55, n=28))
+        cv.shape(ball, pid("prop"), lw, tones=[
+            (pid("prop", 2), X.body(ellipse(c[0] + 0.15 * d[0] - 0.2, c[1] + 0.15 * d[1] - 0.2, 0.18, 0.12,
+                                            n=12)), False, 1), shade("prop", ball, 0.12)])
+        cv.stroke(X.body([c + 0.3 * d - 0.55 * nrm, c + 0.45 * d, c + 0.3 * d + 0.55 * nrm]), li)
+    else:  # cup with a liquid top
+        up = np.array([0.0, -1.0])
+        side = np.array([1.0, 0.0])
+        cup = X.body([c - 0.3 * side + 0.25 * up, c + 0.3 * side + 0.25 * up, c + 0.24 * side - 0.35 * up,
+                      c - 0.24 * side - 0.35 * up])
+        cv.shape(cup, pid("prop"), lw, tones=[shade("prop", cup, 0.08)])
+        top = X.body(ellipse(c[0], c[1] - 0.25, 0.26, 0.07, n=16))
+        cv.shape(top, pid("prop_detail"), li)

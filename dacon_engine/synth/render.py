@@ -149,6 +149,17 @@ def _place(poses: list[Pose], rng) -> None:
         p.y = min(max(p.y, 0.25), 0.6)
 
 
+def _cast_poses(rng, n: int, framing: str | None = None) -> list[Pose]:
+    """Poses for n characters sharing one framing, spread horizontally."""
+    if framing is None:
+        framing = str(rng.choice(["closeup", "bust", "medium", "full"], p=[.2, .35, .3, .15]))
+        if n > 1 and framing == "closeup":
+            framing = "bust"
+    poses = [random_pose(rng, framing) for _ in range(n)]
+    _place(poses, rng)
+    return poses
+
+
 def _new_cast(rng, n_chars: int) -> list[CharacterSpec]:
     specs: list[CharacterSpec] = []
     used: list = []
@@ -185,8 +196,7 @@ def make_clip(seed: int, n_frames: int = 8, size=512, regime: str = "consecutive
             if regime == "consecutive":
                 poses = [perturb_pose(p, rng) for p in poses]
             else:
-                poses = [random_pose(rng) for _ in specs]
-                _place(poses, rng)
+                poses = _cast_poses(rng, len(specs))
         all_poses.append([p.copy() for p in poses])
         frames.append(render_frame(specs, poses, size, rng, paper=paper))
     n_views = int(rng.integers(2, 5)) if n_chars == 1 else 2
@@ -205,8 +215,7 @@ def make_pair(seed: int, size=512, regime: str = "consecutive") -> tuple[SynthFr
     n_chars = 1 if rng.random() < 0.8 else 2
     specs = _new_cast(rng, n_chars)
     paper = "white" if rng.random() < 0.25 else "transparent"
-    poses = [random_pose(rng) for _ in specs]
-    _place(poses, rng)
+    poses = _cast_poses(rng, len(specs))
     if regime == "consecutive":
         steps = int(rng.integers(1, 3))
         nxt = poses
@@ -222,8 +231,7 @@ def make_pair(seed: int, size=512, regime: str = "consecutive") -> tuple[SynthFr
         ref = render_sheet(specs, size, rng, n_views=int(rng.integers(2, 5)) if n_chars == 1 else 2,
                            paper=paper)
     else:
-        other = [random_pose(rng) for _ in specs]
-        _place(other, rng)
+        other = _cast_poses(rng, len(specs))
         for p, q in zip(other, poses):
             p.scale = float(np.clip(q.scale * rng.uniform(0.6, 1.5), 0.04, 0.36))
         ref = render_frame(specs, other, size, rng, paper=paper)
