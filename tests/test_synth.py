@@ -135,3 +135,14 @@ def test_timing():
         synth.make_pair(s, 512, "consecutive" if s % 2 else "keyframe")
     dt = (time.perf_counter() - t) / n
     print(f"\nsynth: {dt * 1000:.1f} ms per 512x512 pair")
+
+
+@pytest.mark.parametrize("mode", ["black", "none"])
+def test_tone_modes(mode):
+    rng = np.random.default_rng(5)
+    spec = synth.generate_character(rng)
+    f = synth.render_frame(spec, synth.random_pose(rng, "bust"), SIZE, rng, tone_mode=mode)
+    assert not np.any(np.all(f.line[..., :3] == (0, 0, 255), -1) & (f.line[..., 3] == 255))
+    assert _segments_single_colored(f)[1] == 0
+    colors = {tuple(c) for c in f.gt.reshape(-1, 4)[::7]}
+    assert len(colors) > 8

@@ -40,7 +40,12 @@ def _kernel(t: int) -> np.ndarray:
 class Canvas:
     """Painter's-algorithm raster of part ids and color-line codes."""
 
-    def __init__(self, height: int, width: int):
+    def __init__(self, height: int, width: int, tone_mode: str = "color"):
+        """tone_mode: how shading subregions are drawn: "color" (separated by pure-color
+        lines), "black" (separated by black lines) or "none" (no shading subregions)."""
+        if tone_mode not in ("color", "black", "none"):
+            raise ValueError(f"tone_mode must be color, black or none, got {tone_mode!r}")
+        self.tone_mode = tone_mode
         self.h, self.w = int(height), int(width)
         self.part = np.full((self.h, self.w), BG_ID, np.int32)
         self.cline = np.zeros((self.h, self.w), np.uint8)
@@ -95,6 +100,10 @@ class Canvas:
             return None
         P[m] = pid
         C[m] = 0
+        if self.tone_mode == "none":
+            tones = ()
+        if self.tone_mode != "color":
+            outline_code = 0
         for tone_pid, tpts, invert, code in tones:
             tm = self._poly(np.asarray(tpts, np.float64), x0, y0, P.shape)
             if invert:
@@ -105,7 +114,10 @@ class Canvas:
             P[tm] = tone_pid
             rest = (m & ~tm).view(np.uint8)
             edge = tm & cv2.dilate(rest, _CROSS).view(bool)
-            C[edge] = code
+            if self.tone_mode == "black":
+                P[edge] = LINE_ID
+            else:
+                C[edge] = code
         if outline:
             solid = (m | (P == LINE_ID)).view(np.uint8)
             ol = m & ~cv2.erode(solid, _kernel(thick)).view(bool)
@@ -130,6 +142,8 @@ class Canvas:
         m = m.view(bool)
         if clip is not None:
             m &= np.isin(P, np.asarray(clip, np.int32))
+        if code and self.tone_mode != "color":
+            return
         if code:
             m &= P != LINE_ID
             C[m] = code

@@ -83,13 +83,23 @@ def _compose(cv: Canvas, specs: list[CharacterSpec], paper: str, meta: dict) -> 
     return SynthFrame(line, gt, part, meta)
 
 
+def _pick_tone_mode(rng) -> str:
+    if rng is None:
+        return "color"
+    return str(rng.choice(["color", "black", "none"], p=[0.75, 0.12, 0.13]))
+
+
 def render_frame(spec, pose, size=512, rng: np.random.Generator | None = None,
-                 paper: str | None = None) -> SynthFrame:
+                 paper: str | None = None, tone_mode: str | None = None) -> SynthFrame:
     """Render one frame. ``spec``/``pose`` may be lists (several characters, drawn in order).
 
     size: int (square) or (height, width). paper: "transparent" | "white" | None (random
-    from rng: 75 % transparent; transparent without rng).
+    from rng: 75 % transparent; transparent without rng). tone_mode: "color" (shadow and
+    highlight subregions bounded by pure blue/red/green lines), "black" (bounded by black
+    lines), "none" (flat base colors only) or None (random from rng, "color" without rng).
     """
+    if tone_mode is None:
+        tone_mode = _pick_tone_mode(rng)
     specs = list(spec) if isinstance(spec, (list, tuple)) else [spec]
     poses = list(pose) if isinstance(pose, (list, tuple)) else [pose]
     if len(specs) != len(poses) or not 1 <= len(specs) <= MAX_SLOTS:
@@ -97,10 +107,10 @@ def render_frame(spec, pose, size=512, rng: np.random.Generator | None = None,
     if paper is None:
         paper = "white" if (rng is not None and rng.random() < 0.25) else "transparent"
     h, w = _size_hw(size)
-    cv = Canvas(h, w)
+    cv = Canvas(h, w, tone_mode)
     for slot, (s, p) in enumerate(zip(specs, poses)):
         draw_character(cv, s, p, slot)
-    return _compose(cv, specs, paper, {"paper": paper})
+    return _compose(cv, specs, paper, {"paper": paper, "tone_mode": tone_mode})
 
 
 def sheet_poses(n_chars: int, n_views: int, size, rng: np.random.Generator) -> list[list[Pose]]:
@@ -125,16 +135,16 @@ def sheet_poses(n_chars: int, n_views: int, size, rng: np.random.Generator) -> l
 
 
 def render_sheet(specs: list[CharacterSpec], size=512, rng=None, n_views: int = 3,
-                 paper: str = "transparent") -> SynthFrame:
+                 paper: str = "transparent", tone_mode: str = "color") -> SynthFrame:
     """A color-design sheet: each character in n_views views (front, 3/4 right, 3/4 left, ...)."""
     rng = rng if rng is not None else np.random.default_rng(0)
     h, w = _size_hw(size)
-    cv = Canvas(h, w)
+    cv = Canvas(h, w, tone_mode)
     poses = sheet_poses(len(specs), n_views, (h, w), rng)
     for slot, spec in enumerate(specs):
         for p in poses[slot]:
             draw_character(cv, spec, p, slot)
-    return _compose(cv, specs, paper, {"paper": paper, "sheet": True})
+    return _compose(cv, specs, paper, {"paper": paper, "sheet": True, "tone_mode": tone_mode})
 
 
 def _place(poses: list[Pose], rng) -> None:
@@ -172,7 +182,7 @@ def _new_cast(rng, n_chars: int) -> list[CharacterSpec]:
 
 def make_clip(seed: int, n_frames: int = 8, size=512, regime: str = "consecutive",
               n_chars: int | None = None, framing: str | None = None,
-              paper: str | None = None) -> Clip:
+              paper: str | None = None, tone_mode: str | None = None) -> Clip:
     """A clip of one or two characters plus their design sheet (deterministic from seed).
 
     consecutive: small motion between frames (pose, camera drift, blinks, mouth).
@@ -188,6 +198,8 @@ def make_clip(seed: int, n_frames: int = 8, size=512, regime: str = "consecutive
     paper = paper or ("white" if p_white else "transparent")
     fr = str(rng.choice(["closeup", "bust", "medium", "full"], p=[.2, .35, .3, .15]))
     framing = framing or fr
+    tm = _pick_tone_mode(rng)
+    tone_mode = tone_mode or tm
     poses = [random_pose(rng, framing) for _ in specs]
     _place(poses, rng)
     all_poses, frames = [], []
@@ -198,9 +210,9 @@ def make_clip(seed: int, n_frames: int = 8, size=512, regime: str = "consecutive
             else:
                 poses = _cast_poses(rng, len(specs))
         all_poses.append([p.copy() for p in poses])
-        frames.append(render_frame(specs, poses, size, rng, paper=paper))
+        frames.append(render_frame(specs, poses, size, rng, paper=paper, tone_mode=tone_mode))
     n_views = int(rng.integers(2, 5)) if n_chars == 1 else 2
-    sheet = render_sheet(specs, size, rng, n_views=n_views, paper=paper)
+    sheet = render_sheet(specs, size, rng, n_views=n_views, paper=paper, tone_mode=tone_mode)
     return Clip(specs, frames, sheet, all_poses, regime)
 
 
@@ -215,24 +227,25 @@ def make_pair(seed: int, size=512, regime: str = "consecutive") -> tuple[SynthFr
     n_chars = 1 if rng.random() < 0.8 else 2
     specs = _new_cast(rng, n_chars)
     paper = "white" if rng.random() < 0.25 else "transparent"
+    tone_mode = _pick_tone_mode(rng)
     poses = _cast_poses(rng, len(specs))
     if regime == "consecutive":
         steps = int(rng.integers(1, 3))
         nxt = poses
         for _ in range(steps):
             nxt = [perturb_pose(p, rng) for p in nxt]
-        a = render_frame(specs, poses, size, rng, paper=paper)
-        b = render_frame(specs, nxt, size, rng, paper=paper)
+        a = render_frame(specs, poses, size, rng, paper=paper, tone_mode=tone_mode)
+        b = render_frame(specs, nxt, size, rng, paper=paper, tone_mode=tone_mode)
         return (a, b) if rng.random() < 0.5 else (b, a)
     if regime != "keyframe":
         raise ValueError(f"regime must be 'consecutive' or 'keyframe', got {regime!r}")
-    tgt = render_frame(specs, poses, size, rng, paper=paper)
+    tgt = render_frame(specs, poses, size, rng, paper=paper, tone_mode=tone_mode)
     if rng.random() < 0.5:
         ref = render_sheet(specs, size, rng, n_views=int(rng.integers(2, 5)) if n_chars == 1 else 2,
-                           paper=paper)
+                           paper=paper, tone_mode=tone_mode)
     else:
         other = _cast_poses(rng, len(specs))
         for p, q in zip(other, poses):
             p.scale = float(np.clip(q.scale * rng.uniform(0.6, 1.5), 0.04, 0.36))
-        ref = render_frame(specs, other, size, rng, paper=paper)
+        ref = render_frame(specs, other, size, rng, paper=paper, tone_mode=tone_mode)
     return ref, tgt
