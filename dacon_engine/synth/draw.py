@@ -27,6 +27,15 @@ def capsule(p0, p1, r0, r1, n=12) -> np.ndarray:
     return hull.astype(np.float64)
 
 
+def chaikin(pts, iterations: int = 2) -> np.ndarray:
+    """Corner-cutting smoothing of a closed polygon."""
+    p = np.asarray(pts, np.float64)
+    for _ in range(iterations):
+        q = np.roll(p, -1, axis=0)
+        p = np.stack([0.75 * p + 0.25 * q, 0.25 * p + 0.75 * q], 1).reshape(-1, 2)
+    return p
+
+
 def _mirror(pts_right: list) -> np.ndarray:
     """Left half from a right half listed top to bottom: returns a closed symmetric outline."""
     r = np.asarray(pts_right, np.float64)
@@ -152,7 +161,7 @@ def draw_character(cv: Canvas, spec: CharacterSpec, pose: Pose, slot: int) -> No
     cheek[:, 1] *= spec.chin
     face_r = np.concatenate([top, cheek * [spec.head_w, 1], [[0.0, spec.chin]]])
     face_h = _mirror(face_r[::-1])  # right half from chin to top, then left half
-    face_h = warp(face_h, 0.16)
+    face_h = warp(chaikin(face_h, 2), 0.16)
     face_img = X.head(face_h)
     neck = X.body([[-0.26, -1.0], [0.26, -1.0], [0.3, 0.3], [-0.3, 0.3]])
     cv.shape(neck, pid("neck"), lw, tones=[(pid("neck", TONE_SHADOW), face_img + X.vec([0, 0.28]),
