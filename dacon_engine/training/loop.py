@@ -52,12 +52,14 @@ class TrainConfig:
 
 
 def build_net(cfg: TrainConfig) -> DaconNet:
+    """The network to train; a DINOv2 branch sets the head input width from its weights."""
     mcfg = DaconConfig.from_dict(dict(cfg.model))
     backbone = None
     if mcfg.uses_dino:
         from ..model.weights import load_dinov2
 
         backbone = load_dinov2(cfg.dinov2_weights, norm=mcfg.dino_norm)
+        mcfg.dino_dim = backbone.embed_dim
     return DaconNet(mcfg, backbone)
 
 
@@ -74,6 +76,19 @@ def _rgb01(line: np.ndarray) -> torch.Tensor:
     return line_to_rgb01(line)
 
 
+def scatter_mean(feat: torch.Tensor, labels: np.ndarray, n: int) -> torch.Tensor:
+    """Mean of a (C, H, W) map over each label 1..n of an HxW label map of the same size.
+
+    The training fast path of segment pooling: when the map already has the frame's size
+    the capped-grid pooling reduces to this exact per-pixel mean.
+    """
+    c = feat.shape[0]
+    idx = torch.from_numpy(labels.astype(np.int64).ravel()).to(feat.device)
+    sums = feat.new_zeros(n + 1, c).index_add_(0, idx, feat.reshape(c, -1).T)
+    counts = torch.bincount(idx, minlength=n + 1).clamp_min(1).to(feat.dtype)
+    return (sums / counts[:, None])[1:]
+
+
 def frame_features(net: DaconNet, frames: Sequence[TrainFrame], device: torch.device
                    ) -> tuple[list[torch.Tensor], list[torch.Tensor | None]]:
     """Fused (n_i, D) features with gradients, plus raw pooled DINO features (or None)."""
@@ -82,10 +97,16 @@ def frame_features(net: DaconNet, frames: Sequence[TrainFrame], device: torch.de
     maps = net.feature_maps(inputs)
     fused, dino = [], []
     for j, f in enumerate(frames):
-        plan = plan_pooling(f.labels, f.n_segments, net.config.pool_cap)
-        fused.append(net.segment_features(maps, j, plan))
-        dino.append(pool_segments(maps["dino"][j].float(), plan).detach()
-                    if "dino" in maps else None)
+        pooled = {}
+        plan = None
+        for k, m in maps.items():
+            if m.shape[-2:] == f.labels.shape:
+                pooled[k] = scatter_mean(m[j].float(), f.labels, f.n_segments)
+            else:
+                plan = plan or plan_pooling(f.labels, f.n_segments, net.config.pool_cap)
+                pooled[k] = pool_segments(m[j].float(), plan)
+        fused.append(net.fuse(pooled.get("dino"), pooled.get("unet")).float())
+        dino.append(pooled["dino"].detach() if "dino" in pooled else None)
     return fused, dino
 
 
@@ -198,13 +219,11 @@ def save_training_state(net: DaconNet, opt: torch.optim.Optimizer, step: int,
 
 
 def export_model(train_state: str | Path, dest: str | Path, card: dict | None = None) -> None:
-    """Write a shipping checkpoint (weights + config, no optimizer) from ``last.pt``."""
-    from ..model.registry import save_checkpoint
+    """Write a shipping checkpoint (trainable weights + config; no optimizer, no backbone)."""
+    from ..model.registry import FORMAT
 
     state = torch.load(train_state, map_location="cpu", weights_only=True)
-    net = DaconNet(DaconConfig.from_dict(state["config"]), None) \
-        if state["config"]["mode"] == "unet" else None
-    if net is None:
-        raise ValueError("only U-Net-only models are exported without a backbone")
-    net.load_heads(state["state_dict"], train_state)
-    save_checkpoint(net, dest, extra={"step": state["step"], **(card or {})})
+    obj = {"format": FORMAT, "config": state["config"], "state_dict": state["state_dict"],
+           "extra": {"step": state["step"], **(card or {})}}
+    with atomic_path(dest) as tmp:
+        torch.save(obj, tmp)

@@ -1,0 +1,49 @@
+"""A tiny training run end to end: steps, resume, logs, export, and use of the export."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import torch
+
+from art import draw
+from dacon_engine.colorizer import Colorizer
+from dacon_engine.training.loop import TrainConfig, export_model, train
+
+TINY = {"mode": "unet", "unet_base": 4, "unet_input": 64, "feat_dim": 16}
+
+
+def test_train_resume_export(tmp_path):
+    run = tmp_path / "run"
+    cfg = TrainConfig(run_dir=str(run), steps=2, batch=1, size=128, ckpt_every=1, log_every=1,
+                      val_every=0, model=dict(TINY), lr=1e-3)
+    last = train(cfg, quiet=True)
+    assert torch.load(last, weights_only=True)["step"] == 2
+    first = torch.load(last, weights_only=True)["state_dict"]["unet.final_conv.weight"].clone()
+    cfg.steps = 3
+    train(cfg, quiet=True)  # resumes at step 2, runs one more
+    state = torch.load(last, weights_only=True)
+    assert state["step"] == 3
+    assert not torch.equal(state["state_dict"]["unet.final_conv.weight"], first)
+    rows = [json.loads(x) for x in (run / "train.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == [1, 2, 3]
+    assert all(np.isfinite(r["loss"]) for r in rows)
+
+    model = tmp_path / "tiny.pt"
+    export_model(last, model, {"note": "test"})
+    c = Colorizer(model)
+    line, gt = draw(96)
+    c.add_reference(gt, line)
+    (res,) = list(c.colorize([draw(96, dx=3)[0]]))
+    assert res.assignment.colors.shape == (res.frame.n_segments, 4)
+    assert res.features.shape[1] == 16
+
+
+def test_scatter_mean_equals_segment_pooling_at_native_size():
+    from dacon_engine.model.pooling import segment_pool
+    from dacon_engine.training.loop import scatter_mean
+
+    labels = np.random.default_rng(0).integers(0, 6, (40, 40)).astype(np.int32)
+    feat = torch.randn(8, 40, 40)
+    torch.testing.assert_close(scatter_mean(feat, labels, 5), segment_pool(feat, labels, 5, 512))
