@@ -35,7 +35,7 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
 
     clip = make_clip(args.seed, N_TARGETS + 1, args.size, "consecutive", n_chars=1,
-                     framing="bust", paper="transparent")
+                     framing="bust", paper="transparent", tone_mode="color")
     out: Path = args.out
     if out.exists():
         shutil.rmtree(out)

@@ -1,7 +1,25 @@
 """Procedural anime-like character line art with known segment correspondence.
 
-See :mod:`dacon_engine.synth.render` for frames/clips/pairs and
-:mod:`dacon_engine.synth.dataset` for writing the PaintBucket layout.
+Characters (:class:`CharacterSpec`) are parametric: a skeleton (neck, head, shoulders,
+elbows, hands, hips, ankles) with parts (hair, face, eyes, clothes, arms, props...) defined
+relative to it, plus a color design (material -> base/shadow/highlight/deep-shadow RGB).
+A :class:`Pose` re-poses and re-frames a character, so any two renders of one character
+correspond by COLOR, as in PaintBucket: same subregion -> same RGBA in every frame.
+
+Conventions of a :class:`SynthFrame`:
+
+* ``line``: black [0,0,0,255] lines (1-4 px, no antialiasing) that close every region;
+  shading boundaries as pure red (highlight), blue (shadow) or green (deep shadow) 1-px
+  lines; paper transparent (255,255,255,0) or opaque white.
+* ``gt``: flat colors; black lines exactly where the line art is black; background
+  [0,0,0,0]. A color-line pixel gets the color of the segment
+  :func:`dacon_engine.segments.segment_line_art` merges it into (so every segment of the
+  line art is single-colored in gt; a color line that touches < 2 regions becomes its own
+  segment and keeps the color of the subregion it was drawn in).
+* ``part_map``: int32 part/tone id per pixel (0 line, 1 background; see ``part_of_id``).
+
+Main entry points: :func:`generate_character`, :func:`render_frame`, :func:`make_clip`,
+:func:`make_pair` (training), :func:`write_clip` / :func:`synth_command` (dataset layout).
 """
 
 from .character import (PARTS, CharacterSpec, Pose, generate_character, part_id, part_of_id,
