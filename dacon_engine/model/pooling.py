@@ -62,9 +62,9 @@ def plan_pooling(labels: np.ndarray | torch.Tensor, n_segments: int,
                  cap: int | None = DEFAULT_POOL_CAP) -> PoolPlan:
     """Build the pooling plan of one HxW label map (0 = line, 1..n = segments)."""
     lab = torch.as_tensor(np.asarray(labels) if not isinstance(labels, torch.Tensor) else labels)
-    lab = lab.to(torch.int64)
     if lab.ndim != 2:
         raise ValueError(f"labels must be HxW, got shape {tuple(lab.shape)}")
+    lab = lab.to(torch.int32)
     h, w = lab.shape
     if lab.numel() and (int(lab.max()) > n_segments or int(lab.min()) < 0):
         raise ValueError(f"labels span {int(lab.min())}..{int(lab.max())}, expected 0..{n_segments}")
@@ -74,35 +74,45 @@ def plan_pooling(labels: np.ndarray | torch.Tensor, n_segments: int,
         cells = torch.arange(ho * wo).view(ho, wo)
         keys_lab, keys_cell = main.reshape(-1), cells.reshape(-1)
         keep = keys_lab > 0
-        keys = keys_cell[keep] * (n_segments + 1) + keys_lab[keep]
+        keys = keys_cell[keep] * (n_segments + 1) + keys_lab[keep].to(torch.int64)
         need_unique = False
     else:
         blocks = main.reshape(ho, kh, wo, kw).permute(0, 2, 1, 3).reshape(ho * wo, kh * kw)
-        blocks, _ = torch.sort(blocks, dim=1)
-        first = torch.ones_like(blocks, dtype=torch.bool)
-        first[:, 1:] = blocks[:, 1:] != blocks[:, :-1]
-        keep = first & (blocks > 0)
-        cell_idx = torch.arange(ho * wo).unsqueeze(1).expand_as(blocks)
-        keys = cell_idx[keep] * (n_segments + 1) + blocks[keep]
+        blocks = blocks.to(torch.int32)
+        kk = kh * kw
+        if kk <= 16:  # few labels per cell: pairwise comparisons beat a per-row sort
+            keep = blocks > 0
+            for j in range(1, kk):
+                col = blocks[:, j]
+                dup = col == blocks[:, 0]
+                for i in range(1, j):
+                    dup |= col == blocks[:, i]
+                keep[:, j] &= ~dup
+        else:
+            blocks, _ = torch.sort(blocks, dim=1)
+            keep = blocks > 0
+            keep[:, 1:] &= blocks[:, 1:] != blocks[:, :-1]
+        rows, cols = keep.nonzero(as_tuple=True)
+        keys = rows * (n_segments + 1) + blocks[rows, cols].to(torch.int64)
         need_unique = False
     # remainder rows / columns go to the last cell row / column
     extra = []
     if h > ho * kh:
         r = lab[ho * kh:, :]
-        cy = torch.full_like(r, ho - 1)
+        cy = torch.full(r.shape, ho - 1, dtype=torch.int64)
         cx = (torch.arange(w) // kw).clamp_max(wo - 1).expand_as(r)
         extra.append((cy.reshape(-1), cx.reshape(-1), r.reshape(-1)))
     if w > wo * kw:
         r = lab[: ho * kh, wo * kw:]
         cy = (torch.arange(ho * kh) // kh).unsqueeze(1).expand_as(r)
-        cx = torch.full_like(r, wo - 1)
+        cx = torch.full(r.shape, wo - 1, dtype=torch.int64)
         extra.append((cy.reshape(-1), cx.reshape(-1), r.reshape(-1)))
     if extra:
         cy = torch.cat([e[0] for e in extra])
         cx = torch.cat([e[1] for e in extra])
         ll = torch.cat([e[2] for e in extra])
         ok = ll > 0
-        keys = torch.cat([keys, (cy[ok] * wo + cx[ok]) * (n_segments + 1) + ll[ok]])
+        keys = torch.cat([keys, (cy[ok] * wo + cx[ok]) * (n_segments + 1) + ll[ok].to(torch.int64)])
         need_unique = True
     if need_unique:
         keys = torch.unique(keys)
@@ -120,7 +130,7 @@ def _bilinear_taps(n_in: int, n_out: int) -> tuple[torch.Tensor, torch.Tensor, t
     src = ((torch.arange(n_out, dtype=torch.float64) + 0.5) * scale - 0.5).clamp_min(0.0)
     i0 = src.floor().to(torch.int64).clamp_max(n_in - 1)
     i1 = (i0 + 1).clamp_max(n_in - 1)
-    l1 = (src - i0.to(torch.float64)).clamp(0.0, 1.0)
+    l1 = (src - i0.to(torch.float64)).clamp(0.0, 1.0).to(torch.float32)
     l1 = torch.where(i1 == i0, torch.zeros_like(l1), l1)
     return i0, i1, (1.0 - l1), l1
 
@@ -138,20 +148,20 @@ def pooling_weights(plan: PoolPlan, size: tuple[int, int]) -> torch.Tensor:
     y0, y1, wy0, wy1 = _bilinear_taps(h, ho)
     x0, x1, wx0, wx1 = _bilinear_taps(w, wo)
     cy, cx, seg = plan.cell_y, plan.cell_x, plan.seg
-    inv = 1.0 / plan.counts.clamp_min(1.0).to(torch.float64)
+    inv = 1.0 / plan.counts.clamp_min(1.0)
     ys, yw = (y0[cy], y1[cy]), (wy0[cy], wy1[cy])
     xs, xw = (x0[cx], x1[cx]), (wx0[cx], wx1[cx])
     cols = torch.stack([ys[a] * w + xs[b] for a in (0, 1) for b in (0, 1)], 1)       # (P, 4)
     vals = torch.stack([yw[a] * xw[b] for a in (0, 1) for b in (0, 1)], 1) * inv[seg, None]
     if n * h * w <= _DENSE_LIMIT:
-        dense = torch.zeros(n * h * w, dtype=torch.float64)
+        dense = torch.zeros(n * h * w, dtype=torch.float32)
         dense.index_add_(0, (seg[:, None] * (h * w) + cols).reshape(-1), vals.reshape(-1))
-        return dense.view(n, h * w).to(torch.float32)
+        return dense.view(n, h * w)
     crow = torch.zeros(n + 1, dtype=torch.int64)
     crow[1:] = torch.cumsum(torch.bincount(seg, minlength=n) * 4, 0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # "sparse CSR is beta" / invariant-check notices
-        return torch.sparse_csr_tensor(crow, cols.reshape(-1), vals.reshape(-1).to(torch.float32),
+        return torch.sparse_csr_tensor(crow, cols.reshape(-1), vals.reshape(-1),
                                        size=(n, h * w), check_invariants=False)
 
 
