@@ -307,4 +307,4 @@ def test_gap_closing_recovers_punched_gaps(paintbucket_sample):
     _assert_subset_partition(closed, leaky)
     before = _merged_gt_regions(leaky, theirs, holes)
     after = _merged_gt_regions(closed, theirs, holes)
-    assert before >= 30 and after <= before * 0.7, (before, after)
+    assert before >= 30 and after <= before // 3, (before, after)  # measured 46 -> 10
