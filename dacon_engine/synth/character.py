@@ -32,6 +32,7 @@ PARTS: list[tuple[str, str]] = [
     ("hair_front", "hair"), ("lock_l", "hair"), ("lock_r", "hair"), ("ahoge", "hair"),
     ("bow", "hair_acc"), ("bow_knot", "hair_acc"), ("clip", "clip"),
     ("ponytail", "hair"), ("glasses", "glasses"), ("prop", "prop"), ("prop_detail", "prop2"),
+    ("hat", "hat"), ("hat_band", "hat_band"),
 ]
 PART_INDEX = {name: i for i, (name, _) in enumerate(PARTS)}
 N_TONES = 4  # base, shadow, highlight, deep shadow
@@ -130,7 +131,7 @@ def sample_palette(rng: np.random.Generator, avoid=None) -> dict[str, np.ndarray
     pal["mouth"] = pk.take(rng, lambda: (u(0.96, 1.02), u(0.5, 0.7), u(0.45, 0.65)))
     pal["tongue"] = pk.take(rng, lambda: (u(0.97, 1.0), u(0.3, 0.45), u(0.85, 0.95)))
     for m in ("top", "bottom", "collar", "inner", "accent", "legwear", "shoe", "hair_acc",
-              "button", "belt", "clip", "glasses", "prop", "prop2"):
+              "button", "belt", "clip", "glasses", "prop", "prop2", "hat", "hat_band"):
         if m in ("collar", "inner") and u() < 0.4:
             pal[m] = pk.take(rng, lambda: (u(0, 1), u(0.0, 0.12), u(0.85, 0.97)))  # whites
         elif m in ("legwear", "shoe", "belt") and u() < 0.5:
@@ -187,6 +188,7 @@ class CharacterSpec:
     blush: bool = False
     prop: int = 0  # 0 none, 1 book, 2 ball, 3 cup (held in hand ``prop_hand``)
     prop_hand: int = 1
+    hat: int = 0  # 0 none, 1 beret, 2 cap with brim
     # drawing
     line_k: float = 0.04  # outer line width per pixel of head radius
     open_strokes: bool = True
@@ -252,6 +254,10 @@ def generate_character(rng: np.random.Generator, avoid_colors=None) -> Character
         blush=bool(u() < 0.3), spiky=float(u(0.0, 0.1) if u() < 0.3 else 0.0),
         prop=int(rng.choice([0, 1, 2, 3], p=[0.75, 0.1, 0.08, 0.07])), prop_hand=int(rng.integers(0, 2)),
     )
+    if u() < 0.12:
+        spec.hat = int(rng.integers(1, 3))
+        spec.ahoge = False
+        spec.bow = 0
     if masc:
         spec.hair_len = float(rng.choice([0.5, 0.7, 1.0]))
         spec.spiky = u(0.06, 0.16)

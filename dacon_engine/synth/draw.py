@@ -438,6 +438,23 @@ def draw_character(cv: Canvas, spec: CharacterSpec, pose: Pose, slot: int) -> No
         c = np.array([spec.bow_side * 0.55, -0.35])
         cl = X.head(warp(ellipse(c[0], c[1], 0.22, 0.06, ang=0.5 * spec.bow_side, n=12)))
         cv.shape(cl, pid("clip"), li)
+    if spec.hat == 1:  # beret, tilted
+        b = X.head(warp(ellipse(0.2 * spec.bow_side, -0.92, 1.38, 0.55, ang=0.12 * spec.bow_side, n=32), 0.2))
+        cv.shape(b, pid("hat"), lw, tones=[shade("hat", b, 0.12),
+                                           (pid("hat", TONE_HIGHLIGHT), X.head(warp(ellipse(
+                                               -0.3, -1.15, 0.45, 0.12, n=16), 0.2)), False, RED)])
+        cv.shape(X.head(warp(ellipse(0.1, -1.52, 0.09, 0.07, n=10), 0.2)), pid("hat_band"), li)
+    elif spec.hat == 2:  # cap with a brim
+        a3 = np.linspace(math.pi, 2 * math.pi, 20)
+        crown = np.concatenate([np.stack([1.15 * np.cos(a3), -0.55 + 0.75 * np.sin(a3)], 1),
+                                [[1.15, -0.5], [-1.15, -0.5]]])
+        ci = X.head(warp(crown, 0.2))
+        cv.shape(ci, pid("hat"), lw, tones=[shade("hat", ci, 0.12)])
+        brim = X.head(warp(np.concatenate([[[-1.0, -0.55], [1.0, -0.55]],
+                                           np.stack([0.95 * np.cos(a3[::-1] - math.pi),
+                                                     -0.55 + 0.3 * np.sin(a3[::-1] - math.pi)], 1)[1:-1]]),
+                           0.35))
+        cv.shape(brim, pid("hat_band"), lw, tones=[shade("hat_band", brim, 0.06)])
 
 
 def _draw_prop(cv, X, kind, hc, d, pid, shade, li, lw):
