@@ -37,26 +37,33 @@ def _disk(radius: int) -> np.ndarray:
     return ((yy * yy + xx * xx) <= radius * radius + radius // 2).astype(np.uint8)
 
 
-def split_regions(labels: np.ndarray, n: int, free: np.ndarray, radius: int, *,
-                  min_fragment: int | None = None, passes: int = 1
-                  ) -> tuple[np.ndarray, int]:
-    """Split regions joined through line gaps narrower than about 2*radius px.
+def split_regions(free: np.ndarray, radius: int, *, min_fragment: int | None = None,
+                  passes: int = 1) -> tuple[np.ndarray, int]:
+    """Segment the non-line pixels, splitting regions joined through line gaps narrower
+    than about 2*radius+1 px.
 
-    labels: HxW int32 4-connected regions (0 = line), n regions; free: HxW uint8, nonzero
-    exactly where labels > 0; radius: ball radius in px (>= 1). passes: ball sizes tried,
+    free: HxW uint8 (or bool), nonzero where a pixel is not line; radius: ball radius in
+    px (0 = plain 4-connected regions). The result refines the 4-connected components
+    of ``free``. passes: ball sizes tried,
     radius, radius//2, ... (like LineFiller's decreasing balls; later, smaller balls only
     look at pixels no earlier ball covered). The default 1 is best on PaintBucket art:
     a second pass splits many thin areas at their necks. min_fragment: leftover pieces
     smaller than this (px) between several cores are absorbed (default 2 * radius^2).
-    Returns (HxW int32 labels renumbered 1..m in raster order, m), m >= n.
+    Returns (HxW int32 labels 1..m in raster order of first pixel, 0 = line; m).
     """
-    if radius < 1 or n == 0:
-        return labels, n
     from .segments import connected_components, label_areas
+
+    free = np.ascontiguousarray(free.view(np.uint8) if free.dtype == bool else free)
+
+    def plain() -> tuple[np.ndarray, int]:
+        n1, lab = connected_components(free, 4)
+        return lab, n1 - 1
+
+    if radius < 1:
+        return plain()
 
     if min_fragment is None:
         min_fragment = 2 * radius * radius
-    free = (free > 0).view(np.uint8) if free.dtype == bool else free
     todo = cv2.compare(free, 0, cv2.CMP_GT)  # 255 where not yet assigned
     radii = [radius]
     while len(radii) < passes and radii[-1] // 2 >= 1:
@@ -88,7 +95,7 @@ def split_regions(labels: np.ndarray, n: int, free: np.ndarray, radius: int, *,
         cv2.subtract(todo, cv2.compare(grown, 0, cv2.CMP_GT), dst=todo)
         n_core += k
     if n_core == 0:
-        return labels, n  # the ball fits nowhere: nothing to split
+        return plain()  # the ball fits nowhere: nothing to split
     grown = grown.astype(np.int32)
 
     # 3. leftovers: 4-connected pieces of the unreached non-line pixels

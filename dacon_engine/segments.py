@@ -320,12 +320,13 @@ def segment_line_art(rgba: np.ndarray, *, gap_radius: int = 0,
     for cm in cmasks:
         if cm is not None:
             free[cm.view(bool)] = 0
-    n1, labels = connected_components(free, 4)
-    n = n1 - 1
-    if gap_radius and gap_radius > 0 and n > 0:
+    if gap_radius and gap_radius > 0:
         from .gapclose import split_regions
 
-        labels, n = split_regions(labels, n, free, int(gap_radius))
+        labels, n = split_regions(free, int(gap_radius))
+    else:
+        n1, labels = connected_components(free, 4)
+        n = n1 - 1
     if min_region and min_region > 0 and n > 0:
         labels, n = _merge_small_regions(labels, n, int(min_region))
     n = _label_color_lines(labels, n, cmasks)
