@@ -146,3 +146,19 @@ def test_tone_modes(mode):
     assert _segments_single_colored(f)[1] == 0
     colors = {tuple(c) for c in f.gt.reshape(-1, 4)[::7]}
     assert len(colors) > 8
+
+
+def test_bundled_sample():
+    from pathlib import Path
+
+    from dacon_engine.imageio import read_image
+
+    root = Path(synth.__file__).resolve().parents[1] / "assets" / "sample_clip"
+    files = sorted(p for p in root.rglob("*.png"))
+    assert [p.relative_to(root).as_posix() for p in files] == [
+        "line/0001.png", "line/0002.png", "line/0003.png", "line/0004.png",
+        "ref/gt/0000.png", "ref/line/0000.png"]
+    assert sum(p.stat().st_size for p in files) < 1.5e6
+    ref_line, ref_gt = read_image(root / "ref/line/0000.png"), read_image(root / "ref/gt/0000.png")
+    assert ref_line.shape == ref_gt.shape and ref_line.shape[0] <= 768
+    assert _segments_single_colored(type("F", (), {"line": ref_line, "gt": ref_gt})())[1] == 0
