@@ -10,7 +10,8 @@ Rules (PaintBucket / BasicPBC "default" mode, see the dataset notes §3):
   so the default reproduces BasicPBC's ``alpha >= 127`` rule on PaintBucket line art
   (opaque black lines on transparent paper).
 * **Color lines.** Opaque (alpha >= 128) pure red (255,0,0), green (0,255,0) or blue
-  (0,0,255) pixels are shading-boundary lines: they separate regions too.
+  (0,0,255) pixels are shading-boundary lines: they separate regions too (pure green
+  is brighter than the threshold, so it is named explicitly).
 * **Regions.** 4-connected components of the pixels that are neither; label 0 = line;
   regions are numbered 1..n in raster order of their first pixel.
 * **Color-line pixels** then get labels, color by color in the order red, blue, green
@@ -49,7 +50,9 @@ DEFAULT_THRESHOLD = 128
 """Composited luminance <= this is black line (0..255)."""
 
 COLOR_LINE_MIN_ALPHA = 128
-"""Pure R/G/B pixels with alpha >= this are color lines."""
+"""Pure R/G/B pixels with alpha >= this are color lines (fixed: the code tests alpha's
+top bit). BasicPBC needs alpha == 255; anti-aliased edges of a pure-color stroke
+(alpha 128..254) count as color line here, below 128 they are paper."""
 
 COLOR_LINES: tuple[tuple[str, tuple[int, int, int]], ...] = (
     ("red", (255, 0, 0)), ("blue", (0, 0, 255)), ("green", (0, 255, 0)),
@@ -58,7 +61,6 @@ COLOR_LINES: tuple[tuple[str, tuple[int, int, int]], ...] = (
 
 COLORED_FRAME_LINE_MAX = 40
 """segments_from_color: opaque pixels with all of R, G, B <= this are line."""
-
 
 
 def connected_components(mask: np.ndarray, connectivity: int) -> tuple[int, np.ndarray]:
