@@ -152,7 +152,7 @@ class Canvas:
             C[m] = 0
 
     # -- finishing ---------------------------------------------------------------------
-    def resolve_color_lines(self) -> None:
+    def resolve_color_lines(self, min_region: int = 3) -> None:
         """Give every color-line pixel the subregion id of the segment it merges into.
 
         Mirrors dacon_engine.segments: colors in the order red, blue, green; each
@@ -160,14 +160,23 @@ class Canvas:
         (pixels of earlier colors that merged count with their region): touching >= 2, it
         joins the smallest (areas before this step, ties -> lower raster label); otherwise
         it is a segment of its own and keeps its most frequent drawn id (one color).
+
+        First, regions of <= ``min_region`` px (slivers between nearly parallel lines)
+        become black line, so the line art has no specks.
         """
-        if not self.cline.any():
-            return
         nonline = ((self.part != LINE_ID) & (self.cline == 0)).view(np.uint8)
         n, L, stats, _ = cv2.connectedComponentsWithStatsWithAlgorithm(
             nonline, 4, cv2.CV_32S, cv2.CCL_SAUF)
         area = stats[:, cv2.CC_STAT_AREA].astype(np.int64)
         area[0] = np.iinfo(np.int64).max
+        if min_region > 0:
+            small = area <= min_region
+            if small.any():
+                hit = small[L]
+                self.part[hit] = LINE_ID
+                L[hit] = 0
+        if not self.cline.any():
+            return
         region_part = np.zeros(n, np.int32)
         region_part[L.ravel()] = self.part.ravel()
         H, W = L.shape
@@ -208,6 +217,14 @@ class Canvas:
                 f = np.ones(pcid.size, bool)
                 f[1:] = pcid[1:] != pcid[:-1]
                 new_part[pcid[f]] = ppart[f]
+            # tiny color specks that would be segments of their own become black line
+            size = np.bincount(cid, minlength=nc)
+            speck = ~merged & (size <= 6)
+            speck[0] = False
+            new_part[speck] = LINE_ID
             self.part[gy, gx] = new_part[cid]
+            sp = speck[cid]
+            if sp.any():
+                self.cline[gy[sp], gx[sp]] = 0
             m = merged[cid]
             L[gy[m], gx[m]] = target[cid[m]]
