@@ -131,8 +131,13 @@ def main(argv=None) -> int:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--batches", nargs="*", type=int, default=None,
                     help="batch sizes (default 1 on CPU, 1 4 8 16 on CUDA)")
+    ap.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's)")
     ap.add_argument("--one", help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
+    if a.threads:
+        import torch
+
+        torch.set_num_threads(a.threads)
     if a.one:
         cfg, size, batch = a.one.split(",")
         print(json.dumps(run_one(cfg, size, a.device, a.repeats, int(batch))))
@@ -143,7 +148,8 @@ def main(argv=None) -> int:
     configs = a.configs or (CPU_CONFIGS + (CUDA_CONFIGS if cuda else []))
     batches = a.batches or ([1, 4, 8, 16] if cuda else [1])
     print(f"torch {torch.__version__}, device {'cuda' if cuda else 'cpu'}, "
-          f"{torch.get_num_threads()} threads, {os.cpu_count()} cpus")
+          f"{a.threads or torch.get_num_threads()} threads, {os.cpu_count()} cpus, "
+          f"load average {os.getloadavg()[0]:.2f}")
     hdr = (f"{'config':<22}{'size':>11}{'batch':>6}{'segs':>6}{'ms/frame':>10}{'fps':>7}"
            f"{'net ms':>8}{'pool ms':>8}{'peakRSS MB':>11}{'+RSS MB':>9}{'cudaMB':>8}")
     print(hdr)
@@ -152,7 +158,7 @@ def main(argv=None) -> int:
         for size in a.sizes:
             for b in (batches if "vitl" in cfg or cuda else [1]):
                 cmd = [sys.executable, __file__, "--one", f"{cfg},{size},{b}", "--device", a.device,
-                       "--repeats", str(a.repeats)]
+                       "--repeats", str(a.repeats)] + (["--threads", str(a.threads)] if a.threads else [])
                 p = subprocess.run(cmd, capture_output=True, text=True)
                 if p.returncode:
                     print(f"{cfg:<22}{size:>11}{b:>6}  FAILED: {p.stderr.strip().splitlines()[-1:]}")

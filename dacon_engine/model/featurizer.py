@@ -27,17 +27,17 @@ def line_to_rgb01(line: np.ndarray) -> torch.Tensor:
     a = np.asarray(line)
     if a.ndim == 2:
         a = a[..., None]
-    t = torch.from_numpy(np.ascontiguousarray(a)).permute(2, 0, 1)
-    if a.dtype == np.uint8:
-        t = t.float() / 255.0
-    else:
-        t = t.float()
-    if t.shape[0] in (1, 2):  # gray (+ alpha)
-        t = torch.cat([t[:1].expand(3, -1, -1), t[1:]], 0)
-    if t.shape[0] == 4:
-        alpha = t[3:4]
-        return t[:3] * alpha + (1.0 - alpha)
-    return t[:3].contiguous()
+    t = torch.from_numpy(np.ascontiguousarray(a))
+    c = t.shape[-1]
+    if c in (1, 2):  # gray (+ alpha)
+        t = torch.cat([t[..., :1].expand(*t.shape[:2], 3), t[..., 1:]], -1)
+    rgb = t[..., :3].permute(2, 0, 1).float()
+    scale = 1.0 / 255.0 if a.dtype == np.uint8 else 1.0
+    if t.shape[-1] < 4:
+        return rgb.mul_(scale).contiguous()
+    alpha = t[..., 3].float().mul_(scale)               # (H, W) in [0, 1]
+    # rgb * alpha + (1 - alpha), in place: ((rgb*scale - 1) * alpha) + 1
+    return rgb.mul_(scale).sub_(1.0).mul_(alpha).add_(1.0)
 
 
 class DaconFeaturizer:
