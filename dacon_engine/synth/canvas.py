@@ -152,6 +152,32 @@ class Canvas:
             C[m] = 0
 
     # -- finishing ---------------------------------------------------------------------
+    def _split_color_lines(self) -> None:
+        """Color lines of different shapes must not form one 8-connected component (it
+        would merge into one segment spanning both shapes, e.g. across a thin diagonal
+        black line): where two same-colored pixels drawn for different parts touch (8-way),
+        one of them becomes black line."""
+        for code in (RED, BLUE, GREEN):
+            mask = (self.cline == code).view(np.uint8)
+            x, y, w, h = cv2.boundingRect(mask)
+            if w == 0:
+                continue
+            M = mask[y:y + h, x:x + w].view(bool)
+            F = np.where(M, (self.part[y:y + h, x:x + w] - 2) // 4, -1)
+            kill = np.zeros_like(M)
+            for dy, dx in ((0, 1), (1, 1), (1, 0), (1, -1)):
+                ys0, ys1 = 0, h - dy
+                xs0, xs1 = max(0, -dx), w - max(0, dx)
+                a = F[ys0:ys1, xs0:xs1]
+                b = F[ys0 + dy:ys1 + dy, xs0 + dx:xs1 + dx]
+                bad = (a >= 0) & (b >= 0) & (a != b)
+                kill[ys0:ys1, xs0:xs1] |= bad
+            if kill.any():
+                P = self.part[y:y + h, x:x + w]
+                C = self.cline[y:y + h, x:x + w]
+                P[kill] = LINE_ID
+                C[kill] = 0
+
     def resolve_color_lines(self, min_region: int = 3) -> None:
         """Give every color-line pixel the subregion id of the segment it merges into.
 
@@ -164,6 +190,7 @@ class Canvas:
         First, regions of <= ``min_region`` px (slivers between nearly parallel lines)
         become black line, so the line art has no specks.
         """
+        self._split_color_lines()
         nonline = ((self.part != LINE_ID) & (self.cline == 0)).view(np.uint8)
         n, L, stats, _ = cv2.connectedComponentsWithStatsWithAlgorithm(
             nonline, 4, cv2.CV_32S, cv2.CCL_SAUF)
