@@ -90,30 +90,33 @@ def _gray(rgba: np.ndarray) -> np.ndarray:
 # luminance OpenCV gives each pure line color: a pixel of that color must have it
 _COLOR_LINE_GRAY = [int(cv2.cvtColor(np.array([[c]], np.uint8), cv2.COLOR_RGB2GRAY)[0, 0])
                     for _, c in COLOR_LINES]
+_CANDIDATE_LUT = np.zeros(256, np.uint8)
+_CANDIDATE_LUT[_COLOR_LINE_GRAY] = 255
+
+Points = tuple[np.ndarray, np.ndarray]  # (xs, ys) int64 pixel coordinates, raster order
 
 
-def _color_line_masks(rgba: np.ndarray, gray: np.ndarray | None = None
-                      ) -> list[np.ndarray | None]:
-    """Per entry of COLOR_LINES, an HxW uint8 0/1 mask, or None when the color is absent.
+def _color_line_points(rgba: np.ndarray, gray: np.ndarray | None = None
+                       ) -> list[Points | None]:
+    """Per entry of COLOR_LINES, the (xs, ys) of its pixels in raster order, or None.
 
-    gray: the stored-RGB luminance (:func:`_gray`), used to skip absent colors cheaply.
+    gray: the stored-RGB luminance (:func:`_gray`). Only pixels whose luminance equals a
+    pure line color's are examined (one LUT pass; most line art has none), so no
+    full-size mask is built.
     """
     if gray is None:
         gray = _gray(rgba)
-    # little-endian uint32 view: R | G << 8 | B << 16 | A << 24. Keep RGB and alpha's top
-    # bit (alpha >= 128) and compare with the pure color, but only for colors whose
-    # luminance occurs at all (most line art has none: a few cheap 8-bit scans).
-    u = rgba.view(np.uint32)[..., 0]
-    key = None
-    out: list[np.ndarray | None] = []
-    for (_, (r, g, b)), y in zip(COLOR_LINES, _COLOR_LINE_GRAY):
-        if not cv2.countNonZero(cv2.compare(gray, float(y), cv2.CMP_EQ)):
-            out.append(None)
-            continue
-        if key is None:
-            key = u & np.uint32(0x80FFFFFF)
-        m = key == np.uint32(0x80000000 | r | (g << 8) | (b << 16))
-        out.append(m.view(np.uint8) if m.any() else None)
+    cand = cv2.LUT(gray, _CANDIDATE_LUT)
+    if not cv2.countNonZero(cand):
+        return [None] * len(COLOR_LINES)
+    pts = cv2.findNonZero(cand).reshape(-1, 2)
+    xs, ys = pts[:, 0].astype(np.int64), pts[:, 1].astype(np.int64)
+    px = rgba[ys, xs]  # (N, 4)
+    opaque = px[:, 3] >= COLOR_LINE_MIN_ALPHA
+    out: list[Points | None] = []
+    for _, (r, g, b) in COLOR_LINES:
+        sel = opaque & (px[:, 0] == r) & (px[:, 1] == g) & (px[:, 2] == b)
+        out.append((xs[sel], ys[sel]) if sel.any() else None)
     return out
 
 
@@ -146,9 +149,9 @@ def line_mask(rgba: np.ndarray, threshold: int = DEFAULT_THRESHOLD) -> np.ndarra
     """
     a = _as_rgba(rgba)
     m = _dark_mask(a, threshold) > 0
-    for cm in _color_line_masks(a):
-        if cm is not None:
-            m |= cm.view(bool)
+    for pts in _color_line_points(a):
+        if pts is not None:
+            m[pts[1], pts[0]] = True
     return m
 
 
@@ -277,27 +280,18 @@ def _assign_color_lines(labels: np.ndarray, n_regions: int, n_cur: int, areas: n
     return n_cur + int(new_ids.size)
 
 
-def _label_color_lines(labels: np.ndarray, n: int, masks: list[np.ndarray | None]) -> int:
+def _label_color_lines(labels: np.ndarray, n: int, points: list[Points | None]) -> int:
     """Apply the color-line rule for every present color (in place); returns the count.
 
-    masks: per COLOR_LINES entry an HxW uint8 0/1 mask or None (absent).
+    points: per COLOR_LINES entry the color's pixels (see :func:`_color_line_points`).
     """
-    present = [(i, m) for i, m in enumerate(masks) if m is not None]
-    if not present:
+    if all(p is None for p in points):
         return n
-    if len(present) == 1:
-        anym = present[0][1]
-    else:
-        anym = present[0][1].copy()
-        for _, m in present[1:]:
-            cv2.bitwise_or(anym, m, dst=anym)
-    pts = cv2.findNonZero(anym).reshape(-1, 2)  # one scan for all colors, raster order
-    xs, ys = pts[:, 0].astype(np.int64), pts[:, 1].astype(np.int64)
     areas = label_areas(labels, n)
     n_cur = n
-    for _, m in present:
-        own = m[ys, xs] > 0 if len(present) > 1 else slice(None)
-        n_cur = _assign_color_lines(labels, n, n_cur, areas, xs[own], ys[own])
+    for p in points:
+        if p is not None:
+            n_cur = _assign_color_lines(labels, n, n_cur, areas, p[0], p[1])
     return n_cur
 
 
@@ -316,12 +310,12 @@ def segment_line_art(rgba: np.ndarray, *, gap_radius: int = 0,
     if not 0 <= threshold <= 255:
         raise ValueError(f"threshold must be in 0..255, got {threshold}")
     gray = _gray(a)
-    cmasks = _color_line_masks(a, gray)
+    cpts = _color_line_points(a, gray)
     gray = _composite_gray_inplace(a, gray)
     free = cv2.compare(gray, float(threshold), cv2.CMP_GT)  # 255 where not black line
-    for cm in cmasks:
-        if cm is not None:
-            free[cm.view(bool)] = 0
+    for pts in cpts:
+        if pts is not None:
+            free[pts[1], pts[0]] = 0
     if gap_radius and gap_radius > 0:
         from .gapclose import split_regions
 
@@ -331,7 +325,7 @@ def segment_line_art(rgba: np.ndarray, *, gap_radius: int = 0,
         n = n1 - 1
     if min_region and min_region > 0 and n > 0:
         labels, n = _merge_small_regions(labels, n, int(min_region))
-    n = _label_color_lines(labels, n, cmasks)
+    n = _label_color_lines(labels, n, cpts)
     if n == 0:
         raise DaconError(path, "no regions found (the image is all line)")
     _check_count(n, path)
@@ -384,17 +378,17 @@ def segments_from_color(rgba: np.ndarray, *, path: str | os.PathLike | None = No
     fully transparent pixels count as one color whatever RGB they store.
     """
     a = _as_rgba(rgba)
-    cmasks = _color_line_masks(a)
+    cpts = _color_line_points(a)
     u = a.view(np.uint32)[..., 0].copy()  # one id per RGBA color
     alpha = np.ascontiguousarray(a[..., 3])
     u[alpha == 0] = 0  # every transparent pixel: one color
     t = COLORED_FRAME_LINE_MAX
     line = cv2.inRange(a, (0, 0, 0, 128), (t, t, t, 255))  # 255 where line
-    for cm in cmasks:
-        if cm is not None:
-            cv2.bitwise_or(line, cm, dst=line)
+    for pts in cpts:
+        if pts is not None:
+            line[pts[1], pts[0]] = 255
     labels, n = equal_color_components(u, line == 0)
-    n = _label_color_lines(labels, int(n), cmasks)
+    n = _label_color_lines(labels, int(n), cpts)
     if n == 0:
         raise DaconError(path, "no regions found (the image is all line)")
     _check_count(n, path)
