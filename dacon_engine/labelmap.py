@@ -99,10 +99,12 @@ def relabel_raster(labels: np.ndarray) -> tuple[np.ndarray, int]:
     np.not_equal(flat[1:], flat[:-1], out=start[1:])
     idx = np.flatnonzero(start)
     vals = flat[idx]
-    uniq, first = np.unique(vals, return_index=True)  # first run of each value
-    keep = uniq != 0
-    uniq, first = uniq[keep], first[keep]
-    order = uniq[np.argsort(first, kind="stable")]
-    lut = np.zeros(int(flat.max()) + 1, np.int32)
+    top = int(vals.max())
+    first = np.full(top + 1, flat.size, np.int64)
+    np.minimum.at(first, vals, idx)  # first pixel of each value
+    first[0] = flat.size  # 0 stays 0
+    present = np.flatnonzero(first < flat.size)
+    order = present[np.argsort(first[present], kind="stable")]
+    lut = np.zeros(top + 1, np.int32)
     lut[order] = np.arange(1, order.size + 1, dtype=np.int32)
     return lut[lab], int(order.size)
