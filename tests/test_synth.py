@@ -46,15 +46,22 @@ def test_deterministic():
 
 
 def test_segments_flat_colored(pairs):
-    total = bad = 0
+    from skimage.measure import label
+
+    total = bad = split = 0
     for regime in pairs:
         for ref, tgt in pairs[regime]:
             for f in (ref, tgt):
                 n, b = _segments_single_colored(f)
                 total += n
                 bad += b
+                # a segment is one connected piece (color lines only join adjacent regions)
+                labels, n2 = segment_line_art(f.line)
+                pieces = label(labels, connectivity=2, background=0).max()
+                split += int(pieces) - n2
     assert total > 200
     assert bad == 0, f"{bad} of {total} segments have more than one gt color"
+    assert split == 0, f"{split} segments are split in several pieces"
 
 
 def test_lines(pairs):
