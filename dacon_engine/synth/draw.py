@@ -126,6 +126,12 @@ def draw_character(cv: Canvas, spec: CharacterSpec, pose: Pose, slot: int) -> No
     inner = X.head(ellipse(0.3 * yaw, 0.6 + yb / 2, 0.72, max(yb / 2, 0.5), n=20))
     cv.shape(back_img, pid("hair_back"), lw, tones=[(pid("hair_back", TONE_DEEP), inner, False, GREEN),
                                                     shade("hair_back", back_img, 0.12)])
+    if spec.open_strokes and yb > 1.2:  # strands on the back hair
+        for sg in (-1, 1):
+            for j, fx in enumerate((0.92, 0.8)):
+                x0 = sg * hw * fx
+                cv.stroke(X.head(warp([[x0, 0.2 + 0.3 * j], [x0 * 1.03, 0.3 + (yb - 0.3) * (0.55 + 0.15 * j)]], 0.1)),
+                          li)
     if spec.ponytail > 0:
         L = spec.ponytail
         sgp = spec.bow_side
@@ -425,6 +431,9 @@ def draw_character(cv: Canvas, spec: CharacterSpec, pose: Pose, slot: int) -> No
                            [0.88, 0.3 + Ls * 0.55], [0.8, 0.4]]) * [sg * spec.head_w, 1]
             lki = X.head(warp(lk, 0.15))
             cv.shape(lki, pid(name), lw, tones=[shade(name, lki, 0.08)])
+            if spec.open_strokes and Ls > 1.2:
+                st = np.array([[0.95, 0.1], [0.98, 0.3 + Ls * 0.6]]) * [sg * spec.head_w, 1]
+                cv.stroke(X.head(warp(st, 0.15)), li)
     if spec.ahoge:
         ah = X.head(warp([[-0.06, -1.1], [0.0, -1.45], [0.3, -1.62], [0.12, -1.42], [0.1, -1.12]]))
         cv.shape(ah, pid("ahoge"), li)
