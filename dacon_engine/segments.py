@@ -141,6 +141,23 @@ def _dark_mask(rgba: np.ndarray, threshold: int) -> np.ndarray:
     return cv2.compare(gray, float(threshold), cv2.CMP_LE)
 
 
+def _one_pixel(fn):
+    """OpenCV reads a 1x1 array as a scalar: run ``fn`` on a 1x2 copy and crop back."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(rgba, *args, **kw):
+        a = np.asarray(rgba)
+        if a.ndim == 3 and a.shape[0] * a.shape[1] == 1:
+            out = fn(np.concatenate([a, a], axis=1), *args, **kw)
+            if isinstance(out, tuple):
+                return np.ascontiguousarray(out[0][:, :1]), out[1]
+            return np.ascontiguousarray(out[:, :1])
+        return fn(rgba, *args, **kw)
+    return wrapper
+
+
+@_one_pixel
 def line_mask(rgba: np.ndarray, threshold: int = DEFAULT_THRESHOLD) -> np.ndarray:
     """HxW bool: True where a pixel is line (black line or color line).
 
@@ -295,6 +312,7 @@ def _label_color_lines(labels: np.ndarray, n: int, points: list[Points | None]) 
     return n_cur
 
 
+@_one_pixel
 def segment_line_art(rgba: np.ndarray, *, gap_radius: int = 0,
                      threshold: int = DEFAULT_THRESHOLD, min_region: int = 0,
                      path: str | os.PathLike | None = None) -> tuple[np.ndarray, int]:
@@ -368,6 +386,7 @@ def segment_frame(image: str | os.PathLike | np.ndarray, **kw) -> SegmentedFrame
                           path=None if path is None else Path(path))
 
 
+@_one_pixel
 def segments_from_color(rgba: np.ndarray, *, path: str | os.PathLike | None = None
                         ) -> tuple[np.ndarray, int]:
     """Segments of a COLORED frame used without line art -> (HxW int32 labels, n).

@@ -308,3 +308,21 @@ def test_gap_closing_recovers_punched_gaps(paintbucket_sample):
     before = _merged_gt_regions(leaky, theirs, holes)
     after = _merged_gt_regions(closed, theirs, holes)
     assert before >= 30 and after <= before // 3, (before, after)  # measured 46 -> 10
+
+
+def test_tiny_images(paper):
+    one = paper(1, 1)
+    assert segment_line_art(one)[1] == 1 and segment_line_art(one, gap_radius=3)[1] == 1
+    assert not line_mask(one).any() and segments_from_color(one)[1] == 1
+    one[0, 0] = RED  # a lone color-line pixel touches nothing: a new segment
+    labels, n = segment_line_art(one)
+    assert n == 1 and labels.tolist() == [[1]] and labels.flags.c_contiguous
+
+
+def test_gap_closing_with_more_than_65535_cores(paper):
+    img = paper(1100, 1100)
+    img[::4, :] = BLACK
+    img[:, ::4] = BLACK  # 275 x 275 closed 3x3 cells, each with a 1-px core for r = 1
+    plain, n0 = segment_line_art(img)
+    split, n = segment_line_art(img, gap_radius=1)
+    assert n == n0 == 275 * 275 and (split == plain).all()
