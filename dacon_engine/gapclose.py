@@ -31,6 +31,7 @@ import numpy as np
 
 from .labelmap import relabel_raster
 
+
 def _disk(radius: int) -> np.ndarray:
     """(2r+1)x(2r+1) uint8 disk: pixels with dy^2 + dx^2 <= r^2 + r/2 (a round ball)."""
     yy, xx = np.mgrid[-radius:radius + 1, -radius:radius + 1]
@@ -106,8 +107,10 @@ def split_regions(free: np.ndarray, radius: int, *, min_fragment: int | None = N
         lid = left[ys, xs]
         # 4-neighbours; off-image ones clip onto the pixel itself (0 in ``grown``)
         h, w = grown.shape
-        nb = np.concatenate([grown[np.maximum(ys - 1, 0), xs], grown[np.minimum(ys + 1, h - 1), xs],
-                             grown[ys, np.maximum(xs - 1, 0)], grown[ys, np.minimum(xs + 1, w - 1)]])
+        nb = np.concatenate([grown[np.maximum(ys - 1, 0), xs],
+                             grown[np.minimum(ys + 1, h - 1), xs],
+                             grown[ys, np.maximum(xs - 1, 0)],
+                             grown[ys, np.minimum(xs + 1, w - 1)]])
         lid4 = np.tile(lid, 4)
         sel = nb > 0
         key, cnt = np.unique(lid4[sel].astype(np.int64) * (n_core + 1) + nb[sel],

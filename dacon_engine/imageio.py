@@ -47,7 +47,7 @@ def _read_exr(path: Path) -> np.ndarray:
     try:
         f = OpenEXR.File(str(path), separate_channels=True)
         channels = {name: ch.pixels for name, ch in f.channels().items()}
-    except Exception as e:  # the binding raises plain Exception/RuntimeError types
+    except Exception as e:  # noqa: BLE001 (the binding raises plain Exception types)
         raise DaconError(path, f"cannot read image ({e})") from None
 
     def pick(name: str) -> np.ndarray | None:
@@ -99,8 +99,9 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
     """Read any supported image file as an HxWx4 uint8 straight-alpha RGBA array.
 
     16-bit channels are scaled to 8 bits (Pillow keeps the high byte of 16-bit RGB(A)
-    PNGs; 16-bit and 32-bit-integer gray is read as 0..65535 and rounded v/257); EXR floats in [0, 1] are clipped and scaled; a
-    missing alpha becomes 255; palette/gray/RGB transparency (tRNS) becomes alpha 0.
+    PNGs; 16-bit and 32-bit-integer gray is read as 0..65535 and rounded v/257); EXR
+    floats in [0, 1] are clipped and scaled; a missing alpha becomes 255;
+    palette/gray/RGB transparency (tRNS) becomes alpha 0.
     Only the first frame of multi-frame files is read.
 
     Raises DaconError(path, "no such file") or DaconError(path, "cannot read image (...)")

@@ -21,8 +21,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from dacon_engine.imageio import read_image  # noqa: E402
-from dacon_engine.segments import segment_line_art  # noqa: E402
+from dacon_engine.imageio import read_image
+from dacon_engine.segments import segment_line_art
 
 SHARED_LINE = ROOT.parent / "shared" / "data" / "paintbucket_0242" / "line.png"
 SIZE = 1920

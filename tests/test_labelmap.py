@@ -5,8 +5,14 @@ import pytest
 from PIL import Image
 
 from dacon_engine.errors import DaconError
-from dacon_engine.labelmap import (MAX_LABEL, decode_labels, encode_labels, read_label_map,
-                                   relabel_raster, write_label_map)
+from dacon_engine.labelmap import (
+    MAX_LABEL,
+    decode_labels,
+    encode_labels,
+    read_label_map,
+    relabel_raster,
+    write_label_map,
+)
 
 
 def test_encode_channels():

@@ -9,8 +9,7 @@ from dacon_engine import segments as seg_mod
 from dacon_engine.errors import DaconError
 from dacon_engine.imageio import read_image, write_png
 from dacon_engine.labelmap import read_label_map
-from dacon_engine.segments import (line_mask, segment_frame, segment_line_art,
-                                   segments_from_color)
+from dacon_engine.segments import line_mask, segment_frame, segment_line_art, segments_from_color
 
 BLACK = (0, 0, 0, 255)
 RED, GREEN, BLUE = (255, 0, 0, 255), (0, 255, 0, 255), (0, 0, 255, 255)
@@ -166,7 +165,7 @@ def test_min_region_merge(paper):
     img[3, 6] = (255, 255, 255, 0)  # both touch the top-right region only diagonally
     img[0:3, 0:3] = BLACK
     img[1, 1] = (255, 255, 255, 0)  # (1,1): 1-px region with no neighbour at all
-    labels, n = segment_line_art(img)
+    _, n = segment_line_art(img)
     assert n == 6
     merged, m = segment_line_art(img, min_region=1)
     assert m == 3
