@@ -31,6 +31,8 @@ import numpy as np
 
 from .labelmap import relabel_raster
 
+_CROSS = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))
+
 
 def _disk(radius: int) -> np.ndarray:
     """(2r+1)x(2r+1) uint8 disk: pixels with dy^2 + dx^2 <= r^2 + r/2 (a round ball)."""
@@ -97,27 +99,30 @@ def split_regions(free: np.ndarray, radius: int, *, min_fragment: int | None = N
         n_core += k
     if n_core == 0:
         return plain()  # the ball fits nowhere: nothing to split
-    grown = grown.astype(np.int32)
 
     # 3. leftovers: 4-connected pieces of the unreached non-line pixels
     n_left1, left = connected_components(todo, 4)
     if n_left1 > 1:
-        pts = cv2.findNonZero(todo).reshape(-1, 2)
+        h, w = grown.shape
+        # contacts: only leftover pixels with a ball-covered 4-neighbour matter
+        near = cv2.dilate(cv2.compare(grown, 0, cv2.CMP_GT), _CROSS)
+        pts = cv2.findNonZero(cv2.bitwise_and(todo, near))
+        if pts is None:
+            pts = np.zeros((0, 2), np.int32)
+        pts = pts.reshape(-1, 2)
         xs, ys = pts[:, 0].astype(np.intp), pts[:, 1].astype(np.intp)
         lid = left[ys, xs]
         # 4-neighbours; off-image ones clip onto the pixel itself (0 in ``grown``)
-        h, w = grown.shape
         nb = np.concatenate([grown[np.maximum(ys - 1, 0), xs],
                              grown[np.minimum(ys + 1, h - 1), xs],
                              grown[ys, np.maximum(xs - 1, 0)],
-                             grown[ys, np.minimum(xs + 1, w - 1)]])
-        lid4 = np.tile(lid, 4)
+                             grown[ys, np.minimum(xs + 1, w - 1)]]).astype(np.int64)
+        lid4 = np.tile(lid.astype(np.int64), 4)
         sel = nb > 0
-        key, cnt = np.unique(lid4[sel].astype(np.int64) * (n_core + 1) + nb[sel],
-                             return_counts=True)
+        key, cnt = np.unique(lid4[sel] * (n_core + 1) + nb[sel], return_counts=True)
         lc, gc = key // (n_core + 1), key % (n_core + 1)
-        k = np.bincount(lc, minlength=n_left1)  # distinct grown neighbours per leftover
-        area = np.bincount(lid, minlength=n_left1)
+        k = np.bincount(lc, minlength=n_left1)  # distinct ball areas touched per piece
+        area = label_areas(left, n_left1 - 1)
         order = np.lexsort((gc, -cnt, lc))  # longest shared border first
         lc, gc = lc[order], gc[order]
         first = np.ones(lc.size, bool)
@@ -131,5 +136,9 @@ def split_regions(free: np.ndarray, radius: int, *, min_fragment: int | None = N
         llut = np.zeros(n_left1, np.int32)
         llut[absorb] = best[absorb]
         llut[own] = np.arange(n_core + 1, n_core + 1 + int(own.sum()), dtype=np.int32)
-        grown[ys, xs] = llut[lid]
+        # leftover and ball pixels are disjoint: one add writes every leftover's label
+        grown = grown.astype(np.int32)
+        grown += llut[left]
+    else:
+        grown = grown.astype(np.int32)
     return relabel_raster(grown)
