@@ -185,3 +185,21 @@ def test_named_models_from_env(tmp_path, monkeypatch, frames):
     assert build_featurizer("unet-only", device="cpu").net.config.mode == "unet"
     with pytest.raises(DaconError, match="unknown model"):
         build_featurizer("no-such-model", device="cpu")
+
+
+def test_training_state_is_loadable(tmp_path, frames):
+    """A `dacon train` state (format dacon-engine-train, with optimizer) loads with its config."""
+    net = randomize(DaconNet(DaconConfig(mode="unet", unet_base=4, unet_input=32, feat_dim=8)))
+    opt = torch.optim.Adam(net.parameters())
+    state = {"format": "dacon-engine-train", "step": 3, "config": net.config.to_dict(),
+             "state_dict": net.head_state_dict(), "optimizer": opt.state_dict()}
+    ck = tmp_path / "last.pt"
+    torch.save(state, ck)
+    f = build_featurizer(ck, device="cpu")
+    assert f.net.config.unet_input == 32 and f.dim == 8
+
+
+def test_list_models_with_explicit_dinov2(tmp_path):
+    dino = tiny_dino_file(tmp_path)
+    zs = [m for m in list_models(dinov2_weights=dino) if m["name"] == "zeroshot-dinov2"][0]
+    assert zs["available"] is True

@@ -99,14 +99,16 @@ def _dinov2_of(dinov2_weights) -> Path | None:
     return None if p is None else Path(p).expanduser()
 
 
-def list_models() -> list[dict]:
-    """[{name, available, needs, description}] for ``dacon models``."""
+def list_models(dinov2_weights: str | os.PathLike | None = None) -> list[dict]:
+    """[{name, available, needs, description}] for ``dacon models``.
+
+    ``dinov2_weights`` overrides $DACON_DINOV2_WEIGHTS when checking availability."""
     out = []
     for s in SPECS.values():
         ck = _checkpoint_of(s, None)
         ok = ck is None or ck.is_file()
         if s.needs_dinov2:
-            d = _dinov2_of(None)
+            d = _dinov2_of(dinov2_weights)
             ok = ok and d is not None and d.exists()
         out.append(dict(name=s.name, available=bool(ok), needs=s.needs(), description=s.description))
     return out

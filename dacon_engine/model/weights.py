@@ -75,9 +75,10 @@ def _unwrap(obj: object, path: Path) -> tuple[dict, dict]:
     """A loaded object -> (tensor state dict, metadata). Accepts a bare state dict or a dict
     holding one under model_state_dict / state_dict / model."""
     meta: dict = {}
-    if isinstance(obj, dict) and obj.get("format") == "dacon-engine":
+    if isinstance(obj, dict) and str(obj.get("format", "")).startswith("dacon-engine"):
+        # our checkpoints ("dacon-engine") and training states ("dacon-engine-train")
         meta = {"format": "dacon-engine", "config": dict(obj.get("config") or {})}
-    if isinstance(obj, dict):
+    if isinstance(obj, dict) and not all(isinstance(v, torch.Tensor) for v in obj.values()):
         for k in ("model_state_dict", "state_dict", "model"):
             if isinstance(obj.get(k), dict):
                 obj = obj[k]
