@@ -1,0 +1,106 @@
+"""Held-out quality benchmarks: the five BasicPBC metrics for any model, side by side.
+
+Suites (all deterministic; synthetic seeds start at 2e9, far from any training seed):
+- ``keyframe-1ref`` / ``keyframe-3ref``: keyframe clips (large pose, scale, view changes);
+  references = the first 1 or 3 colored frames, targets = frames 3.. (the same targets
+  for both rows, so they compare).
+- ``sheet``: the same targets colored from the clip's multi-view design sheet.
+- ``consecutive``: consecutive clips; frame t is colored from the ground truth of t-1
+  (the BasicPBC/DACoN protocol, not a chain of predictions).
+- ``warp``: a real frame (e.g. PaintBucket 0242) as reference, its geometric warps as
+  targets (rotation, scale, shear, translation; nearest-neighbour so lines stay binary).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from .colorizer import Colorizer
+from .frames import SegmentedFrame
+from .metrics import frame_metrics, mean_metrics
+from .references import segment_colors
+from .segments import segment_line_art
+
+HELD_OUT_SEED = 2_000_000_000
+
+
+@dataclass
+class Case:
+    """One scoring unit: references (line, gt) and targets (line, gt)."""
+
+    references: list[tuple[np.ndarray, np.ndarray]]
+    targets: list[tuple[np.ndarray, np.ndarray]]
+
+
+def synthetic_suites(n_clips: int = 8, size: int = 512, n_frames: int = 6,
+                     seed: int = HELD_OUT_SEED) -> dict[str, list[Case]]:
+    """The synthetic suites described in the module docstring."""
+    from . import synth
+
+    out: dict[str, list[Case]] = {"keyframe-1ref": [], "keyframe-3ref": [], "sheet": [],
+                                  "consecutive": []}
+    for c in range(n_clips):
+        clip = synth.make_clip(seed + 2 * c, n_frames=max(n_frames, 4), size=size,
+                               regime="keyframe")
+        frames = [(f.line, f.gt) for f in clip.frames]
+        targets = frames[3:]
+        out["keyframe-1ref"].append(Case(frames[:1], targets))
+        out["keyframe-3ref"].append(Case(frames[:3], targets))
+        out["sheet"].append(Case([(clip.reference.line, clip.reference.gt)], targets))
+        clip = synth.make_clip(seed + 2 * c + 1, n_frames=n_frames, size=size,
+                               regime="consecutive")
+        frames = [(f.line, f.gt) for f in clip.frames]
+        out["consecutive"].extend(Case([frames[t - 1]], [frames[t]]) for t in range(1, len(frames)))
+    return out
+
+
+def warp_suite(line: np.ndarray, gt: np.ndarray, seed: int = 0, n: int = 6) -> list[Case]:
+    """Warped copies of one real frame as targets, the frame itself as the reference."""
+    rng = np.random.default_rng(seed)
+    h, w = line.shape[:2]
+    targets = []
+    for _ in range(n):
+        ang = rng.uniform(-12, 12)
+        scale = rng.uniform(0.8, 1.15)
+        m = cv2.getRotationMatrix2D((w / 2, h / 2), ang, scale)
+        m[0, 1] += rng.uniform(-0.08, 0.08)  # shear
+        m[:, 2] += rng.uniform(-0.06, 0.06, 2) * (w, h)
+        def warp(img: np.ndarray, border: tuple) -> np.ndarray:
+            return cv2.warpAffine(img, m, (w, h), flags=cv2.INTER_NEAREST,
+                                  borderMode=cv2.BORDER_CONSTANT, borderValue=border)
+        paper = tuple(int(v) for v in line[0, 0])
+        targets.append((warp(line, paper), warp(gt, tuple(int(v) for v in gt[0, 0]))))
+    return [Case([(line, gt)], targets)]
+
+
+def score_cases(colorizer: Callable[[], Colorizer], cases: Sequence[Case]) -> dict:
+    """Mean metrics over all target frames of ``cases`` (macro over frames)."""
+    rows = []
+    for case in cases:
+        c = colorizer()
+        for line, gt in case.references:
+            c.add_reference(gt, line)
+        frames = []
+        for line, gt in case.targets:
+            labels, n = segment_line_art(line)
+            frames.append((SegmentedFrame(line, labels, n), segment_colors(labels, n, gt)))
+        for res, (frame, truth) in zip(c.colorize([f for f, _ in frames]), frames):
+            rows.append(frame_metrics(frame.labels, truth, res.assignment.colors))
+    return mean_metrics(rows)
+
+
+def format_rows(rows: dict[str, dict[str, dict]]) -> str:
+    """Table: one line per (suite, model) with the five metrics in percent."""
+    keys = ("acc", "acc_thres", "pix_acc", "pix_f_acc", "pix_b_miou")
+    head = f"{'suite':<15} {'model':<24} " + " ".join(f"{k:>10}" for k in keys) + "  frames"
+    lines = [head, "-" * len(head)]
+    for suite, models in rows.items():
+        for model, m in models.items():
+            vals = " ".join("         -" if m.get(k) is None else f"{100 * m[k]:>10.2f}"
+                            for k in keys)
+            lines.append(f"{suite:<15} {model:<24} {vals}  {m.get('n_frames', 0):>6}")
+    return "\n".join(lines)
