@@ -1,0 +1,35 @@
+"""The quality-benchmark plumbing on tiny inputs."""
+
+import numpy as np
+
+from art import draw
+from dacon_engine.colorizer import Colorizer
+from dacon_engine.quality import Case, format_rows, score_cases, synthetic_suites, warp_suite
+
+
+def test_identical_target_scores_perfectly():
+    line, gt = draw(96)
+    m = score_cases(lambda: Colorizer("baseline"), [Case([(line, gt)], [(line, gt)])])
+    assert m["acc"] == 1.0 and m["pix_acc"] == 1.0 and m["n_frames"] == 1
+
+
+def test_wrong_reference_scores_low():
+    line, gt = draw(96)
+    recolored = gt.copy()
+    inside = gt[..., 3] == 255
+    recolored[inside & np.any(gt[..., :3] != 0, axis=-1)] = (1, 2, 3, 255)  # every fill wrong
+    m = score_cases(lambda: Colorizer("baseline"), [Case([(line, recolored)], [(line, gt)])])
+    assert m["pix_f_acc"] == 0.0
+
+
+def test_suites_are_deterministic_and_shaped():
+    a = synthetic_suites(n_clips=1, size=128, n_frames=4)
+    b = synthetic_suites(n_clips=1, size=128, n_frames=4)
+    assert set(a) == {"keyframe-1ref", "keyframe-3ref", "sheet", "consecutive"}
+    assert len(a["keyframe-3ref"][0].references) == 3
+    assert len(a["consecutive"]) == 3
+    np.testing.assert_array_equal(a["sheet"][0].targets[0][0], b["sheet"][0].targets[0][0])
+    (case,) = warp_suite(*draw(96), n=2)
+    assert len(case.targets) == 2
+    rows = {"s": {"baseline": score_cases(lambda: Colorizer("baseline"), a["consecutive"])}}
+    assert "baseline" in format_rows(rows)
