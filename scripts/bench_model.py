@@ -55,6 +55,25 @@ def synthetic_frame(h: int, w: int, target: int = 300, seed: int = 0):
     return SegmentedFrame(line=line, labels=lab, n_segments=int(n))
 
 
+def real_frame(folder: str):
+    """A PaintBucket frame folder (line.png + seg.png, label = R*65536 + G*256 + B)."""
+    import cv2
+    import numpy as np
+
+    from dacon_engine.frames import SegmentedFrame
+
+    line = cv2.imread(f"{folder}/line.png", cv2.IMREAD_UNCHANGED)
+    seg = cv2.imread(f"{folder}/seg.png", cv2.IMREAD_UNCHANGED)
+    if line is None or seg is None:
+        raise SystemExit(f"{folder}: needs line.png and seg.png")
+    line = cv2.cvtColor(line, cv2.COLOR_BGRA2RGBA if line.shape[-1] == 4 else cv2.COLOR_BGR2RGBA)
+    seg = seg[..., ::-1].astype(np.int64)
+    raw = (seg[..., 0] << 16) | (seg[..., 1] << 8) | seg[..., 2]
+    ids, inv = np.unique(raw, return_inverse=True)
+    lab = inv.reshape(raw.shape).astype(np.int32) + (0 if ids[0] == 0 else 1)
+    return SegmentedFrame(line=line, labels=lab, n_segments=int(lab.max()))
+
+
 def build(config: str, device: str):
     import torch
 
@@ -78,8 +97,11 @@ def build(config: str, device: str):
 def run_one(config: str, size: str, device: str, repeats: int, batch: int) -> dict:
     import torch
 
-    w, h = map(int, size.split("x"))
-    frame = synthetic_frame(h, w)
+    if "x" in size and size.replace("x", "").isdigit():
+        w, h = map(int, size.split("x"))
+        frame = synthetic_frame(h, w)
+    else:
+        frame = real_frame(size)
     feat = build(config, device)
     feat.batch_size = batch
     frames = [frame] * batch
@@ -126,7 +148,8 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--configs", nargs="*",
                     help="unet<base>@<input>[/<feat dim>][+vit<s|b|l|g>14], e.g. unet16@256/32 unet64@512+vitl14")
-    ap.add_argument("--sizes", nargs="*", default=["1920x1080", "1920x1920"], help="WxH")
+    ap.add_argument("--sizes", nargs="*", default=["1920x1080", "1920x1920"],
+                    help="WxH synthetic frames, or a folder with line.png + seg.png (a real frame)")
     ap.add_argument("--device", default="auto")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--batches", nargs="*", type=int, default=None,
@@ -160,12 +183,13 @@ def main(argv=None) -> int:
                 cmd = [sys.executable, __file__, "--one", f"{cfg},{size},{b}", "--device", a.device,
                        "--repeats", str(a.repeats)] + (["--threads", str(a.threads)] if a.threads else [])
                 p = subprocess.run(cmd, capture_output=True, text=True)
+                label = size if len(size) <= 11 else "real:" + os.path.basename(size.rstrip("/"))[-6:]
                 if p.returncode:
-                    print(f"{cfg:<22}{size:>11}{b:>6}  FAILED: {p.stderr.strip().splitlines()[-1:]}")
+                    print(f"{cfg:<22}{label:>11}{b:>6}  FAILED: {p.stderr.strip().splitlines()[-1:]}")
                     continue
                 r = json.loads(p.stdout.strip().splitlines()[-1])
                 cm = f"{r['cuda_peak_mb']:.0f}" if r["cuda_peak_mb"] is not None else "-"
-                print(f"{cfg:<22}{size:>11}{b:>6}{r['segments']:>6}{r['ms_per_frame']:>10.0f}"
+                print(f"{cfg:<22}{label:>11}{b:>6}{r['segments']:>6}{r['ms_per_frame']:>10.0f}"
                       f"{r['fps']:>7.2f}{r['net_ms']:>8.0f}{r['pool_ms']:>8.0f}"
                       f"{r['peak_rss_mb']:>11.0f}{r['rss_growth_mb']:>9.0f}{cm:>8}", flush=True)
     return 0
