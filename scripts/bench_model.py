@@ -2,8 +2,8 @@
 """Benchmark DACoN featurizers end to end (composite, resize, network, pooling) per frame.
 
 Each configuration runs in a fresh child process so peak memory is its own:
-CPU peak = resource.ru_maxrss of the child (and the growth over the RSS after the model
-and frame were built); CUDA peak = torch.cuda.max_memory_allocated.
+CPU peak = resource.ru_maxrss of the child ("+RSS" = its growth over the RSS right
+after importing torch and the engine: model + frame + inference); CUDA peak = torch.cuda.max_memory_allocated.
 
 Synthetic frame: random straight black lines (3 px) on a transparent canvas, regions =
 cv2.connectedComponents (4-connectivity) of the non-line pixels, ~300 segments.
@@ -97,6 +97,9 @@ def build(config: str, device: str):
 def run_one(config: str, size: str, device: str, repeats: int, batch: int) -> dict:
     import torch
 
+    import dacon_engine.model  # noqa: F401 - imports count in the baseline, not the model
+
+    rss_base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     if "x" in size and size.replace("x", "").isdigit():
         w, h = map(int, size.split("x"))
         frame = synthetic_frame(h, w)
@@ -110,7 +113,6 @@ def run_one(config: str, size: str, device: str, repeats: int, batch: int) -> di
     if cuda:
         torch.cuda.synchronize()
         torch.cuda.reset_peak_memory_stats()
-    rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     times = []
     for _ in range(repeats):
         t = time.perf_counter()
@@ -139,7 +141,7 @@ def run_one(config: str, size: str, device: str, repeats: int, batch: int) -> di
     return dict(config=config, size=size, device=str(feat.device), batch=batch,
                 segments=frame.n_segments, ms_per_frame=1000 * statistics.median(times),
                 fps=1.0 / statistics.median(times), net_ms=1000 * t_net, pool_ms=1000 * t_pool,
-                peak_rss_mb=rss / 1024, rss_growth_mb=(rss - rss0) / 1024,
+                peak_rss_mb=rss / 1024, rss_growth_mb=(rss - rss_base) / 1024,
                 cuda_peak_mb=torch.cuda.max_memory_allocated() / 2**20 if cuda else None,
                 threads=torch.get_num_threads())
 
