@@ -100,6 +100,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="cpu")
     p.add_argument("--threads", type=int, default=0)
     p.add_argument("--dinov2-weights", default=None)
+    p.add_argument("--init", default=None,
+                   help="start from this checkpoint's weights (fresh optimizer)")
     p.add_argument("--export", type=Path, default=None,
                    help="after training, write a shipping checkpoint here")
     p.add_argument("--quiet", action="store_true")
@@ -189,7 +191,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
     cfg = TrainConfig(run_dir=str(args.run), data=args.data, steps=args.steps, batch=args.batch,
                       lr=args.lr, seed=args.seed, size=args.size, device=args.device,
-                      threads=args.threads, dinov2_weights=args.dinov2_weights,
+                      threads=args.threads, dinov2_weights=args.dinov2_weights, init=args.init,
                       model={"mode": args.model_mode, "unet_base": args.unet_base,
                              "unet_input": args.unet_input})
     last = train(cfg, quiet=args.quiet)

@@ -39,6 +39,12 @@ def test_train_resume_export(tmp_path):
     assert res.assignment.colors.shape == (res.frame.n_segments, 4)
     assert res.features.shape[1] == 16
 
+    warm = TrainConfig(run_dir=str(tmp_path / "warm"), steps=1, batch=1, size=128, val_every=0,
+                       model=dict(TINY), lr=0.0, init=str(model))
+    state2 = torch.load(train(warm, quiet=True), weights_only=True)
+    torch.testing.assert_close(state2["state_dict"]["unet.final_conv.weight"],
+                               state["state_dict"]["unet.final_conv.weight"])
+
 
 def test_scatter_mean_equals_segment_pooling_at_native_size():
     from dacon_engine.model.pooling import segment_pool

@@ -47,6 +47,7 @@ class TrainConfig:
     threads: int = 0                  # torch threads (0 = leave as is)
     device: str = "cpu"
     dinov2_weights: str | None = None
+    init: str | None = None           # warm start: weights of a checkpoint (fresh optimizer)
     model: dict = field(default_factory=lambda: {"mode": "unet", "unet_base": 16,
                                                  "unet_input": 384})
 
@@ -176,6 +177,11 @@ def train(cfg: TrainConfig, *, quiet: bool = False) -> Path:
         net.load_heads(state["state_dict"], last)
         opt.load_state_dict(state["optimizer"])
         step = int(state["step"])
+    elif cfg.init:
+        from ..model.weights import read_state_dict
+
+        sd, _ = read_state_dict(cfg.init)
+        net.load_heads(sd, cfg.init)
     atomic_write_text(run / "config.json", json.dumps(asdict(cfg), indent=2))
     stream = pair_stream(cfg, step)
     val = validation_pairs(cfg) if cfg.val_every and cfg.data == "synth" else {}
