@@ -125,7 +125,7 @@ def run_one(config: str, size: str, device: str, repeats: int, batch: int) -> di
         inp = feat._inputs(frame)
         t = time.perf_counter()
         with torch.autocast("cuda", dtype=torch.bfloat16, enabled=cuda):
-            maps = feat.net.feature_maps(inp)
+            maps = feat.net.feature_maps(inp, late_head=True)
         if cuda:
             torch.cuda.synchronize()
         t_net = time.perf_counter() - t

@@ -203,3 +203,18 @@ def test_list_models_with_explicit_dinov2(tmp_path):
     dino = tiny_dino_file(tmp_path)
     zs = [m for m in list_models(dinov2_weights=dino) if m["name"] == "zeroshot-dinov2"][0]
     assert zs["available"] is True
+
+
+def test_late_head_equals_full_map(frames):
+    """Pooling the pre-final U-Net map and applying final_conv afterwards (the featurizer's
+    fast path) equals pooling the full feat_dim map."""
+    from dacon_engine.model.pooling import plan_pooling
+
+    net = tiny_unet_net()
+    for f in frames:
+        inp = net.prepare(line_to_rgb01(f.line).unsqueeze(0))
+        plan = plan_pooling(f.labels, f.n_segments, 16)
+        with torch.no_grad():
+            full = net.segment_features(net.feature_maps(inp), 0, plan)
+            late = net.segment_features(net.feature_maps(inp, late_head=True), 0, plan)
+        assert torch.allclose(full, late, atol=1e-5)

@@ -74,7 +74,7 @@ class DaconFeaturizer:
                 inputs = {k: torch.cat([p[k] for p in per], 0) for k in per[0]}
                 del per
                 with torch.autocast("cuda", dtype=torch.bfloat16, enabled=cuda):
-                    maps = self.net.feature_maps(inputs)
+                    maps = self.net.feature_maps(inputs, late_head=True)
                 maps = {k: v.float() for k, v in maps.items()}
                 for j, f in enumerate(chunk):
                     plan = plan_pooling(f.labels, f.n_segments, cap)

@@ -129,13 +129,21 @@ class DaconNet(nn.Module):
                 rgb01, size=(s, s), mode="bilinear", align_corners=False)
         return out
 
-    def feature_maps(self, inputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        """Prepared inputs (batched) -> {"dino": (B, C, g, g), "unet": (B, D, S, S)}."""
+    def feature_maps(self, inputs: dict[str, torch.Tensor], late_head: bool = False
+                     ) -> dict[str, torch.Tensor]:
+        """Prepared inputs (batched) -> {"dino": (B, C, g, g), "unet": (B, D, S, S)}.
+
+        ``late_head=True`` returns {"unet_pre": (B, base, S, S)} instead of "unet": the U-Net
+        map before its 1x1 final conv, which :meth:`segment_features` applies after pooling
+        (same result, far cheaper: pooling base channels instead of feat_dim)."""
         maps = {}
         if "dino" in inputs:
             maps["dino"] = self.dino.features(inputs["dino"])
         if "unet" in inputs:
-            maps["unet"] = self.unet(inputs["unet"])
+            if late_head:
+                maps["unet_pre"] = self.unet(inputs["unet"], final=False)
+            else:
+                maps["unet"] = self.unet(inputs["unet"])
         return maps
 
     def fuse(self, dino: torch.Tensor | None, unet: torch.Tensor | None) -> torch.Tensor:
@@ -153,6 +161,9 @@ class DaconNet(nn.Module):
     def segment_features(self, maps: dict[str, torch.Tensor], index: int, plan: PoolPlan) -> torch.Tensor:
         """Segment features of frame ``index`` of a batch of maps -> (n, out_dim) float32."""
         pooled = {k: pool_segments(v[index].float(), plan) for k, v in maps.items()}
+        if "unet_pre" in pooled:
+            u = self.unet.head(pooled.pop("unet_pre"))
+            pooled["unet"] = u.masked_fill((plan.counts == 0).to(u.device)[:, None], 0.0)
         return self.fuse(pooled.get("dino"), pooled.get("unet")).float()
 
 

@@ -61,7 +61,10 @@ class UNet(nn.Module):
         self.decoder_conv_blocks = nn.ModuleList(ConvBlock(c * 2, c) for c in rev)
         self.final_conv = nn.Conv2d(base, out_ch, 1)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, final: bool = True) -> torch.Tensor:
+        """final=False returns the (B, base, S, S) map before the 1x1 ``final_conv``; since
+        that conv is affine and segment pooling is a weighted mean, pooling first and then
+        applying :meth:`head` gives the same segment features for much less work."""
         m = 2 ** self.depth
         if x.shape[-1] % m or x.shape[-2] % m:
             raise ValueError(f"UNet input size {tuple(x.shape[-2:])} is not divisible by {m}")
@@ -73,4 +76,10 @@ class UNet(nn.Module):
         x = self.bottleneck(x)
         for up, blk, skip in zip(self.decoder_up_convs, self.decoder_conv_blocks, reversed(skips)):
             x = blk(torch.cat([skip, up(x)], dim=1))
-        return self.final_conv(x)
+        return self.final_conv(x) if final else x
+
+    def head(self, v: torch.Tensor) -> torch.Tensor:
+        """``final_conv`` applied to (n, base) vectors (e.g. pooled pre-final features)."""
+        w = self.final_conv.weight
+        return torch.nn.functional.linear(v, w.reshape(w.shape[0], w.shape[1]).to(v.dtype),
+                                          self.final_conv.bias.to(v.dtype))
