@@ -93,10 +93,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch", type=int, default=2, help="pairs per step")
     p.add_argument("--lr", type=float, default=1e-4)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--size", type=int, default=384, help="synthetic frame size (px)")
+    p.add_argument("--size", type=int, nargs="+", default=[384],
+                   help="synthetic frame size(s) in px; one is picked per pair")
     p.add_argument("--model-mode", default="unet", choices=("unet", "v1.1", "v1.0"))
     p.add_argument("--unet-base", type=int, default=16)
     p.add_argument("--unet-input", type=int, default=384)
+    p.add_argument("--coord-input", action="store_true",
+                   help="feed x, y in the drawing's box to the U-Net (2 extra channels)")
+    p.add_argument("--antialias", action="store_true",
+                   help="area-like (antialiased) downsampling of the U-Net input")
     p.add_argument("--device", default="cpu")
     p.add_argument("--threads", type=int, default=0)
     p.add_argument("--dinov2-weights", default=None)
@@ -190,10 +195,12 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from .training.loop import TrainConfig, export_model, train
 
     cfg = TrainConfig(run_dir=str(args.run), data=args.data, steps=args.steps, batch=args.batch,
-                      lr=args.lr, seed=args.seed, size=args.size, device=args.device,
+                      lr=args.lr, seed=args.seed, device=args.device,
+                      size=args.size[0] if len(args.size) == 1 else list(args.size),
                       threads=args.threads, dinov2_weights=args.dinov2_weights, init=args.init,
                       model={"mode": args.model_mode, "unet_base": args.unet_base,
-                             "unet_input": args.unet_input})
+                             "unet_input": args.unet_input, "coord_input": args.coord_input,
+                             "antialias": args.antialias})
     last = train(cfg, quiet=args.quiet)
     if args.export:
         export_model(last, args.export)

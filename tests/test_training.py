@@ -11,7 +11,8 @@ from art import draw
 from dacon_engine.colorizer import Colorizer
 from dacon_engine.training.loop import TrainConfig, export_model, train
 
-TINY = {"mode": "unet", "unet_base": 4, "unet_input": 64, "feat_dim": 16}
+TINY = {"mode": "unet", "unet_base": 4, "unet_input": 64, "feat_dim": 16, "coord_input": True,
+        "antialias": True}
 
 
 def test_train_resume_export(tmp_path):
@@ -53,3 +54,16 @@ def test_scatter_mean_equals_segment_pooling_at_native_size():
     labels = np.random.default_rng(0).integers(0, 6, (40, 40)).astype(np.int32)
     feat = torch.randn(8, 40, 40)
     torch.testing.assert_close(scatter_mean(feat, labels, 5), segment_pool(feat, labels, 5, 512))
+
+
+def test_box_coordinates_follow_the_drawing():
+    from dacon_engine.model.network import box_coordinates
+
+    img = torch.ones(1, 3, 10, 20)
+    img[0, :, 2:6, 5:15] = 0  # ink box rows 2..5, cols 5..14
+    c = box_coordinates(img)
+    assert c.shape == (1, 2, 10, 20)
+    assert c[0, 0, 3, 5] == -1 and c[0, 0, 3, 14] == 1
+    assert c[0, 1, 2, 7] == -1 and c[0, 1, 5, 7] == 1
+    shifted = torch.roll(img, shifts=(3, 4), dims=(2, 3))
+    torch.testing.assert_close(box_coordinates(shifted)[0, :, 5, 9], c[0, :, 2, 5])

@@ -43,6 +43,8 @@ class DaconConfig:
     mlp_hidden: int = 512
     dino_norm: str = "raw01"      # input normalisation of the DINO branch
     pool_cap: int | None = DEFAULT_POOL_CAP  # None = full-resolution pooling (v1.0 reference)
+    antialias: bool = False       # area-like downsampling of the U-Net input (official: False)
+    coord_input: bool = False     # 2 extra U-Net input channels: x, y in the drawing's box
     extra: dict = field(default_factory=dict)
 
     @property
@@ -96,7 +98,8 @@ class DaconNet(nn.Module):
         else:
             self.dino = None
         if config.uses_unet:
-            self.unet = UNet(3, config.feat_dim, config.unet_base, config.unet_depth)
+            in_ch = 3 + (2 if config.coord_input else 0)
+            self.unet = UNet(in_ch, config.feat_dim, config.unet_base, config.unet_depth)
         if config.mode in ("v1.1", "v1.0"):
             self.dino_mlp = MLP(config.dino_dim, config.mlp_hidden, config.feat_dim)
         if config.mode == "v1.0":
@@ -125,8 +128,12 @@ class DaconNet(nn.Module):
             out["dino"] = self.dino.prepare(rgb01)
         if self.config.uses_unet:
             s = self.config.unet_input
-            out["unet"] = rgb01 if rgb01.shape[-2:] == (s, s) else F.interpolate(
-                rgb01, size=(s, s), mode="bilinear", align_corners=False)
+            x = rgb01 if rgb01.shape[-2:] == (s, s) else F.interpolate(
+                rgb01, size=(s, s), mode="bilinear", align_corners=False,
+                antialias=self.config.antialias)
+            if self.config.coord_input:
+                x = torch.cat([x, box_coordinates(x)], 1)
+            out["unet"] = x
         return out
 
     def feature_maps(self, inputs: dict[str, torch.Tensor], late_head: bool = False
@@ -165,6 +172,36 @@ class DaconNet(nn.Module):
             u = self.unet.head(pooled.pop("unet_pre"))
             pooled["unet"] = u.masked_fill((plan.counts == 0).to(u.device)[:, None], 0.0)
         return self.fuse(pooled.get("dino"), pooled.get("unet")).float()
+
+
+def box_coordinates(rgb01: torch.Tensor, dark: float = 0.5) -> torch.Tensor:
+    """(B, 3, H, W) -> (B, 2, H, W): x and y in [-1, 1] across the bounding box of the
+    drawing (pixels darker than ``dark``), linear beyond it; the whole image if no ink.
+
+    Aligning coordinates to the drawing's box makes them invariant to where the character
+    sits in the frame and how big it is drawn.
+    """
+    b, _, h, w = rgb01.shape
+    ink = rgb01.mean(1) < dark                                    # (B, H, W)
+    rows, cols = ink.any(2), ink.any(1)                           # (B, H), (B, W)
+
+    def extent(m: torch.Tensor, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+        idx = torch.arange(n, device=m.device, dtype=torch.float32).expand_as(m)
+        has = m.any(1)
+        lo = torch.where(m, idx, torch.full_like(idx, n)).amin(1)
+        hi = torch.where(m, idx, torch.full_like(idx, -1)).amax(1)
+        lo = torch.where(has, lo, torch.zeros_like(lo))
+        hi = torch.where(has, hi, torch.full_like(hi, n - 1))
+        return lo, (hi - lo).clamp_min(1.0)
+
+    y0, hh = extent(rows, h)
+    x0, ww = extent(cols, w)
+    ys = torch.arange(h, device=rgb01.device, dtype=torch.float32)
+    xs = torch.arange(w, device=rgb01.device, dtype=torch.float32)
+    yc = (ys[None, :] - y0[:, None]) / hh[:, None] * 2 - 1        # (B, H)
+    xc = (xs[None, :] - x0[:, None]) / ww[:, None] * 2 - 1        # (B, W)
+    return torch.stack([xc[:, None, :].expand(b, h, w), yc[:, :, None].expand(b, h, w)], 1
+                       ).to(rgb01.dtype)
 
 
 def config_from_state_dict(sd: dict[str, torch.Tensor]) -> DaconConfig:

@@ -55,10 +55,16 @@ def frame_from_images(line: np.ndarray, gt: np.ndarray) -> TrainFrame:
 
 
 class SynthPairs:
-    """Endless generated pairs; ``seed`` fixes the whole stream; mixes both regimes."""
+    """Endless generated pairs; ``seed`` fixes the whole stream; mixes both regimes.
 
-    def __init__(self, seed: int, size: int = 384, keyframe_fraction: float = 0.5):
-        self.seed, self.size, self.keyframe_fraction = seed, size, keyframe_fraction
+    Each pair is drawn at a size picked from ``sizes`` (px, square), so a model that
+    resizes its input sees lines at the widths it will meet at inference.
+    """
+
+    def __init__(self, seed: int, sizes: int | tuple[int, ...] = 384,
+                 keyframe_fraction: float = 0.5):
+        self.seed, self.keyframe_fraction = seed, keyframe_fraction
+        self.sizes = (sizes,) if isinstance(sizes, int) else tuple(sizes)
 
     def __iter__(self) -> Iterator[TrainPair]:
         from .. import synth
@@ -66,7 +72,8 @@ class SynthPairs:
         rng = np.random.default_rng(self.seed)
         while True:
             regime = "keyframe" if rng.random() < self.keyframe_fraction else "consecutive"
-            src, tgt = synth.make_pair(int(rng.integers(2**31)), self.size, regime)
+            size = self.sizes[int(rng.integers(len(self.sizes)))]
+            src, tgt = synth.make_pair(int(rng.integers(2**31)), size, regime)
             yield TrainPair(frame_from_images(src.line, src.gt), frame_from_images(tgt.line, tgt.gt))
 
 

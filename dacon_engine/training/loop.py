@@ -36,7 +36,7 @@ class TrainConfig:
     batch: int = 2                    # pairs per step
     lr: float = 1e-4
     seed: int = 0
-    size: int = 384                   # synthetic frame size (px)
+    size: int | list[int] = 384       # synthetic frame size(s) (px); one picked per pair
     keyframe_fraction: float = 0.5
     w_ce: float = 0.5
     w_dc: float = 0.2
@@ -67,7 +67,8 @@ def build_net(cfg: TrainConfig) -> DaconNet:
 def pair_stream(cfg: TrainConfig, start_step: int) -> Iterator[TrainPair]:
     seed = cfg.seed * 1_000_003 + start_step
     if cfg.data == "synth":
-        return iter(SynthPairs(seed, cfg.size, cfg.keyframe_fraction))
+        sizes = (cfg.size,) if isinstance(cfg.size, int) else tuple(cfg.size)
+        return iter(SynthPairs(seed, sizes, cfg.keyframe_fraction))
     return iter(PaintBucketPairs(cfg.data, seed))
 
 
@@ -153,7 +154,8 @@ def validation_pairs(cfg: TrainConfig) -> dict[str, list[TrainPair]]:
     for regime in ("consecutive", "keyframe"):
         pairs = []
         for i in range(cfg.val_pairs):
-            s, t = synth.make_pair(10**9 + 7919 * i + (regime == "keyframe"), cfg.size, regime)
+            size = cfg.size if isinstance(cfg.size, int) else max(cfg.size)
+            s, t = synth.make_pair(10**9 + 7919 * i + (regime == "keyframe"), size, regime)
             pairs.append(TrainPair(frame_from_images(s.line, s.gt), frame_from_images(t.line, t.gt)))
         out[regime] = pairs
     return out
