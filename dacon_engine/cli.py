@@ -1,4 +1,4 @@
-"""The ``dacon`` command line: segment, colorize, evaluate, models, synth, demo.
+"""The dacon command line: segment, colorize, evaluate, models, synth, train, demo.
 
 Every user-fixable problem ends as one line ``dacon: <file>: <problem>`` on stderr and
 exit code 2, with no partial outputs.
