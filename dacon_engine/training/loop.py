@@ -48,6 +48,7 @@ class TrainConfig:
     device: str = "cpu"
     dinov2_weights: str | None = None
     init: str | None = None           # warm start: weights of a checkpoint (fresh optimizer)
+    amp: bool = True                  # bf16 autocast for the network (about 2x faster on CPU)
     model: dict = field(default_factory=lambda: {"mode": "unet", "unet_base": 16,
                                                  "unet_input": 384})
 
@@ -91,12 +92,17 @@ def scatter_mean(feat: torch.Tensor, labels: np.ndarray, n: int) -> torch.Tensor
     return (sums / counts[:, None])[1:]
 
 
-def frame_features(net: DaconNet, frames: Sequence[TrainFrame], device: torch.device
-                   ) -> tuple[list[torch.Tensor], list[torch.Tensor | None]]:
-    """Fused (n_i, D) features with gradients, plus raw pooled DINO features (or None)."""
+def frame_features(net: DaconNet, frames: Sequence[TrainFrame], device: torch.device,
+                   amp: bool = False) -> tuple[list[torch.Tensor], list[torch.Tensor | None]]:
+    """Fused (n_i, D) features with gradients, plus raw pooled DINO features (or None).
+
+    amp: run the network under bf16 autocast (pooling and losses stay float32).
+    """
     per = [net.prepare(_rgb01(f.line).unsqueeze(0).to(device)) for f in frames]
     inputs = {k: torch.cat([p[k] for p in per], 0) for k in per[0]}
-    maps = net.feature_maps(inputs)
+    with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
+        maps = net.feature_maps(inputs)
+    maps = {k: v.float() for k, v in maps.items()}
     fused, dino = [], []
     for j, f in enumerate(frames):
         pooled = {}
@@ -112,11 +118,11 @@ def frame_features(net: DaconNet, frames: Sequence[TrainFrame], device: torch.de
     return fused, dino
 
 
-def pair_losses(net: DaconNet, pairs: Sequence[TrainPair], device: torch.device
-                ) -> tuple[torch.Tensor, torch.Tensor]:
+def pair_losses(net: DaconNet, pairs: Sequence[TrainPair], device: torch.device,
+                amp: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
     """Mean L_ce and L_dc over pairs (target rows vs all source segments)."""
     frames = [f for p in pairs for f in (p.source, p.target)]
-    fused, dino = frame_features(net, frames, device)
+    fused, dino = frame_features(net, frames, device, amp)
     ce, dc = [], []
     for k, p in enumerate(pairs):
         fs, ft = fused[2 * k], fused[2 * k + 1]
@@ -191,7 +197,7 @@ def train(cfg: TrainConfig, *, quiet: bool = False) -> Path:
     t0 = time.perf_counter()
     while step < cfg.steps:
         pairs = [next(stream) for _ in range(cfg.batch)]
-        ce, dc = pair_losses(net, pairs, device)
+        ce, dc = pair_losses(net, pairs, device, cfg.amp)
         loss = cfg.w_ce * ce + (cfg.w_dc * dc if net.dino is not None else 0.0)
         opt.zero_grad(set_to_none=True)
         loss.backward()
