@@ -107,7 +107,9 @@ class ColorizeJob:
 
         for color, line in zip(self.ref_colors, self.ref_lines):
             self.colorizer.add_reference(color, line, name=str(color))
-        sources = self.colorizer.reference_names() + [str(t) for t in self.targets]
+        sources = self.colorizer.reference_names()
+        if self.mode != "keyframe":  # colored targets join the bank: name them too
+            sources += [str(t) for t in self.targets]
         kept: list[FrameResult] = []
         bar = tqdm(total=len(self.targets), unit="frame", desc="colorize",
                    disable=self.quiet or len(self.targets) < 2)
