@@ -233,11 +233,13 @@ def save_training_state(net: DaconNet, opt: torch.optim.Optimizer, step: int,
 
 
 def export_model(train_state: str | Path, dest: str | Path, card: dict | None = None) -> None:
-    """Write a shipping checkpoint (trainable weights + config; no optimizer, no backbone)."""
+    """Write a shipping checkpoint: trainable weights stored as float16 (half the size;
+    loaded back into float32 parameters), config and card; no optimizer, no backbone."""
     from ..model.registry import FORMAT
 
     state = torch.load(train_state, map_location="cpu", weights_only=True)
-    obj = {"format": FORMAT, "config": state["config"], "state_dict": state["state_dict"],
+    weights = {k: v.half() if v.is_floating_point() else v for k, v in state["state_dict"].items()}
+    obj = {"format": FORMAT, "config": state["config"], "state_dict": weights,
            "extra": {"step": state["step"], **(card or {})}}
     with atomic_path(dest) as tmp:
         torch.save(obj, tmp)
