@@ -59,9 +59,18 @@ def synthetic_suites(n_clips: int = 8, size: int = 512, n_frames: int = 6,
 
 
 def warp_suite(line: np.ndarray, gt: np.ndarray, seed: int = 0, n: int = 6) -> list[Case]:
-    """Warped copies of one real frame as targets, the frame itself as the reference."""
+    """Warped copies of one real frame as targets, the frame itself as the reference.
+
+    The line art is warped as ink coverage (bilinear) and every pixel with any coverage
+    becomes an opaque black line, so thin lines stay closed under rotation and
+    down-scaling (nearest-neighbour sampling would break them and merge regions); the
+    ground truth is warped nearest-neighbour, its colors read per target segment.
+    """
+    from .segments import line_mask
+
     rng = np.random.default_rng(seed)
     h, w = line.shape[:2]
+    ink = line_mask(line).astype(np.float32)
     targets = []
     for _ in range(n):
         ang = rng.uniform(-12, 12)
@@ -69,11 +78,15 @@ def warp_suite(line: np.ndarray, gt: np.ndarray, seed: int = 0, n: int = 6) -> l
         m = cv2.getRotationMatrix2D((w / 2, h / 2), ang, scale)
         m[0, 1] += rng.uniform(-0.08, 0.08)  # shear
         m[:, 2] += rng.uniform(-0.06, 0.06, 2) * (w, h)
-        def warp(img: np.ndarray, border: tuple) -> np.ndarray:
-            return cv2.warpAffine(img, m, (w, h), flags=cv2.INTER_NEAREST,
-                                  borderMode=cv2.BORDER_CONSTANT, borderValue=border)
-        paper = tuple(int(v) for v in line[0, 0])
-        targets.append((warp(line, paper), warp(gt, tuple(int(v) for v in gt[0, 0]))))
+        cover = cv2.warpAffine(ink, m, (w, h), flags=cv2.INTER_LINEAR,
+                               borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        t_line = np.zeros((h, w, 4), np.uint8)
+        t_line[..., :3] = 255
+        t_line[cover > 0.02] = (0, 0, 0, 255)
+        t_gt = cv2.warpAffine(gt, m, (w, h), flags=cv2.INTER_NEAREST,
+                              borderMode=cv2.BORDER_CONSTANT,
+                              borderValue=tuple(int(v) for v in gt[0, 0]))
+        targets.append((t_line, t_gt))
     return [Case([(line, gt)], targets)]
 
 
