@@ -65,7 +65,7 @@ class ColorizeJob:
 
     @classmethod
     def from_cli(cls, args: argparse.Namespace) -> "ColorizeJob":
-        from .references import find_clip_layout
+        from .references import expand_reference_paths, find_clip_layout
 
         targets: list[Path]
         ref_colors = [Path(r) for r in args.ref]
@@ -81,14 +81,8 @@ class ColorizeJob:
             targets = collect_images(args.targets)
         if not ref_colors:
             raise DaconError(None, "no references: give --ref COLOR (or a clip folder with ref/gt/)")
-        if len(ref_lines) > len(ref_colors):
-            raise DaconError(ref_lines[len(ref_colors)],
-                             "--ref-line has no matching --ref (they pair by position)")
-        colors = collect_images(ref_colors) if any(p.is_dir() for p in ref_colors) else ref_colors
-        if len(colors) != len(ref_colors) and ref_lines:
-            raise DaconError(ref_colors[0], "--ref-line cannot pair with a --ref folder; "
-                             "give reference files one by one")
-        lines = list(ref_lines) + [None] * (len(colors) - len(ref_lines))
+        pairs = expand_reference_paths(ref_colors, ref_lines)
+        colors, lines = [c for c, _ in pairs], [ln for _, ln in pairs]
         out_dir = check_writable_dir(args.out)
         _check_outputs_free(out_dir, [t.stem for t in targets], args.format, args.overwrite)
         if args.contact_sheet:
