@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -61,7 +61,6 @@ class ColorizeJob:
     quiet: bool = False
     batch_size: int = 4
     contact_sheet: bool = False
-    results: list[dict] = field(default_factory=list)
 
     @classmethod
     def from_cli(cls, args: argparse.Namespace) -> "ColorizeJob":

@@ -71,7 +71,7 @@ def main() -> None:
         f"| steps | {state['step']} |",
         f"| seed | {cfg['seed']} |",
         f"| wall time logged | {hours:.2f} h on {cfg['device']} ({cfg['threads']} threads, 2-core machine) |",
-        f"| held-out validation (16 pairs each) | "
+        "| held-out validation (16 pairs each) | "
         + ", ".join(f"{k[8:]}: {100 * v:.1f} %" for k, v in card["val"].items()) + " |",
         "",
         "Command (resumable; the run folder keeps `last.pt`):",

@@ -19,7 +19,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from ..files import atomic_path, atomic_write_text
 from ..model.network import DaconConfig, DaconNet
