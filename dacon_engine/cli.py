@@ -95,6 +95,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--size", type=int, nargs="+", default=[384],
                    help="synthetic frame size(s) in px; one is picked per pair")
+    p.add_argument("--keyframe-fraction", type=float, default=0.5,
+                   help="share of synthetic pairs in the keyframe regime (rest: consecutive)")
     p.add_argument("--model-mode", default="unet", choices=("unet", "v1.1", "v1.0"))
     p.add_argument("--unet-base", type=int, default=16)
     p.add_argument("--unet-input", type=int, default=384)
@@ -198,6 +200,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
                       lr=args.lr, seed=args.seed, device=args.device,
                       size=args.size[0] if len(args.size) == 1 else list(args.size),
                       threads=args.threads, dinov2_weights=args.dinov2_weights, init=args.init,
+                      keyframe_fraction=args.keyframe_fraction,
                       model={"mode": args.model_mode, "unet_base": args.unet_base,
                              "unet_input": args.unet_input, "coord_input": args.coord_input,
                              "antialias": args.antialias})
