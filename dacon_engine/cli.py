@@ -105,6 +105,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--antialias", action="store_true",
                    help="area-like (antialiased) downsampling of the U-Net input")
     p.add_argument("--device", default="cpu")
+    p.add_argument("--amp", default="auto", choices=("auto", "on", "off"),
+                   help="bf16 autocast: auto = only where the device runs bf16 natively")
     p.add_argument("--threads", type=int, default=0)
     p.add_argument("--dinov2-weights", default=None)
     p.add_argument("--init", default=None,
@@ -201,6 +203,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
                       size=args.size[0] if len(args.size) == 1 else list(args.size),
                       threads=args.threads, dinov2_weights=args.dinov2_weights, init=args.init,
                       keyframe_fraction=args.keyframe_fraction,
+                      amp={"auto": None, "on": True, "off": False}[args.amp],
                       model={"mode": args.model_mode, "unet_base": args.unet_base,
                              "unet_input": args.unet_input, "coord_input": args.coord_input,
                              "antialias": args.antialias})
