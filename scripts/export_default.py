@@ -23,6 +23,29 @@ ROOT = Path(__file__).resolve().parents[1]
 WEIGHTS = ROOT / "dacon_engine" / "weights"
 
 
+def stage_of(cfg: dict, steps: int, hours: float) -> dict:
+    """One training stage as the card records it."""
+    return {"run": Path(cfg["run_dir"]).name, "steps": int(steps), "seed": cfg["seed"],
+            "keyframe_fraction": cfg["keyframe_fraction"], "amp": cfg.get("amp"),
+            "hours": round(hours, 2)}
+
+
+def prior_stages(init: str | None) -> list[dict]:
+    """The stages behind a warm start's weights (read before they are overwritten)."""
+    if not init:
+        return []
+    path = Path(init) if Path(init).is_file() else ROOT / init
+    if not path.is_file():
+        return []
+    extra = torch.load(path, map_location="cpu", weights_only=True).get("extra", {})
+    if "stages" in extra:
+        return list(extra["stages"])
+    if "train_config" in extra:
+        return [stage_of(extra["train_config"], extra.get("trained_steps", 0),
+                         extra.get("train_hours_logged", 0.0))]
+    return []
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("run", type=Path)
@@ -38,9 +61,11 @@ def main() -> None:
     vals = [r for r in log if "val_acc_consecutive" in r]
     last_val = vals[-1] if vals else {}
     n_params = sum(v.numel() for v in state["state_dict"].values())
-    card = {"name": "default", "trained_steps": state["step"], "train_config": cfg,
-            "train_hours_logged": round(hours, 2), "params": n_params,
-            "val": {k: v for k, v in last_val.items() if k.startswith("val_")}}
+    stages = prior_stages(cfg.get("init")) + [stage_of(cfg, state["step"], hours)]
+    total_steps = sum(st["steps"] for st in stages)
+    card = {"name": "default", "trained_steps": total_steps, "train_config": cfg,
+            "train_hours_logged": round(sum(st["hours"] for st in stages), 2), "params": n_params,
+            "stages": stages, "val": {k: v for k, v in last_val.items() if k.startswith("val_")}}
     export_model(args.run / "last.pt", WEIGHTS / "default.pt", card)
 
     command = args.command or (
@@ -49,7 +74,9 @@ def main() -> None:
         f"--unet-base {cfg['model']['unet_base']} --unet-input {cfg['model']['unet_input']} "
         f"{'--coord-input ' if cfg['model'].get('coord_input') else ''}"
         f"{'--antialias ' if cfg['model'].get('antialias') else ''}"
-        f"--lr {cfg['lr']} --seed {cfg['seed']} --threads {cfg['threads']}")
+        f"--keyframe-fraction {cfg['keyframe_fraction']} "
+        f"--lr {cfg['lr']} --seed {cfg['seed']} --threads {cfg['threads']}"
+        + (f" --init {cfg['init']}" if cfg.get("init") else ""))
     lines = [
         "# Model card: `default`",
         "",
@@ -67,10 +94,13 @@ def main() -> None:
         "(no third-party images), sizes "
         f"{cfg['size']} px, keyframe fraction {cfg['keyframe_fraction']} |",
         "| loss | cross-entropy over segment similarities, temperature 0.1 (no DINO term: no backbone) |",
-        f"| optimizer | Adam, lr {cfg['lr']}, {cfg['batch']} pairs per step, bf16 autocast: {cfg.get('amp')} |",
-        f"| steps | {state['step']} |",
-        f"| seed | {cfg['seed']} |",
-        f"| wall time logged | {hours:.2f} h on {cfg['device']} ({cfg['threads']} threads, 2-core machine) |",
+        f"| optimizer | Adam, lr {cfg['lr']}, {cfg['batch']} pairs per step |",
+        f"| steps | {total_steps} in {len(stages)} stage(s), each warm-started from the one before: "
+        + "; ".join(f"{st['run']}: {st['steps']} steps, seed {st['seed']}, keyframe fraction "
+                    f"{st['keyframe_fraction']}, bf16 autocast {st['amp']}, {st['hours']:.2f} h"
+                    for st in stages) + " |",
+        f"| wall time logged | {card['train_hours_logged']:.2f} h on {cfg['device']} "
+        f"({cfg['threads']} threads, 2-core machine) |",
         "| held-out validation (16 pairs each) | "
         + ", ".join(f"{k[8:]}: {100 * v:.1f} %" for k, v in card["val"].items()) + " |",
         "",

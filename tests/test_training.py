@@ -68,3 +68,16 @@ def test_box_coordinates_follow_the_drawing():
     assert c[0, 1, 2, 7] == -1 and c[0, 1, 5, 7] == 1
     shifted = torch.roll(img, shifts=(3, 4), dims=(2, 3))
     torch.testing.assert_close(box_coordinates(shifted)[0, :, 5, 9], c[0, :, 2, 5])
+
+
+def test_train_command_records_its_options(tmp_path):
+    from dacon_engine.cli import main
+
+    run = tmp_path / "run"
+    rc = main(["train", "--run", str(run), "--steps", "1", "--batch", "1", "--size", "96",
+               "--unet-base", "4", "--unet-input", "64", "--amp", "off",
+               "--keyframe-fraction", "1.0", "--quiet"])
+    assert rc == 0
+    cfg = json.loads((run / "config.json").read_text())
+    assert cfg["amp"] is False and cfg["keyframe_fraction"] == 1.0
+    assert torch.load(run / "last.pt", weights_only=True)["step"] == 1
