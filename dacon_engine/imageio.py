@@ -39,9 +39,25 @@ def _gray_to_rgba(g: np.ndarray, alpha: np.ndarray | None = None) -> np.ndarray:
     return out
 
 
+def srgb_to_linear(v: np.ndarray) -> np.ndarray:
+    """sRGB-encoded values in [0, 1] -> linear light (IEC 61966-2-1 piecewise curve)."""
+    v = np.asarray(v, np.float32)
+    return np.where(v <= 0.04045, v / np.float32(12.92),
+                    ((v + np.float32(0.055)) / np.float32(1.055)) ** np.float32(2.4))
+
+
+def linear_to_srgb(v: np.ndarray) -> np.ndarray:
+    """Inverse of :func:`srgb_to_linear`."""
+    v = np.asarray(v, np.float32)
+    return np.where(v <= 0.0031308, v * np.float32(12.92),
+                    np.float32(1.055) * np.maximum(v, 0) ** np.float32(1 / 2.4) - np.float32(0.055))
+
+
 def _read_exr(path: Path) -> np.ndarray:
-    """OpenEXR file -> RGBA uint8. Float values in [0, 1] map to 0..255 (clipped, no
-    transfer curve applied); a missing alpha channel -> 255; a Y-only file is gray."""
+    """OpenEXR file -> straight RGBA uint8 sRGB, the inverse of what ``dacon`` writes:
+    R, G, B are taken as scene-linear and premultiplied (the OpenEXR convention), so they
+    are divided by A where A > 0 and encoded with the sRGB curve; values are clipped to
+    [0, 1]; a missing alpha channel -> 255; a Y-only file is gray."""
     import OpenEXR  # imported lazily: only needed for EXR
 
     try:
@@ -67,8 +83,12 @@ def _read_exr(path: Path) -> np.ndarray:
     else:
         raise DaconError(path, f"cannot read image (EXR has no R,G,B or Y channels: "
                                f"{', '.join(sorted(channels)) or 'none'})")
+    rgb = np.nan_to_num(np.asarray(rgb, np.float32), nan=0.0, posinf=1.0, neginf=0.0)
+    if a is not None:
+        alpha = np.nan_to_num(np.asarray(a, np.float32), nan=0.0)
+        rgb = np.where(alpha[..., None] > 0, rgb / np.maximum(alpha, 1e-12)[..., None], rgb)
     out = np.empty(rgb.shape[:2] + (4,), np.uint8)
-    out[..., :3] = _float_to_uint8(rgb)
+    out[..., :3] = _float_to_uint8(linear_to_srgb(np.clip(rgb, 0.0, 1.0)))
     out[..., 3] = 255 if a is None else _float_to_uint8(a)
     return out
 

@@ -4,11 +4,12 @@ For a target ``<stem>`` in ``out_dir``:
   * ``<stem>.png``  RGBA uint8: each segment filled with its color; line pixels
     (label 0) copied unchanged from the input line art, alpha included.
   * ``<stem>.json`` the per-segment record (:func:`frame_record`).
-  * ``<stem>.exr``  (optional) channels R, G, B, A float32 (straight, not premultiplied,
-    in [0, 1]); ``segment.id`` uint32 (0 = line); ``confidence`` float16 (0 on lines).
-    R, G, B hold the PNG's sRGB-encoded values / 255 (not linearised), so the EXR and the
-    PNG carry the same colors. Header string attributes: ``dacon_model``,
-    ``dacon_source``, ``dacon_references`` (a JSON list), ``dacon_alpha`` = "straight".
+  * ``<stem>.exr``  (optional) channels R, G, B, A float32 in the OpenEXR convention:
+    scene-linear Rec.709/sRGB primaries (the PNG's sRGB values decoded with the sRGB
+    transfer function, as Blender's "sRGB" colorspace does) and premultiplied by A;
+    ``segment.id`` uint32 (0 = line); ``confidence`` float16 (0 on lines). Header string
+    attributes: ``dacon_model``, ``dacon_source``, ``dacon_references`` (a JSON list),
+    ``dacon_alpha`` = "premultiplied", ``dacon_color`` = "linear-rec709".
 
 A frame's outputs are all written or none: every destination is checked first, each
 file goes to a temp name beside it and is renamed into place only once all are written.
@@ -27,6 +28,7 @@ import numpy as np
 from .errors import DaconError
 from .files import atomic_path, check_writable_dir
 from .frames import SegmentedFrame
+from .imageio import srgb_to_linear
 from .matching import Assignment
 
 PathLike = str | os.PathLike
@@ -113,11 +115,13 @@ def _write_exr(path: Path, rgba: np.ndarray, frame: SegmentedFrame, confidence: 
     import OpenEXR
 
     f = rgba.astype(np.float32) / np.float32(255.0)
+    alpha = f[:, :, 3]
+    rgb = srgb_to_linear(f[:, :, :3]) * alpha[:, :, None]
     channels = {
-        "R": np.ascontiguousarray(f[:, :, 0]),
-        "G": np.ascontiguousarray(f[:, :, 1]),
-        "B": np.ascontiguousarray(f[:, :, 2]),
-        "A": np.ascontiguousarray(f[:, :, 3]),
+        "R": np.ascontiguousarray(rgb[:, :, 0], dtype=np.float32),
+        "G": np.ascontiguousarray(rgb[:, :, 1], dtype=np.float32),
+        "B": np.ascontiguousarray(rgb[:, :, 2], dtype=np.float32),
+        "A": np.ascontiguousarray(alpha),
         "segment.id": np.ascontiguousarray(frame.labels, dtype=np.uint32),
         "confidence": np.ascontiguousarray(confidence_image(frame, confidence),
                                            dtype=np.float16),
@@ -192,7 +196,8 @@ def write_frame_outputs(out_dir: PathLike, stem: str, frame: SegmentedFrame,
                 "dacon_model": model_name,
                 "dacon_source": "" if frame.path is None else os.fspath(frame.path),
                 "dacon_references": json.dumps(names),
-                "dacon_alpha": "straight",
+                "dacon_alpha": "premultiplied",
+                "dacon_color": "linear-rec709",
             })
 
     inodes: dict[Path, int] = {}

@@ -104,13 +104,21 @@ def test_exr_rgb_and_rgba(tmp_path):
     hdr = {"compression": OpenEXR.ZIP_COMPRESSION, "type": OpenEXR.scanlineimage}
     OpenEXR.File(hdr, {"RGB": rgb}).write(str(tmp_path / "rgb.exr"))
     out = read_image(tmp_path / "rgb.exr")
-    assert out.tolist() == [[[0, 128, 255, 255], [255, 0, 64, 255]]]
+    # scene-linear -> sRGB: 0.5 -> 188, 0.25 -> 137; out-of-range values clipped
+    assert out.tolist() == [[[0, 188, 255, 255], [255, 0, 137, 255]]]
 
     chans = {"R": rgb[..., 0].astype(np.float16), "G": rgb[..., 1].astype(np.float16),
              "B": rgb[..., 2].astype(np.float16), "A": np.array([[0.0, 1.0]], np.float32)}
     OpenEXR.File(hdr, chans).write(str(tmp_path / "rgba.exr"))
     out = read_image(tmp_path / "rgba.exr")
-    assert out[0, :, 3].tolist() == [0, 255] and out[0, 0, :3].tolist() == [0, 128, 255]
+    assert out[0, :, 3].tolist() == [0, 255] and out[0, 0, :3].tolist() == [0, 188, 255]
+
+    # premultiplied: linear 0.25 at alpha 0.5 is straight linear 0.5 -> sRGB 188
+    half = {"R": np.full((1, 1), 0.25, np.float32), "G": np.zeros((1, 1), np.float32),
+            "B": np.full((1, 1), 0.5, np.float32), "A": np.full((1, 1), 0.5, np.float32)}
+    fresh = {"compression": OpenEXR.ZIP_COMPRESSION, "type": OpenEXR.scanlineimage}
+    OpenEXR.File(fresh, half).write(str(tmp_path / "premult.exr"))
+    assert read_image(tmp_path / "premult.exr").tolist() == [[[188, 0, 255, 128]]]
 
 
 def test_missing_file(tmp_path):

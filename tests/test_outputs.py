@@ -9,6 +9,7 @@ import pytest
 
 from dacon_engine.errors import DaconError
 from dacon_engine.frames import SegmentedFrame
+from dacon_engine.imageio import read_image
 from dacon_engine.matching import Assignment
 from dacon_engine.outputs import (
     frame_record,
@@ -71,7 +72,6 @@ def test_frame_record():
 
 
 def test_write_png_json_line_pixels_identical(tmp_path):
-    from dacon_engine.imageio import read_image
 
     f = _frame(LABELS)
     a = _assignment(3)
@@ -115,10 +115,14 @@ def test_exr_roundtrip_exact_ids_and_half_confidence(tmp_path):
     assert (ch["confidence"] == expected_conf).all()
     rgba = np.stack([ch[c] for c in "RGBA"], -1)
     assert rgba.dtype == np.float32
-    assert np.allclose(rgba * 255, render_colors(f, colors), atol=1e-3)
-    assert np.allclose(rgba[0, 2], [0, 128 / 255, 0, 128 / 255])  # straight, not premultiplied
+    # scene-linear, premultiplied: sRGB 128 is linear 0.2158605, times alpha 128/255
+    assert np.allclose(rgba[0, 1], [1, 0, 0, 1])
+    assert np.allclose(rgba[0, 2], [0, 0.2158605 * 128 / 255, 0, 128 / 255], atol=1e-6)
+    # reading it back gives the PNG's straight sRGB values exactly
+    assert (read_image(p) == render_colors(f, colors)).all()
     hdr = read_exr_header(p)
     assert hdr["dacon_model"] == "geo" and json.loads(hdr["dacon_references"]) == ["r.png"]
+    assert hdr["dacon_alpha"] == "premultiplied" and hdr["dacon_color"] == "linear-rec709"
 
 
 def test_existing_output_not_overwritten_and_nothing_written(tmp_path):
@@ -164,7 +168,6 @@ def test_unknown_format(tmp_path):
 
 def test_contact_sheet(tmp_path):
     from dacon_engine.contact_sheet import fit_cell, make_contact_sheet, render_contact_sheet
-    from dacon_engine.imageio import read_image
 
     wide = np.zeros((10, 40, 4), np.uint8)
     wide[..., 0] = 200
