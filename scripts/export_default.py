@@ -26,7 +26,8 @@ WEIGHTS = ROOT / "dacon_engine" / "weights"
 def stage_of(cfg: dict, steps: int, hours: float) -> dict:
     """One training stage as the card records it."""
     return {"run": Path(cfg["run_dir"]).name, "steps": int(steps), "seed": cfg["seed"],
-            "keyframe_fraction": cfg["keyframe_fraction"], "amp": cfg.get("amp"),
+            "keyframe_fraction": cfg["keyframe_fraction"],
+            "amp": "auto" if cfg.get("amp") is None else cfg["amp"],
             "hours": round(hours, 2)}
 
 
@@ -61,7 +62,9 @@ def main() -> None:
     vals = [r for r in log if "val_acc_consecutive" in r]
     last_val = vals[-1] if vals else {}
     n_params = sum(v.numel() for v in state["state_dict"].values())
-    stages = prior_stages(cfg.get("init")) + [stage_of(cfg, state["step"], hours)]
+    this = stage_of(cfg, state["step"], hours)
+    # a re-export of the same run reads its own earlier export as "init": skip that stage
+    stages = [st for st in prior_stages(cfg.get("init")) if st["run"] != this["run"]] + [this]
     total_steps = sum(st["steps"] for st in stages)
     card = {"name": "default", "trained_steps": total_steps, "train_config": cfg,
             "train_hours_logged": round(sum(st["hours"] for st in stages), 2), "params": n_params,
