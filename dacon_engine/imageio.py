@@ -120,7 +120,8 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
 
     16-bit channels are scaled to 8 bits (Pillow keeps the high byte of 16-bit RGB(A)
     PNGs; 16-bit and 32-bit-integer gray is read as 0..65535 and rounded v/257); EXR
-    floats in [0, 1] are clipped and scaled; a missing alpha becomes 255;
+    is read as scene-linear premultiplied and returned as straight sRGB (see
+    ``_read_exr``); a missing alpha becomes 255;
     palette/gray/RGB transparency (tRNS) becomes alpha 0.
     Only the first frame of multi-frame files is read.
 

@@ -72,7 +72,6 @@ def test_frame_record():
 
 
 def test_write_png_json_line_pixels_identical(tmp_path):
-
     f = _frame(LABELS)
     a = _assignment(3)
     paths = write_frame_outputs(tmp_path / "out", "0007", f, a, model_name="m",

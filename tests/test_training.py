@@ -81,3 +81,23 @@ def test_train_command_records_its_options(tmp_path):
     cfg = json.loads((run / "config.json").read_text())
     assert cfg["amp"] is False and cfg["keyframe_fraction"] == 1.0
     assert torch.load(run / "last.pt", weights_only=True)["step"] == 1
+
+
+def test_amp_auto_follows_the_device(tmp_path, monkeypatch):
+    from dacon_engine.training import loop
+
+    seen = []
+    real = loop.pair_losses
+
+    def spy(net, pairs, device, amp=False):
+        seen.append(amp)
+        return real(net, pairs, device, False)
+
+    monkeypatch.setattr(loop, "pair_losses", spy)
+    for native, amp, expected in ((True, None, True), (False, None, False), (False, True, True)):
+        monkeypatch.setattr(loop, "bf16_is_fast", lambda device, n=native: n)
+        cfg = TrainConfig(run_dir=str(tmp_path / f"r{len(seen)}"), steps=1, batch=1, size=96,
+                          val_every=0, model=dict(TINY), amp=amp)
+        train(cfg, quiet=True)
+        assert seen[-1] is expected
+    assert loop.bf16_is_fast(torch.device("meta")) is False
