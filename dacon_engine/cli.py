@@ -51,11 +51,27 @@ def build_parser() -> argparse.ArgumentParser:
                    help="png, exr or png,exr (a JSON record is always written)")
     p.add_argument("--gap-radius", type=int, default=0, help="close line gaps up to N px")
     p.add_argument("--batch-size", type=int, default=4)
+    p.add_argument("--frames", default=None, metavar="A-B",
+                   help="colorize only these frame numbers, e.g. 101-148 or 1-10,20 "
+                        "(a farm chunk; chained modes continue from the frame before)")
+    p.add_argument("--resume", action="store_true",
+                   help="keep frames whose outputs are complete; redo missing or broken ones")
     p.add_argument("--contact-sheet", action="store_true",
                    help="also write contact_sheet.png (targets | references | results)")
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     _add_model_args(p)
+
+    p = sub.add_parser("serve", help="run the engine service: JSON lines on stdin/stdout "
+                                     "(see docs/protocol.md)")
+    p.add_argument("--device", default=None, choices=("auto", "cpu", "cuda"),
+                   help="default device for jobs that do not name one")
+
+    p = sub.add_parser("doctor", help="check that an interpreter can run the engine")
+    p.add_argument("--python", default=None,
+                   help="interpreter to check (default: the one running this command)")
+    p.add_argument("--timeout", type=float, default=120.0,
+                   help="seconds to wait for the engine to answer")
 
     p = sub.add_parser("segment", help="write 24-bit label maps of line-art frames")
     p.add_argument("inputs", nargs="+", metavar="LINE")
@@ -137,8 +153,28 @@ def _cmd_colorize(args: argparse.Namespace) -> int:
     from .pipeline import ColorizeJob
 
     job = ColorizeJob.from_cli(args)
-    job.run()
+    summary = job.run()
+    if not args.quiet:
+        kept = f", {summary.frames_skipped} kept by --resume" if summary.frames_skipped else ""
+        print(f"colorized {summary.frames_done} of {summary.frames_total} frames{kept} in "
+              f"{summary.seconds:.1f} s into {job.out_dir}")
     return 0
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    from .service import serve
+
+    return serve(default_device=args.device)
+
+
+def _cmd_doctor(args: argparse.Namespace) -> int:
+    from .client import doctor, format_doctor
+
+    if args.timeout <= 0:
+        raise DaconError(None, f"--timeout {args.timeout}: must be more than 0 seconds")
+    report = doctor(args.python or sys.executable, timeout=args.timeout)
+    print(format_doctor(report))
+    return 0 if report["ok"] else 1
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
@@ -175,11 +211,9 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def _cmd_models(args: argparse.Namespace) -> int:
-    from .model.registry import list_models
+    from .model.registry import list_all_models
 
-    rows = [{"name": "baseline", "available": True, "needs": "nothing",
-             "description": "geometric matcher (position/size after box alignment); the floor"}]
-    rows += list_models(dinov2_weights=args.dinov2_weights)
+    rows = list_all_models(dinov2_weights=args.dinov2_weights)
     width = max(len(r["name"]) for r in rows)
     for r in rows:
         state = "ready" if r["available"] else "missing"
@@ -222,6 +256,8 @@ COMMANDS = {
     "synth": _cmd_synth,
     "demo": _cmd_demo,
     "train": _cmd_train,
+    "serve": _cmd_serve,
+    "doctor": _cmd_doctor,
 }
 
 if __name__ == "__main__":  # pragma: no cover

@@ -13,7 +13,8 @@ The CLI, the engine service and the tests all go through this class.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator, Sequence
+import time
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -69,11 +70,38 @@ class Colorizer:
     """
 
     def __init__(self, model: str | os.PathLike | SegmentFeaturizer = "default", *,
-                 device: str = "auto", gap_radius: int = 0, dinov2_weights: str | None = None):
+                 device: str = "auto", gap_radius: int = 0, dinov2_weights: str | None = None,
+                 log: Callable[[str], None] | None = None):
         self.featurizer = build_featurizer(model, device=device, dinov2_weights=dinov2_weights)
         self.gap_radius = int(gap_radius)
         self.references: list[Reference] = []
         self._ref_features: list[torch.Tensor] = []
+        self.log = log or (lambda message: None)
+        self.timings: dict[str, float] = {}  # seconds per stage, accumulated
+
+    def _time(self, stage: str, seconds: float) -> None:
+        self.timings[stage] = self.timings.get(stage, 0.0) + seconds
+
+    def features(self, frames: Sequence[SegmentedFrame]) -> list[torch.Tensor]:
+        """Segment features of ``frames``; on out-of-memory, degrade the model and retry."""
+        from .memory import degrade, is_out_of_memory
+
+        t0 = time.perf_counter()
+        while True:
+            try:
+                out = self.featurizer.segment_features(frames)
+                break
+            except Exception as e:  # noqa: BLE001 - only out-of-memory is handled here
+                if not is_out_of_memory(e):
+                    raise
+                step = degrade(self.featurizer)
+                names = ", ".join(target_name(f, i) for i, f in enumerate(frames))
+                if step is None:
+                    raise DaconError(None, f"out of memory on {names} even on the CPU "
+                                           "(try smaller frames)") from None
+                self.log(f"out of memory on {names}; retrying with {step}")
+        self._time("features", time.perf_counter() - t0)
+        return out
 
     @property
     def model_name(self) -> str:
@@ -94,7 +122,7 @@ class Colorizer:
         else:
             ref = load_reference(color, line, gap_radius=self.gap_radius, name=name)
         self.references.append(ref)
-        self._ref_features.append(self.featurizer.segment_features([ref.frame])[0])
+        self._ref_features.append(self.features([ref.frame])[0])
         return ref
 
     def reference_names(self) -> list[str]:
@@ -111,10 +139,15 @@ class Colorizer:
 
         if isinstance(target, SegmentedFrame):
             return target
-        return segment_frame(target, gap_radius=self.gap_radius)
+        t0 = time.perf_counter()
+        frame = segment_frame(target, gap_radius=self.gap_radius)
+        self._time("segment", time.perf_counter() - t0)
+        return frame
 
     def colorize(self, targets: Sequence[Target], mode: str = "keyframe", *,
-                 batch_size: int = 4) -> Iterator[FrameResult]:
+                 batch_size: int = 4, only: Collection[int] | None = None,
+                 chain_seed: Callable[[int], Reference | None] | None = None,
+                 ) -> Iterator[FrameResult]:
         """Colorize ``targets``, yielding one FrameResult per frame as soon as it is done.
 
         keyframe:    every frame is matched against the references only.
@@ -123,26 +156,48 @@ class Colorizer:
         nearest:     for clips whose colored frame is in the middle or at the end: frames are
                      colored outward from the nearest reference frame number, each using the
                      neighbour one step closer to that reference (references + that frame).
+        only:        indices of the targets to colorize (default: all); the others only
+                     define the order and the chain (a chunk of a longer shot).
+        chain_seed:  for a chained frame whose neighbour is not colorized in this call,
+                     ``chain_seed(neighbour_index)`` may return that neighbour already
+                     colored (e.g. read back from an earlier run's outputs); None starts the
+                     chain from the references.
         Results come in processing order (frame order except in ``nearest`` mode).
+        Stopping the iteration between frames is safe (cancel).
         """
         if mode not in MODES:
             raise DaconError(None, f"unknown mode {mode!r} (choose from {', '.join(MODES)})")
         targets = list(targets)
+        if batch_size < 1:
+            raise DaconError(None, f"batch size {batch_size}: must be 1 or more")
         base = self._bank()
-        order = processing_order(targets, [r.name for r in self.references], mode)
+        wanted = None if only is None else set(only)
+        order = [(i, nb) for i, nb in
+                 processing_order(targets, [r.name for r in self.references], mode)
+                 if wanted is None or i in wanted]
         done: dict[int, Bank] = {}
         n_refs = len(self.references)
-        for start in range(0, len(order), max(1, batch_size)):
-            chunk = order[start:start + max(1, batch_size)]
+
+        def chain_bank(neighbour: int) -> Bank | None:
+            if neighbour not in done and chain_seed is not None:
+                seed = chain_seed(neighbour)
+                if seed is not None:
+                    done[neighbour] = _frame_bank(self.features([seed.frame])[0], seed.colors,
+                                                  n_refs + neighbour)
+            return done.get(neighbour)
+
+        for start in range(0, len(order), batch_size):
+            chunk = order[start:start + batch_size]
             frames = [self.load_target(targets[i]) for i, _ in chunk]
-            feats = self.featurizer.segment_features(frames)
+            feats = self.features(frames)
             for (i, neighbour), frame, feat in zip(chunk, frames, feats):
-                bank = base if neighbour is None else base.extend(done[neighbour])
+                t0 = time.perf_counter()
+                prev = None if neighbour is None else chain_bank(neighbour)
+                bank = base if prev is None else base.extend(prev)
                 a = assign(self.featurizer.similarity(feat, bank.features), bank)
                 if mode != "keyframe":
-                    done[i] = Bank(feat, a.colors,
-                                   np.full(frame.n_segments, n_refs + i, np.int64),
-                                   np.arange(1, frame.n_segments + 1, dtype=np.int64))
+                    done[i] = _frame_bank(feat, a.colors, n_refs + i)
+                self._time("match", time.perf_counter() - t0)
                 yield FrameResult(frame, a, target_name(targets[i], i), i, feat)
 
     def source_name(self, ref_index: int, targets: Sequence[Target]) -> str:
@@ -151,6 +206,13 @@ class Colorizer:
         if ref_index < n:
             return self.references[ref_index].name
         return target_name(targets[ref_index - n], ref_index - n)
+
+
+def _frame_bank(features: torch.Tensor, colors: np.ndarray, source: int) -> Bank:
+    """A colored frame as a bank: every segment, tagged with bank source ``source``."""
+    n = int(features.shape[0])
+    return Bank(features, np.asarray(colors, np.uint8), np.full(n, source, np.int64),
+                np.arange(1, n + 1, dtype=np.int64))
 
 
 def target_name(target: Target, index: int) -> str:

@@ -8,8 +8,11 @@ writes each frame's outputs atomically.
 from __future__ import annotations
 
 import argparse
-from collections.abc import Sequence
-from dataclasses import dataclass
+import json
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +20,10 @@ from tqdm import tqdm
 
 from .colorizer import Colorizer, FrameResult
 from .errors import DaconError
-from .files import check_writable_dir, collect_images
+from .files import check_writable_dir, collect_images, frame_number
+from .frameranges import in_ranges, parse_frame_ranges
+from .frames import Reference
+from .matching import SegmentFeaturizer
 
 OUTPUT_SUFFIX = {"png": ".png", "json": ".json", "exr": ".exr"}
 
@@ -46,9 +52,100 @@ def _preflight_images(paths: Sequence[Path]) -> None:
         read_image(p)  # raises DaconError naming the file
 
 
+def outputs_complete(out_dir: Path, stem: str, formats: Sequence[str]) -> bool:
+    """Whether every requested output of ``stem`` exists and reads back whole."""
+    from .imageio import read_image
+    from .outputs import read_exr_outputs
+
+    for fmt in formats:
+        path = out_dir / (stem + OUTPUT_SUFFIX[fmt])
+        if not path.is_file():
+            return False
+        try:
+            if fmt == "json":
+                rec = json.loads(path.read_text(encoding="utf-8"))
+                if len(rec["segments"]) != rec["n_segments"]:
+                    return False
+            elif fmt == "png":
+                read_image(path)
+            else:
+                read_exr_outputs(path)
+        except (DaconError, OSError, ValueError, KeyError, TypeError):
+            return False
+    return True
+
+
+def _select_frames(targets: Sequence[Path], frames: str | None) -> list[int]:
+    """Indices of the targets inside the ``--frames`` spec (all when None)."""
+    if frames is None:
+        return list(range(len(targets)))
+    ranges = parse_frame_ranges(frames)
+    numbers = []
+    for t in targets:
+        n = frame_number(t)
+        if n is None:
+            raise DaconError(t, "has no frame number in its name; --frames needs numbered files")
+        numbers.append(n)
+    chosen = [i for i, n in enumerate(numbers) if in_ranges(n, ranges)]
+    if not chosen:
+        raise DaconError(None, f"--frames {frames}: no target frame in this range (the targets "
+                               f"are frames {min(numbers)}-{max(numbers)})")
+    return chosen
+
+
+def _check_options(mode: str, formats: Sequence[str], gap_radius: int, batch_size: int,
+                   overwrite: bool, resume: bool) -> None:
+    from .colorizer import MODES
+
+    if mode not in MODES:
+        raise DaconError(None, f"--mode {mode}: unknown mode (choose from {', '.join(MODES)})")
+    bad = [f for f in formats if f not in OUTPUT_SUFFIX]
+    if bad or not formats:
+        raise DaconError(None, f"--format {','.join(formats)}: unknown format "
+                               "(use png, exr or png,exr)")
+    if isinstance(gap_radius, bool) or not isinstance(gap_radius, int) or gap_radius < 0:
+        raise DaconError(None, f"--gap-radius {gap_radius}: must be a whole number >= 0")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise DaconError(None, f"--batch-size {batch_size}: must be a whole number >= 1")
+    if overwrite and resume:
+        raise DaconError(None, "--resume and --overwrite together: --resume keeps complete "
+                               "outputs and --overwrite replaces them; pick one")
+
+
+@dataclass
+class JobSummary:
+    """What a colorize job did (the CLI prints it; the service sends it as ``job_done``)."""
+
+    frames_total: int          # targets in the shot
+    frames_selected: int       # inside --frames
+    frames_done: int           # colorized by this run
+    frames_skipped: int        # complete outputs kept by --resume
+    cancelled: bool
+    seconds: float
+    timings: dict[str, float]  # seconds per stage: references, segment, features, match, write
+    outputs: list[str]
+    model: str
+    device: str
+
+    def as_dict(self) -> dict:
+        d = dict(self.__dict__)
+        d["fps"] = round(self.frames_done / self.seconds, 3) if self.seconds > 0 else 0.0
+        d["timings"] = {k: round(v, 4) for k, v in self.timings.items()}
+        return d
+
+
+FrameCallback = Callable[[FrameResult, list[Path], int, int], None]
+
+
 @dataclass
 class ColorizeJob:
-    """Colorize target files from reference files into an output folder."""
+    """Colorize target files from reference files into an output folder.
+
+    ``targets`` is the whole shot in frame order; ``selected`` the indices this run
+    colorizes (``--frames`` minus the frames ``--resume`` found complete). In the chained
+    modes a selected frame whose neighbour is not colorized in this run chains from that
+    neighbour's existing outputs (its JSON record), else from the references.
+    """
 
     targets: list[Path]
     ref_colors: list[Path]
@@ -61,63 +158,157 @@ class ColorizeJob:
     quiet: bool = False
     batch_size: int = 4
     contact_sheet: bool = False
+    selected: list[int] | None = None
+    in_range: int | None = None
+    resumed: list[int] = field(default_factory=list)
+
+    @classmethod
+    def create(cls, targets: Sequence[str | os.PathLike], *, out: str | os.PathLike,
+               refs: Sequence[str | os.PathLike] = (),
+               ref_lines: Sequence[str | os.PathLike | None] = (), mode: str = "keyframe",
+               formats: Sequence[str] = ("json", "png"), gap_radius: int = 0,
+               frames: str | None = None, overwrite: bool = False, resume: bool = False,
+               batch_size: int = 4, contact_sheet: bool = False, quiet: bool = False,
+               model: str | os.PathLike = "default", device: str = "auto",
+               dinov2_weights: str | None = None, featurizer: SegmentFeaturizer | None = None,
+               log: Callable[[str], None] | None = None) -> "ColorizeJob":
+        """Check every input and option, then build the job (nothing is written yet)."""
+        from .references import expand_reference_paths, find_clip_layout
+
+        fmts = tuple(dict.fromkeys(("json",) + tuple(str(f).lower() for f in formats)))
+        _check_options(mode, fmts, gap_radius, batch_size, overwrite, resume)
+        if not targets:
+            raise DaconError(None, "no targets given")
+        ref_colors = [Path(r) for r in refs]
+        lines: list[Path | None] = [None if r is None else Path(r) for r in ref_lines]
+        clip = None
+        if len(targets) == 1 and Path(targets[0]).is_dir():
+            clip = find_clip_layout(targets[0])
+        if clip is not None:
+            shot, clip_colors, clip_lines = clip
+            if not ref_colors:
+                ref_colors, lines = list(clip_colors), list(clip_lines)
+        else:
+            shot = collect_images(targets)
+        if not ref_colors:
+            raise DaconError(None, "no references: give --ref COLOR (or a clip folder with ref/gt/)")
+        pairs = expand_reference_paths(ref_colors, lines)
+        chosen = _select_frames(shot, frames)
+        out_dir = check_writable_dir(out)
+        stems = [t.stem for t in shot]
+        _check_outputs_free(out_dir, stems, (), True)  # duplicate names collide
+        resumed = []
+        if resume:
+            resumed = [i for i in chosen if outputs_complete(out_dir, stems[i], fmts)]
+            todo = [i for i in chosen if i not in set(resumed)]
+        else:
+            todo = chosen
+            _check_outputs_free(out_dir, [stems[i] for i in todo], fmts, overwrite)
+        if contact_sheet:
+            _check_outputs_free(out_dir, ["contact_sheet"], ["png"], overwrite or resume)
+        _preflight_images([shot[i] for i in todo])
+        colorizer = Colorizer(featurizer if featurizer is not None else model, device=device,
+                              gap_radius=gap_radius, dinov2_weights=dinov2_weights, log=log)
+        return cls(targets=list(shot), ref_colors=[c for c, _ in pairs],
+                   ref_lines=[ln for _, ln in pairs], out_dir=out_dir, colorizer=colorizer,
+                   mode=mode, formats=fmts, overwrite=overwrite or resume, quiet=quiet,
+                   batch_size=batch_size, contact_sheet=contact_sheet, selected=todo,
+                   in_range=len(chosen), resumed=resumed)
 
     @classmethod
     def from_cli(cls, args: argparse.Namespace) -> "ColorizeJob":
-        from .references import expand_reference_paths, find_clip_layout
+        return cls.create(args.targets, out=args.out, refs=args.ref, ref_lines=args.ref_line,
+                          mode=args.mode, formats=args.format, gap_radius=args.gap_radius,
+                          frames=getattr(args, "frames", None), overwrite=args.overwrite,
+                          resume=getattr(args, "resume", False), batch_size=args.batch_size,
+                          contact_sheet=args.contact_sheet, quiet=args.quiet, model=args.model,
+                          device=args.device, dinov2_weights=getattr(args, "dinov2_weights", None))
 
-        targets: list[Path]
-        ref_colors = [Path(r) for r in args.ref]
-        ref_lines: list[Path | None] = [Path(r) for r in args.ref_line]
-        clip = None
-        if len(args.targets) == 1 and Path(args.targets[0]).is_dir():
-            clip = find_clip_layout(args.targets[0])
-        if clip is not None:
-            targets, clip_colors, clip_lines = clip
-            if not ref_colors:
-                ref_colors, ref_lines = list(clip_colors), list(clip_lines)
-        else:
-            targets = collect_images(args.targets)
-        if not ref_colors:
-            raise DaconError(None, "no references: give --ref COLOR (or a clip folder with ref/gt/)")
-        pairs = expand_reference_paths(ref_colors, ref_lines)
-        colors, lines = [c for c, _ in pairs], [ln for _, ln in pairs]
-        out_dir = check_writable_dir(args.out)
-        _check_outputs_free(out_dir, [t.stem for t in targets], args.format, args.overwrite)
-        if args.contact_sheet:
-            _check_outputs_free(out_dir, ["contact_sheet"], ["png"], args.overwrite)
-        _preflight_images(list(targets))
-        colorizer = Colorizer(args.model, device=args.device, gap_radius=args.gap_radius,
-                              dinov2_weights=getattr(args, "dinov2_weights", None))
-        return cls(targets=list(targets), ref_colors=list(colors), ref_lines=lines,
-                   out_dir=out_dir, colorizer=colorizer, mode=args.mode,
-                   formats=tuple(args.format), overwrite=args.overwrite, quiet=args.quiet,
-                   batch_size=args.batch_size, contact_sheet=args.contact_sheet)
+    def _chain_seed(self, index: int) -> Reference | None:
+        """Frame ``index`` as colored by an earlier run (its JSON record), or None."""
+        target = self.targets[index]
+        record = self.out_dir / f"{target.stem}.json"
+        if not outputs_complete(self.out_dir, target.stem, ["json"]):
+            self.colorizer.log(f"{target.name}: no earlier output to chain from; the chain "
+                               "starts from the references")
+            return None
+        frame = self.colorizer.load_target(target)
+        rec = json.loads(record.read_text(encoding="utf-8"))
+        segs = sorted(rec["segments"], key=lambda s: s["id"])
+        if rec["n_segments"] != frame.n_segments or [s["id"] for s in segs] != \
+                list(range(1, frame.n_segments + 1)) or \
+                (rec["frame"]["height"], rec["frame"]["width"]) != frame.size:
+            self.colorizer.log(f"{record}: does not match {target.name} (segments or size "
+                               "differ); the chain starts from the references")
+            return None
+        colors = np.asarray([s["color"] for s in segs], np.uint8).reshape(-1, 4)
+        return Reference(frame=frame, colors=colors, name=str(target))
 
-    def run(self) -> list[FrameResult]:
-        """Load references, colorize every target, write outputs; return the results."""
+    def run(self, on_frame: FrameCallback | None = None,
+            should_stop: Callable[[], bool] | None = None) -> JobSummary:
+        """Load references, colorize the selected targets, write outputs; summarise.
+
+        ``on_frame(result, paths, k, n)`` runs after frame k of n is written;
+        ``should_stop()`` is asked before each reference and after each frame (cancel:
+        finished frames stay, nothing partial is written).
+        """
         from .outputs import write_frame_outputs
 
-        for color, line in zip(self.ref_colors, self.ref_lines):
-            self.colorizer.add_reference(color, line, name=str(color))
-        sources = self.colorizer.reference_names()
-        if self.mode != "keyframe":  # colored targets join the bank: name them too
-            sources += [str(t) for t in self.targets]
+        t_start = time.perf_counter()
+        stop = should_stop or (lambda: False)
+        todo = list(range(len(self.targets))) if self.selected is None else list(self.selected)
+        cancelled = False
+        written: list[str] = []
         kept: list[FrameResult] = []
-        bar = tqdm(total=len(self.targets), unit="frame", desc="colorize",
-                   disable=self.quiet or len(self.targets) < 2)
-        for result in self.colorizer.colorize(self.targets, self.mode,
-                                              batch_size=self.batch_size):
-            write_frame_outputs(self.out_dir, result.name, result.frame, result.assignment,
-                                formats=self.formats, model_name=self.colorizer.model_name,
-                                references=sources, overwrite=self.overwrite)
-            if self.contact_sheet:
-                kept.append(result)
-            bar.update(1)
-        bar.close()
-        if self.contact_sheet:
+        write_s = 0.0
+        t0 = time.perf_counter()
+        for color, line in zip(self.ref_colors, self.ref_lines):
+            if stop():
+                cancelled = True
+                break
+            self.colorizer.add_reference(color, line, name=str(color))
+        ref_s = time.perf_counter() - t0
+        done = 0
+        if not cancelled and todo:
+            sources = self.colorizer.reference_names()
+            if self.mode != "keyframe":  # colored targets join the bank: name them too
+                sources += [str(t) for t in self.targets]
+            bar = tqdm(total=len(todo), unit="frame", desc="colorize",
+                       disable=self.quiet or len(todo) < 2)
+            results = self.colorizer.colorize(self.targets, self.mode, batch_size=self.batch_size,
+                                              only=todo, chain_seed=self._chain_seed)
+            try:
+                for result in results:
+                    t0 = time.perf_counter()
+                    paths = write_frame_outputs(
+                        self.out_dir, result.name, result.frame, result.assignment,
+                        formats=self.formats, model_name=self.colorizer.model_name,
+                        references=sources, overwrite=self.overwrite)
+                    write_s += time.perf_counter() - t0
+                    written += [str(p) for p in paths]
+                    done += 1
+                    if self.contact_sheet:
+                        kept.append(result)
+                    bar.update(1)
+                    if on_frame is not None:
+                        on_frame(result, paths, done, len(todo))
+                    if done < len(todo) and stop():
+                        cancelled = True
+                        break
+            finally:
+                results.close()
+                bar.close()
+        if self.contact_sheet and kept and not cancelled:
             self._write_contact_sheet(kept)
-        return kept
+        timings = {"references": ref_s, **self.colorizer.timings, "write": write_s}
+        timings["features"] = timings.get("features", 0.0)
+        return JobSummary(
+            frames_total=len(self.targets),
+            frames_selected=len(self.targets) if self.in_range is None else self.in_range,
+            frames_done=done, frames_skipped=len(self.resumed), cancelled=cancelled,
+            seconds=time.perf_counter() - t_start, timings=timings, outputs=written,
+            model=self.colorizer.model_name,
+            device=str(getattr(self.colorizer.featurizer, "device", "cpu")))
 
     def _write_contact_sheet(self, results: list[FrameResult]) -> None:
         from .contact_sheet import make_contact_sheet

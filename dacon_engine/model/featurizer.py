@@ -15,10 +15,16 @@ from .pooling import plan_pooling
 
 
 def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
-    """"auto" (or None) -> cuda when available, else cpu."""
+    """"auto" (or None) -> cuda when available, else cpu.
+
+    An explicit device this machine cannot run (``cuda`` without a GPU, a GPU index that
+    does not exist, an unknown name) is a DaconError naming the devices it has.
+    """
+    from ..devices import check_device
+
     if device is None or str(device) == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
+    return check_device(device)
 
 
 def line_to_rgb01(line: np.ndarray) -> torch.Tensor:
@@ -58,6 +64,20 @@ class DaconFeaturizer:
     @property
     def dim(self) -> int:
         return self.net.out_dim
+
+    def to_device(self, device: str | torch.device) -> None:
+        """Move the network (e.g. to the CPU after the GPU ran out of memory)."""
+        self.device = torch.device(device)
+        self.net.to(self.device)
+
+    @property
+    def pool_cap(self) -> int | None:
+        """Longest side of the segment-pooling grid (None = full resolution)."""
+        return self.net.config.pool_cap
+
+    @pool_cap.setter
+    def pool_cap(self, value: int | None) -> None:
+        self.net.config.pool_cap = value
 
     def _inputs(self, frame: SegmentedFrame) -> dict[str, torch.Tensor]:
         rgb = line_to_rgb01(frame.line).unsqueeze(0).to(self.device)

@@ -114,6 +114,13 @@ def list_models(dinov2_weights: str | os.PathLike | None = None) -> list[dict]:
     return out
 
 
+def list_all_models(dinov2_weights: str | os.PathLike | None = None) -> list[dict]:
+    """Every model ``--model`` accepts by name: the geometric baseline, then :func:`list_models`."""
+    baseline = {"name": "baseline", "available": True, "needs": "nothing",
+                "description": "geometric matcher (position/size after box alignment); the floor"}
+    return [baseline] + list_models(dinov2_weights=dinov2_weights)
+
+
 def save_checkpoint(net: DaconNet, path: str | os.PathLike, extra: dict | None = None) -> None:
     """Write our checkpoint format (trainable weights only; never the DINOv2 backbone)."""
     from ..files import atomic_path

@@ -1,0 +1,286 @@
+"""Line / paper decisions for line art as it is really exported or scanned.
+
+Two modes decide which pixels are line (see :func:`dacon_engine.segments.segment_line_art`):
+
+* ``fixed``: composited-on-white luminance <= ``threshold`` (default 128) is black line;
+  exact PaintBucket / BasicPBC parity on clean, aliased art.
+* ``adaptive``: for anti-aliased, resampled, JPEG-compressed or scanned art. Per image,
+  the paper level ``Lp`` (the histogram mode) and its noise, and the ink level ``Li`` (a
+  low percentile of the clearly dark pixels) are estimated; with darkness ``d = Lp - Y``
+  and contrast ``D = Lp - Li`` a pixel is line where ``d >= weak`` and either
+  ``d >= D/2`` (strong) or ``d >= max(3x3 neighbourhood d) / 2`` -- at least half as dark as
+  the darkest pixel next to it, so a light 1-px anti-aliased line (whose core is its own
+  local maximum) stays whole and closed while the soft fringe of a dark line does not
+  widen it. ``weak`` = max(0.12 D, 5 noise + 6). 8-connected line pieces with no strong
+  pixel and fewer than 16 px (paper noise, JPEG ringing) are dropped (hysteresis).
+* ``auto`` (default): ``fixed`` when the image is clean -- (almost) every pixel is either
+  paper at one exact level, or ink; no anti-aliasing ramps, noise or compression
+  artefacts -- else ``adaptive``. The JSON record says which was used.
+
+Color lines (trace lines). Every pixel is seen as ink absorbed from the paper: with the
+paper color ``P`` (white in ``fixed`` mode, estimated in ``adaptive``) the absorption
+``v = P - pixel`` of a color line of color ``c`` at coverage ``a`` is ``a (P - c)``, so its
+direction says WHICH ink (hue and saturation) and its length how much (coverage),
+whatever the anti-aliasing. A pixel belongs to the ink (black, a trace color, or a user
+line color) whose absorption direction is nearest, if within ``TRACE_TOLERANCE_DEG``; a
+trace-color pixel is a color line when its coverage is >= 0.5 (``fixed``; for pure
+colors the same as alpha >= 128) or, in ``adaptive`` mode, >= 0.15 in an 8-connected
+piece reaching 0.3. Default trace colors: red, blue, green (BasicPBC's order).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+LINE_MODES = ("auto", "fixed", "adaptive")
+
+TRACE_TOLERANCE_DEG = 20.0
+"""Largest angle between a pixel's absorption and an ink's (degrees)."""
+
+NAMED_COLORS: dict[str, tuple[int, int, int]] = {
+    "red": (255, 0, 0), "green": (0, 255, 0), "blue": (0, 0, 255),
+    "cyan": (0, 255, 255), "magenta": (255, 0, 255), "yellow": (255, 255, 0),
+    "orange": (255, 128, 0), "purple": (128, 0, 255), "pink": (255, 105, 180),
+    "brown": (120, 70, 30), "darkblue": (0, 0, 139), "navy": (0, 0, 128),
+}
+"""Names accepted for trace / line colors (besides R,G,B and #rrggbb)."""
+
+DEFAULT_TRACE_COLORS: tuple[tuple[int, int, int], ...] = ((255, 0, 0), (0, 0, 255), (0, 255, 0))
+"""Pure red, blue, green: BasicPBC's shading-boundary lines, in its processing order."""
+
+# clean-image test: share of pixels allowed to be neither paper (exactly its level) nor
+# ink/pure color, and the grey band counted as "in between"
+_CLEAN_MAX_MID = 0.002
+_MID_LO, _MID_HI = 24, 231
+SPECK_MAX_AREA = 9
+"""adaptive mode: regions of <= this many px are specks (merged, never colored alone)."""
+SPECK_THIN_MAX_AREA = 40
+"""adaptive mode: regions of <= this many px that a 3x3 erosion removes (nowhere wider
+than 2 px: slivers along lines, holes in thick strokes) are specks too."""
+
+
+def parse_color(text: str | Sequence[int]) -> tuple[int, int, int]:
+    """'red', 'R,G,B' (0..255) or '#rrggbb' (or an (r, g, b) sequence) -> (r, g, b).
+
+    Raises ValueError naming what is allowed.
+    """
+    if not isinstance(text, str):
+        vals = [int(v) for v in text]
+        if len(vals) != 3 or not all(0 <= v <= 255 for v in vals):
+            raise ValueError(f"color {tuple(text)!r}: need 3 values in 0..255")
+        return vals[0], vals[1], vals[2]
+    t = text.strip().lower()
+    if t in NAMED_COLORS:
+        return NAMED_COLORS[t]
+    m = re.fullmatch(r"#?([0-9a-f]{6})", t)
+    if m and (t.startswith("#") or not t.isdigit()):
+        h = m.group(1)
+        return int(h[0:2], 16), int(h[2:4], 16), int(h[4:6], 16)
+    parts = [p.strip() for p in t.split(",")]
+    if len(parts) == 3 and all(p.isdigit() for p in parts) and all(int(p) <= 255 for p in parts):
+        return int(parts[0]), int(parts[1]), int(parts[2])
+    raise ValueError(f"color {text!r}: use a name ({', '.join(sorted(NAMED_COLORS))}), "
+                     "R,G,B with values 0..255, or #rrggbb")
+
+
+def _colors(colors, default) -> tuple[tuple[int, int, int], ...]:
+    if colors is None:
+        return default
+    if isinstance(colors, str):
+        colors = [colors]
+    out = []
+    for c in colors:
+        rgb = parse_color(c)
+        if sum(rgb) >= 3 * 250:
+            raise ValueError(f"color {c!r} is white: it cannot be told from paper")
+        out.append(rgb)
+    return tuple(out)
+
+
+@dataclass(frozen=True)
+class LineOptions:
+    """How line pixels are decided (see the module docstring)."""
+
+    mode: str = "auto"
+    threshold: int = 128
+    trace_colors: tuple[tuple[int, int, int], ...] = DEFAULT_TRACE_COLORS
+    line_colors: tuple[tuple[int, int, int], ...] = ()
+
+    @classmethod
+    def make(cls, mode: str = "auto", threshold: int = 128, trace_colors=None,
+             line_colors=None) -> "LineOptions":
+        if mode not in LINE_MODES:
+            raise ValueError(f"line mode {mode!r}: use one of {', '.join(LINE_MODES)}")
+        if not 0 <= int(threshold) <= 255:
+            raise ValueError(f"threshold must be in 0..255, got {threshold}")
+        return cls(mode, int(threshold), _colors(trace_colors, DEFAULT_TRACE_COLORS),
+                   _colors(line_colors, ()))
+
+
+def composite_rgb(rgba: np.ndarray) -> np.ndarray:
+    """HxWx4 uint8 -> HxWx3 uint8 composited on white (rounded)."""
+    rgb = np.ascontiguousarray(rgba[..., :3])
+    alpha = cv2.extractChannel(rgba, 3)
+    if cv2.minMaxLoc(alpha)[0] >= 255:
+        return rgb
+    a3 = cv2.merge([alpha, alpha, alpha])
+    out = cv2.multiply(rgb, a3, scale=1.0 / 255.0)
+    return cv2.add(out, cv2.bitwise_not(a3))
+
+
+def is_clean(gray: np.ndarray, pure_color: np.ndarray | None = None) -> bool:
+    """True when the composited luminance is two-level-like: (almost) no pixel lies
+    strictly between ink and paper, and the paper is one exact level (no noise).
+
+    pure_color: optional HxW mask of exact pure trace-color pixels (their luminance is
+    legitimately mid-grey).
+    """
+    n = gray.size
+    hist = cv2.calcHist([gray], [0], None, [256], [0, 256]).ravel()
+    mid = hist[_MID_LO:_MID_HI + 1].sum()
+    if pure_color is not None and mid:
+        mid -= np.count_nonzero(pure_color)
+    if mid > _CLEAN_MAX_MID * n:
+        return False
+    lp = int(np.argmax(hist))
+    # the paper is one level: its near neighbours are (almost) empty
+    near = hist[max(lp - 12, 0):lp + 13].sum() - hist[lp]
+    return bool(near <= _CLEAN_MAX_MID * n)
+
+
+@dataclass
+class PaperInk:
+    """Per-image levels for adaptive mode."""
+
+    paper: int              # luminance of the paper (histogram mode)
+    paper_rgb: np.ndarray   # (3,) float32
+    noise: float            # paper noise (luminance std. dev. estimate)
+    ink: int                # luminance of the line cores
+    strong: int             # darkness (Lp - Y) at or above which a pixel is surely line
+    weak: int               # darkness below which a pixel is surely paper
+
+    def record(self) -> dict:
+        return {"paper": self.paper, "paper_rgb": [round(float(v), 1) for v in self.paper_rgb],
+                "noise": round(self.noise, 2), "ink": self.ink, "strong": self.strong,
+                "weak": self.weak}
+
+
+def estimate_levels(rgb: np.ndarray, gray: np.ndarray) -> PaperInk:
+    """Paper and ink levels of composited line art (see the module docstring)."""
+    hist = cv2.calcHist([gray], [0], None, [256], [0, 256]).ravel()
+    lp = int(np.argmax(hist[64:])) + 64  # paper: the most common light level
+    lo, hi = max(lp - 30, 0), min(lp + 30, 255)
+    win = hist[lo:hi + 1]
+    cdf = np.cumsum(win) / max(win.sum(), 1.0)
+    q16, q50, q84 = (int(np.searchsorted(cdf, q)) for q in (0.16, 0.5, 0.84))
+    # one-sided (bright half) spread: the dark half holds anti-aliasing ramps too
+    noise = max(float(q84 - q50), 0.5)
+    mask = cv2.inRange(gray, max(lp - 2 * noise - 1, 0), min(lp + 2 * noise + 1, 255))
+    paper_rgb = np.array(cv2.mean(rgb, mask=mask)[:3], np.float32)
+    dark_lim = lp - max(6.0 * noise, 40.0)
+    ink = 0
+    if dark_lim > 0:
+        dh = hist[:int(dark_lim)]
+        if dh.sum() > 0:
+            ink = int(np.searchsorted(np.cumsum(dh) / dh.sum(), 0.10))
+        else:
+            ink = int(dark_lim)
+    contrast = max(lp - ink, 1)
+    strong = max(contrast // 2, 1)
+    weak = int(min(max(0.12 * contrast, 5.0 * noise + 6.0), strong))
+    return PaperInk(lp, paper_rgb, noise, ink, strong, weak)
+
+
+def adaptive_line_mask(gray: np.ndarray, lv: PaperInk) -> np.ndarray:
+    """HxW uint8 255/0: black line pixels of adaptive mode (see the module docstring)."""
+    dark = cv2.subtract(np.full_like(gray, lv.paper), gray)  # saturating Lp - Y
+    weak = cv2.compare(dark, lv.weak, cv2.CMP_GE)
+    strong = cv2.compare(dark, lv.strong, cv2.CMP_GE)
+    localmax = cv2.dilate(dark, np.ones((3, 3), np.uint8))
+    half = cv2.compare(cv2.add(dark, dark), localmax, cv2.CMP_GE)  # 2d >= max (no overflow
+    # issue: saturation at 255 only where d >= 128, i.e. surely >= half of any max)
+    cand = cv2.bitwise_and(weak, cv2.bitwise_or(strong, half))
+    # hysteresis: drop small pieces without a strong pixel
+    n1, lab, stats, _ = cv2.connectedComponentsWithStatsWithAlgorithm(
+        cand, 8, cv2.CV_32S, cv2.CCL_SAUF)
+    if n1 <= 1:
+        return cand
+    keep = stats[:, cv2.CC_STAT_AREA] >= 16
+    pts = cv2.findNonZero(cv2.bitwise_and(strong, cand))
+    if pts is not None:
+        pts = pts.reshape(-1, 2)
+        keep[lab[pts[:, 1], pts[:, 0]]] = True
+    keep[0] = False
+    if keep[1:].all():
+        return cand
+    return cv2.compare(keep.astype(np.uint8)[lab], 0, cv2.CMP_GT)
+
+
+@dataclass
+class ColorPixels:
+    """Color-classified pixels: per trace color its (xs, ys) in raster order (or None),
+    and the (xs, ys) of user line-color pixels (or None)."""
+
+    trace: list[tuple[np.ndarray, np.ndarray] | None]
+    line: tuple[np.ndarray, np.ndarray] | None
+
+
+def classify_colors(rgb: np.ndarray, opts: LineOptions, paper_rgb: np.ndarray | None,
+                    ink: float, adaptive: bool) -> ColorPixels:
+    """Find trace-line and user line-color pixels by absorption direction (module doc).
+
+    rgb: HxWx3 uint8 composited on white; paper_rgb: (3,) paper color (None = white);
+    ink: luminance of black ink (its absorption is ``paper - ink`` in every channel).
+    """
+    colors = list(opts.trace_colors) + list(opts.line_colors)
+    none = ColorPixels([None] * len(opts.trace_colors), None)
+    if not colors:
+        return none
+    p = np.full(3, 255.0, np.float32) if paper_rgb is None else np.asarray(paper_rgb, np.float32)
+    dirs = np.array([p - ink] + [p - np.asarray(c, np.float32) for c in colors], np.float32)
+    # candidates: absorption chroma (max - min channel) >= half the least chroma of a color
+    # (fixed), or a fraction of it above the noise (adaptive)
+    chroma_c = dirs[1:].max(1) - dirs[1:].min(1)
+    pv = tuple(float(v) for v in np.clip(np.rint(p), 0, 255))
+    v = cv2.subtract(np.full_like(rgb, 0) + np.array(pv, np.uint8), rgb)
+    ch = cv2.subtract(cv2.max(cv2.max(v[..., 0], v[..., 1]), v[..., 2]),
+                      cv2.min(cv2.min(v[..., 0], v[..., 1]), v[..., 2]))
+    lim = 0.15 if adaptive else 0.5
+    cmin = max(float(chroma_c.min()) * lim * 0.8, 12.0 if adaptive else 1.0)
+    cand = cv2.compare(ch, cmin, cv2.CMP_GE)
+    if not cv2.countNonZero(cand):
+        return none
+    pts = cv2.findNonZero(cand).reshape(-1, 2)
+    order = np.lexsort((pts[:, 0], pts[:, 1]))  # raster order
+    xs, ys = pts[order, 0].astype(np.int64), pts[order, 1].astype(np.int64)
+    # signed absorption (float, not clipped) of the candidates
+    vv = p[None, :] - rgb[ys, xs].astype(np.float32)
+    norm_d = np.linalg.norm(dirs, axis=1)
+    norm_v = np.maximum(np.linalg.norm(vv, axis=1), 1e-6)
+    dots = vv @ dirs.T  # (N, K+1)
+    cos = dots / (norm_v[:, None] * np.maximum(norm_d[None, :], 1e-6))
+    best = np.argmax(cos, axis=1)
+    cov = dots[np.arange(best.size), best] / np.maximum(norm_d[best] ** 2, 1e-6)
+    ok = cos[np.arange(best.size), best] >= np.cos(np.deg2rad(TRACE_TOLERANCE_DEG))
+    nt = len(opts.trace_colors)
+    trace: list[tuple[np.ndarray, np.ndarray] | None] = []
+    for k in range(nt):
+        sel = ok & (best == k + 1) & (cov >= lim)
+        if adaptive and sel.any():
+            from .segments import _point_components
+
+            cid = _point_components(xs[sel], ys[sel], rgb.shape[1])
+            good = np.zeros(int(cid.max()) + 1, bool)
+            good[cid[cov[sel] >= 0.3]] = True
+            idx = np.flatnonzero(sel)[good[cid]]
+            sel = np.zeros_like(sel)
+            sel[idx] = True
+        trace.append((xs[sel], ys[sel]) if sel.any() else None)
+    line_sel = ok & (best > nt) & (cov >= (0.3 if adaptive else 0.5))
+    line = (xs[line_sel], ys[line_sel]) if line_sel.any() else None
+    return ColorPixels(trace, line)
