@@ -22,6 +22,7 @@ import collections
 import itertools
 import json
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -32,6 +33,7 @@ from typing import Any
 from .protocol import PROTOCOL_VERSION, ProtocolError, decode, encode, request
 
 SERVICE_MODULE = "dacon_engine.service"
+_MISSING_MODULE = re.compile(r"No module named '?([\w.]+)'?")
 
 
 class EngineError(Exception):
@@ -408,8 +410,9 @@ class EngineClient:
     def _start_problem(self, extra: Sequence[str] = ()) -> str | None:
         """A plain-words reason from ``extra`` or the engine's stderr (missing modules, ...)."""
         for line in [*extra, *reversed(self.stderr_tail)]:
-            if "No module named" in line:
-                mod = line.split("No module named", 1)[1].strip(" '\"")
+            found = _MISSING_MODULE.search(line)
+            if found:
+                mod = found.group(1)
                 top = mod.split(".")[0]
                 if top == "dacon_engine":
                     return ("the DACoN engine is not installed in this interpreter "

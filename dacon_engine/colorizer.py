@@ -95,7 +95,8 @@ class Colorizer:
                 if not is_out_of_memory(e):
                     raise
                 step = degrade(self.featurizer)
-                names = ", ".join(target_name(f, i) for i, f in enumerate(frames))
+                names = ", ".join(Path(f.path).name if f.path is not None else
+                                  "an in-memory frame" for f in frames)
                 if step is None:
                     raise DaconError(None, f"out of memory on {names} even on the CPU "
                                            "(try smaller frames)") from None
