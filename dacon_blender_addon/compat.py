@@ -1,0 +1,80 @@
+"""Blender 4.2 vs 5.x API differences, in one place.
+
+4.2 calls sequencer strips ``Sequence`` and keeps them in ``SequenceEditor.sequences``;
+5.0 renamed them ``Strip`` / ``strips`` (the old names are gone) and added
+``context.sequencer_scene``. Nothing else in the add-on may touch these names.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import bpy
+
+
+def strip_type() -> type:
+    """The RNA base class of sequencer strips (``Strip`` in 5.x, ``Sequence`` in 4.2)."""
+    strip = getattr(bpy.types, "Strip", None)
+    return strip if strip is not None else bpy.types.Sequence
+
+
+def path_options() -> set[str]:
+    """``options`` for file/folder StringProperties that accept ``//`` (blend-relative) paths.
+
+    5.0 warns when ``//`` is assigned to a path property lacking PATH_SUPPORTS_BLEND_RELATIVE;
+    4.2 has no such option (and accepts ``//`` everywhere).
+    """
+    if "is_path_supports_blend_relative" in bpy.types.Property.bl_rna.properties:
+        return {"PATH_SUPPORTS_BLEND_RELATIVE"}
+    return set()
+
+
+def sequencer_scene(context: Any) -> Any:
+    """The scene the sequence editor shows: ``context.sequencer_scene`` (5.x) or ``context.scene``."""
+    return getattr(context, "sequencer_scene", None) or context.scene
+
+
+def top_strips(scene: Any) -> Any:
+    """Top-level strips of ``scene`` (an RNA collection); empty tuple without a sequence editor."""
+    editor = scene.sequence_editor
+    if editor is None:
+        return ()
+    return editor.strips if hasattr(editor, "strips") else editor.sequences
+
+
+def all_strips(scene: Any) -> Any:
+    """Every strip of ``scene``, inside meta strips too."""
+    editor = scene.sequence_editor
+    if editor is None:
+        return ()
+    return editor.strips_all if hasattr(editor, "strips_all") else editor.sequences_all
+
+
+def ensure_top_strips(scene: Any) -> Any:
+    """Like :func:`top_strips` but creates the sequence editor when missing."""
+    scene.sequence_editor_create()
+    return top_strips(scene)
+
+
+def active_strip(scene: Any) -> Any | None:
+    """The active strip of ``scene``'s sequence editor, or None."""
+    editor = scene.sequence_editor
+    return None if editor is None else editor.active_strip
+
+
+def set_active_strip(scene: Any, strip: Any) -> None:
+    """Make ``strip`` the active strip of ``scene``."""
+    scene.sequence_editor_create().active_strip = strip
+
+
+def find_strip(scene: Any, name: str) -> Any | None:
+    """The strip called ``name`` (at any depth), or None."""
+    for strip in all_strips(scene):
+        if strip.name == name:
+            return strip
+    return None
+
+
+def is_image_strip(strip: Any) -> bool:
+    """True for image (sequence) strips, the only kind that can hold line art."""
+    return strip is not None and getattr(strip, "type", "") == "IMAGE"

@@ -1,0 +1,110 @@
+"""The "DACoN" sidebar tab of the sequence editor (drawing only, no logic)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import bpy
+
+from . import compat, ops_shot, previews, shots
+
+
+class DACON_UL_references(bpy.types.UIList):
+    """Reference sheets of a shot, with thumbnails."""
+
+    def draw_item(self, context: Any, layout: Any, data: Any, item: Any, icon: int,
+                  active_data: Any, active_propname: str, index: int = 0, flt_flag: int = 0) -> None:
+        thumb = previews.thumbnail_icon(item.color_path)
+        if item.source == "STRIP":
+            text = f"{item.strip_name} @ {item.frame}"
+        else:
+            text = bpy.path.basename(item.color_path) or "(no image)"
+        if thumb:
+            layout.label(text=text, icon_value=thumb)
+        else:
+            layout.label(text=text, icon="IMAGE_DATA")
+
+
+class _DaconPanel:
+    bl_space_type = "SEQUENCE_EDITOR"
+    bl_region_type = "UI"
+    bl_category = "DACoN"
+
+
+class DACON_PT_shot(_DaconPanel, bpy.types.Panel):
+    """Shot settings of the active line-art strip."""
+
+    bl_label = "Shot"
+
+    def draw(self, context: Any) -> None:
+        layout = self.layout
+        scene = compat.sequencer_scene(context)
+        strip = compat.active_strip(scene) if scene else None
+        if not compat.is_image_strip(strip):
+            layout.label(text="Select a line-art image strip", icon="INFO")
+            return
+        if not shots.is_shot(strip):
+            layout.label(text=strip.name, icon="SEQUENCE")
+            layout.operator(ops_shot.DACON_OT_make_shot.bl_idname, icon="ADD")
+            return
+        shot = strip.dacon
+        layout.label(text=strip.name, icon="SEQUENCE")
+        col = layout.column()
+        col.prop(shot, "mode")
+        col.prop(shot, "gap_radius")
+        col.row().prop(shot, "formats")
+        col.prop(shot, "output_dir", placeholder=shots.default_output_dir(strip))
+
+
+class DACON_PT_references(_DaconPanel, bpy.types.Panel):
+    """Reference sheets of the active shot."""
+
+    bl_label = "Reference Sheets"
+    bl_parent_id = "DACON_PT_shot"
+
+    @classmethod
+    def poll(cls, context: Any) -> bool:
+        scene = compat.sequencer_scene(context)
+        return scene is not None and shots.is_shot(compat.active_strip(scene))
+
+    def draw(self, context: Any) -> None:
+        layout = self.layout
+        strip = compat.active_strip(compat.sequencer_scene(context))
+        shot = strip.dacon
+        row = layout.row()
+        row.template_list("DACON_UL_references", "", shot, "references", shot, "active_reference",
+                          rows=3)
+        col = row.column(align=True)
+        col.operator(ops_shot.DACON_OT_reference_add_file.bl_idname, text="", icon="FILE_IMAGE")
+        col.operator(ops_shot.DACON_OT_reference_add_strip.bl_idname, text="", icon="SEQUENCE")
+        col.operator(ops_shot.DACON_OT_reference_remove.bl_idname, text="", icon="REMOVE")
+        col.separator()
+        col.operator(ops_shot.DACON_OT_reference_move.bl_idname, text="", icon="TRIA_UP").direction = "UP"
+        col.operator(ops_shot.DACON_OT_reference_move.bl_idname, text="",
+                     icon="TRIA_DOWN").direction = "DOWN"
+        if 0 <= shot.active_reference < len(shot.references):
+            ref = shot.references[shot.active_reference]
+            thumb = previews.thumbnail_icon(ref.color_path)
+            if thumb:
+                layout.template_icon(icon_value=thumb, scale=6.0)
+            box = layout.column()
+            if ref.source == "FILE":
+                box.prop(ref, "color_path")
+            else:
+                box.label(text=f"{ref.strip_name}, frame {ref.frame}")
+            box.prop(ref, "line_path")
+
+
+CLASSES = (DACON_UL_references, DACON_PT_shot, DACON_PT_references)
+
+
+def register() -> None:
+    """Register the sidebar panels."""
+    for cls in CLASSES:
+        bpy.utils.register_class(cls)
+
+
+def unregister() -> None:
+    """Unregister the sidebar panels."""
+    for cls in reversed(CLASSES):
+        bpy.utils.unregister_class(cls)

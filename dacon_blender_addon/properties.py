@@ -1,0 +1,84 @@
+"""Per-shot settings, stored on the line-art image strip itself.
+
+A ``PointerProperty`` named ``dacon`` is registered on the strip RNA type (``Strip`` in 5.x,
+``Sequence`` in 4.2), so the settings are saved in the .blend with the strip and follow it through
+renames, moves (channel, frame, into meta strips) and reloads without any name-based bookkeeping.
+"""
+
+from __future__ import annotations
+
+import bpy
+
+from . import compat
+
+MODES = (
+    ("keyframe", "Keyframe", "Every frame is matched against the reference sheets only"),
+    ("consecutive", "Consecutive", "Each frame also uses the previous colorized frame"),
+    ("nearest", "Nearest", "Each frame uses the nearest reference sheet in time"),
+)
+FORMATS = (
+    ("png", "PNG", "Colored frames as PNG images"),
+    ("json", "JSON", "Per-frame segment records (colors, confidence)"),
+    ("exr", "EXR", "Multichannel EXR (color, segment ids, confidence)"),
+)
+DEFAULT_FORMATS = {"png", "json"}
+SOURCES = (
+    ("FILE", "File", "A colored image file"),
+    ("STRIP", "Strip", "A frame of an image strip in this scene"),
+)
+
+
+class DaconReference(bpy.types.PropertyGroup):
+    """One reference sheet: a colored image (file or strip frame) with optional line art."""
+
+    source: bpy.props.EnumProperty(name="Source", items=SOURCES, default="FILE")  # type: ignore[valid-type]
+    color_path: bpy.props.StringProperty(  # type: ignore[valid-type]
+        name="Colored Image", subtype="FILE_PATH", options=compat.path_options(),
+        description="Colored reference image; for a strip source, the file last resolved from it")
+    line_path: bpy.props.StringProperty(  # type: ignore[valid-type]
+        name="Line Art", subtype="FILE_PATH", options=compat.path_options(),
+        description="Optional line art of the reference (otherwise taken from the colored image)")
+    strip_uid: bpy.props.StringProperty(name="Strip ID", options={"HIDDEN"})  # type: ignore[valid-type]
+    strip_name: bpy.props.StringProperty(  # type: ignore[valid-type]
+        name="Strip", description="Image strip holding the colored reference (name when assigned)")
+    frame: bpy.props.IntProperty(  # type: ignore[valid-type]
+        name="Frame", description="Scene frame of the strip to use as the reference")
+
+
+class DaconShot(bpy.types.PropertyGroup):
+    """Colorization settings of one shot (a line-art image strip)."""
+
+    is_shot: bpy.props.BoolProperty(  # type: ignore[valid-type]
+        name="DACoN Shot", description="This strip is line art to colorize")
+    uid: bpy.props.StringProperty(name="ID", options={"HIDDEN"})  # type: ignore[valid-type]
+    references: bpy.props.CollectionProperty(type=DaconReference)  # type: ignore[valid-type]
+    active_reference: bpy.props.IntProperty(name="Active Reference", min=0)  # type: ignore[valid-type]
+    mode: bpy.props.EnumProperty(name="Mode", items=MODES, default="keyframe")  # type: ignore[valid-type]
+    gap_radius: bpy.props.IntProperty(  # type: ignore[valid-type]
+        name="Gap Radius", min=0, soft_max=8, max=64, default=0,
+        description="Close gaps in the line art up to this many pixels")
+    formats: bpy.props.EnumProperty(  # type: ignore[valid-type]
+        name="Formats", items=FORMATS, options={"ENUM_FLAG"}, default=DEFAULT_FORMATS)
+    output_dir: bpy.props.StringProperty(  # type: ignore[valid-type]
+        name="Output Folder", subtype="DIR_PATH", options=compat.path_options(),
+        description="Where colored frames go; '//' is the .blend's folder. Empty: //dacon/<strip name>/")
+
+
+CLASSES = (DaconReference, DaconShot)
+
+
+def register() -> None:
+    """Register the property groups and attach ``dacon`` to the strip type."""
+    for cls in CLASSES:
+        bpy.utils.register_class(cls)
+    compat.strip_type().dacon = bpy.props.PointerProperty(type=DaconShot)
+
+
+def unregister() -> None:
+    """Detach ``dacon`` from the strip type and unregister (stored data stays in .blend files)."""
+    try:
+        del compat.strip_type().dacon
+    except AttributeError:
+        pass
+    for cls in reversed(CLASSES):
+        bpy.utils.unregister_class(cls)
