@@ -14,12 +14,15 @@ class SegmentedFrame:
 
     line:   HxWx4 uint8 RGBA exactly as read (line pixels are copied from it into outputs).
     labels: HxW int32; 0 = line pixel, 1..n_segments = regions.
+    line_art: how the line pixels were decided (JSON-ready; see
+              ``segments.segment_line_art_details``: line_mode fixed/adaptive, ...).
     """
 
     line: np.ndarray
     labels: np.ndarray
     n_segments: int
     path: Path | None = None
+    line_art: dict = field(default_factory=dict)
 
     @property
     def size(self) -> tuple[int, int]:

@@ -11,8 +11,8 @@ Two modes decide which pixels are line (see :func:`dacon_engine.segments.segment
   ``d >= D/2`` (strong) or ``d >= max(3x3 neighbourhood d) / 2`` -- at least half as dark as
   the darkest pixel next to it, so a light 1-px anti-aliased line (whose core is its own
   local maximum) stays whole and closed while the soft fringe of a dark line does not
-  widen it. ``weak`` = max(0.12 D, 5 noise + 6). 8-connected line pieces with no strong
-  pixel and fewer than 16 px (paper noise, JPEG ringing) are dropped (hysteresis).
+  widen it. ``weak`` = max(0.12 D, 5 noise + 6). 8-connected line pieces without a
+  strong pixel (paper noise, JPEG ringing) are dropped (hysteresis).
 * ``auto`` (default): ``fixed`` when the image is clean -- (almost) every pixel is either
   paper at one exact level, or ink; no anti-aliasing ramps, noise or compression
   artefacts -- else ``adaptive``. The JSON record says which was used.
@@ -59,6 +59,8 @@ _CLEAN_MAX_MID = 0.002
 _MID_LO, _MID_HI = 24, 231
 SPECK_MAX_AREA = 9
 """adaptive mode: regions of <= this many px are specks (merged, never colored alone)."""
+SPECK_MIN_DARK = 0.15
+"""adaptive mode: ... mean darkness (share of the ink contrast) of a thin speck."""
 SPECK_THIN_MAX_AREA = 40
 """adaptive mode: regions of <= this many px that a 3x3 erosion removes (nowhere wider
 than 2 px: slivers along lines, holes in thick strokes) are specks too."""
@@ -124,27 +126,25 @@ class LineOptions:
 
 def composite_rgb(rgba: np.ndarray) -> np.ndarray:
     """HxWx4 uint8 -> HxWx3 uint8 composited on white (rounded)."""
-    rgb = np.ascontiguousarray(rgba[..., :3])
+    rgb = cv2.cvtColor(rgba, cv2.COLOR_RGBA2RGB)
     alpha = cv2.extractChannel(rgba, 3)
     if cv2.minMaxLoc(alpha)[0] >= 255:
         return rgb
-    a3 = cv2.merge([alpha, alpha, alpha])
+    a3 = cv2.cvtColor(alpha, cv2.COLOR_GRAY2RGB)
     out = cv2.multiply(rgb, a3, scale=1.0 / 255.0)
     return cv2.add(out, cv2.bitwise_not(a3))
 
 
-def is_clean(gray: np.ndarray, pure_color: np.ndarray | None = None) -> bool:
+def is_clean(gray: np.ndarray, exempt: int = 0) -> bool:
     """True when the composited luminance is two-level-like: (almost) no pixel lies
-    strictly between ink and paper, and the paper is one exact level (no noise).
+    strictly between ink and paper (grey 24..231), and the paper is one exact level (no
+    pixel within 12 levels of it). At most 0.2 % of the pixels may break each rule.
 
-    pure_color: optional HxW mask of exact pure trace-color pixels (their luminance is
-    legitimately mid-grey).
+    exempt: how many pixels are exactly a trace or line color (legitimately mid-grey).
     """
     n = gray.size
     hist = cv2.calcHist([gray], [0], None, [256], [0, 256]).ravel()
-    mid = hist[_MID_LO:_MID_HI + 1].sum()
-    if pure_color is not None and mid:
-        mid -= np.count_nonzero(pure_color)
+    mid = hist[_MID_LO:_MID_HI + 1].sum() - exempt
     if mid > _CLEAN_MAX_MID * n:
         return False
     lp = int(np.argmax(hist))
@@ -206,11 +206,10 @@ def adaptive_line_mask(gray: np.ndarray, lv: PaperInk) -> np.ndarray:
     # issue: saturation at 255 only where d >= 128, i.e. surely >= half of any max)
     cand = cv2.bitwise_and(weak, cv2.bitwise_or(strong, half))
     # hysteresis: drop small pieces without a strong pixel
-    n1, lab, stats, _ = cv2.connectedComponentsWithStatsWithAlgorithm(
-        cand, 8, cv2.CV_32S, cv2.CCL_SAUF)
+    n1, lab = cv2.connectedComponentsWithAlgorithm(cand, 8, cv2.CV_32S, cv2.CCL_SAUF)
     if n1 <= 1:
         return cand
-    keep = stats[:, cv2.CC_STAT_AREA] >= 16
+    keep = np.zeros(n1, bool)
     pts = cv2.findNonZero(cv2.bitwise_and(strong, cand))
     if pts is not None:
         pts = pts.reshape(-1, 2)
@@ -218,7 +217,7 @@ def adaptive_line_mask(gray: np.ndarray, lv: PaperInk) -> np.ndarray:
     keep[0] = False
     if keep[1:].all():
         return cand
-    return cv2.compare(keep.astype(np.uint8)[lab], 0, cv2.CMP_GT)
+    return keep.view(np.uint8)[lab] * np.uint8(255)
 
 
 @dataclass
@@ -247,9 +246,12 @@ def classify_colors(rgb: np.ndarray, opts: LineOptions, paper_rgb: np.ndarray | 
     # (fixed), or a fraction of it above the noise (adaptive)
     chroma_c = dirs[1:].max(1) - dirs[1:].min(1)
     pv = tuple(float(v) for v in np.clip(np.rint(p), 0, 255))
-    v = cv2.subtract(np.full_like(rgb, 0) + np.array(pv, np.uint8), rgb)
-    ch = cv2.subtract(cv2.max(cv2.max(v[..., 0], v[..., 1]), v[..., 2]),
-                      cv2.min(cv2.min(v[..., 0], v[..., 1]), v[..., 2]))
+    if adaptive:
+        v = cv2.subtract(cv2.bitwise_not(rgb), (255 - pv[0], 255 - pv[1], 255 - pv[2], 0))
+    else:  # white paper: absorption chroma = chroma of the pixel itself
+        v = rgb
+    c0, c1, c2 = cv2.split(v)
+    ch = cv2.subtract(cv2.max(cv2.max(c0, c1), c2), cv2.min(cv2.min(c0, c1), c2))
     lim = 0.15 if adaptive else 0.5
     cmin = max(float(chroma_c.min()) * lim * 0.8, 12.0 if adaptive else 1.0)
     cand = cv2.compare(ch, cmin, cv2.CMP_GE)
@@ -284,3 +286,87 @@ def classify_colors(rgb: np.ndarray, opts: LineOptions, paper_rgb: np.ndarray | 
     line_sel = ok & (best > nt) & (cov >= (0.3 if adaptive else 0.5))
     line = (xs[line_sel], ys[line_sel]) if line_sel.any() else None
     return ColorPixels(trace, line)
+
+
+_SPECK_RADIUS = 3
+_OFFSETS = sorted(((dy, dx) for dy in range(-_SPECK_RADIUS, _SPECK_RADIUS + 1)
+                   for dx in range(-_SPECK_RADIUS, _SPECK_RADIUS + 1) if dy or dx),
+                  key=lambda o: (o[0] * o[0] + o[1] * o[1], o))
+
+
+def find_specks(labels: np.ndarray, areas: np.ndarray, dark: np.ndarray | None = None,
+                min_dark: float = 0.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Speck regions: <= SPECK_MAX_AREA px, or <= SPECK_THIN_MAX_AREA px and thin (area
+    <= 2 x the longer side of its bounding box: nowhere much wider than 2 px).
+
+    Returns ((n+1,) bool per label, xs, ys of the speck pixels, raster order). Only the
+    pixels of small regions are examined.
+    """
+    n = areas.size - 1
+    small = areas <= max(SPECK_MAX_AREA, SPECK_THIN_MAX_AREA)
+    small[0] = False
+    speck = np.zeros(n + 1, bool)
+    empty = np.zeros(0, np.int64)
+    if not small.any():
+        return speck, empty, empty
+    pts = cv2.findNonZero(small.view(np.uint8)[labels])
+    pts = pts.reshape(-1, 2)
+    xs, ys = pts[:, 0].astype(np.int64), pts[:, 1].astype(np.int64)
+    sid = labels[ys, xs]
+    big = np.iinfo(np.int64).max
+    x0 = np.full(n + 1, big); y0 = np.full(n + 1, big)
+    x1 = np.full(n + 1, -1); y1 = np.full(n + 1, -1)
+    np.minimum.at(x0, sid, xs); np.minimum.at(y0, sid, ys)
+    np.maximum.at(x1, sid, xs); np.maximum.at(y1, sid, ys)
+    long_side = np.maximum(x1 - x0, y1 - y0) + 1
+    thin = areas <= 2 * long_side
+    if dark is not None:  # thin AND inky: its pixels are, on average, in a line's fringe
+        mean_dark = np.bincount(sid, weights=dark[ys, xs], minlength=n + 1) / np.maximum(areas, 1)
+        thin &= mean_dark >= min_dark
+    speck = small & ((areas <= SPECK_MAX_AREA) | thin)
+    speck &= areas <= np.where(areas <= SPECK_MAX_AREA, SPECK_MAX_AREA, SPECK_THIN_MAX_AREA)
+    sel = speck[sid]
+    return speck, xs[sel], ys[sel]
+
+
+def merge_specks(labels: np.ndarray, speck: np.ndarray, xs: np.ndarray, ys: np.ndarray
+                 ) -> tuple[np.ndarray, int]:
+    """Merge speck regions (``speck``: (n+1,) bool per label) into the region whose pixels
+    lie nearest (within 3 px, across the line): each speck pixel finds the nearest pixel
+    of a non-speck region; the speck joins the region most of its pixels found (ties ->
+    the lower label). A speck with no region within reach becomes line (0).
+
+    xs, ys: the speck pixels (:func:`find_specks`). Returns (lut (n+1,) int32: old label
+    -> new label, the kept regions renumbered 1..m keeping their order, i.e. raster order
+    of their first pixel before the merge; m). Only speck pixels are examined.
+    """
+    n = speck.size - 1
+    h, w = labels.shape
+    sid = labels[ys, xs].astype(np.int64)
+    hit = np.zeros(xs.size, np.int64)
+    for dy, dx in _OFFSETS:  # nearest ring first: a fixed 48-step loop, not per pixel
+        todo = hit == 0
+        if not todo.any():
+            break
+        lab = labels[np.clip(ys + dy, 0, h - 1), np.clip(xs + dx, 0, w - 1)].astype(np.int64)
+        good = todo & (lab > 0) & ~speck[lab]
+        hit[good] = lab[good]
+    ok = hit > 0
+    target = np.zeros(n + 1, np.int64)
+    if ok.any():
+        key, cnt = np.unique(sid[ok] * (n + 1) + hit[ok], return_counts=True)
+        s, t = key // (n + 1), key % (n + 1)
+        order = np.lexsort((t, -cnt, s))
+        s, t = s[order], t[order]
+        first = np.ones(s.size, bool)
+        first[1:] = s[1:] != s[:-1]
+        target[s[first]] = t[first]
+    rank = np.zeros(n + 1, np.int32)
+    kept = ~speck
+    kept[0] = False
+    m = int(kept.sum())
+    rank[kept] = np.arange(1, m + 1, dtype=np.int32)
+    lut = rank.copy()
+    ids = np.flatnonzero(speck)
+    lut[ids] = rank[target[ids]]
+    return lut, m

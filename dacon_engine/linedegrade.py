@@ -24,12 +24,20 @@ def flatten(rgba: np.ndarray) -> np.ndarray:
     return np.clip(np.rint(out), 0, 255).astype(np.uint8)
 
 
-def antialias(rgba: np.ndarray, width: int = 1, sigma: float = 0.8) -> np.ndarray:
-    """Lines thickened to about ``width`` px (a per-channel minimum filter, so colored lines
-    keep their color), then a Gaussian blur of ``sigma`` px: soft anti-aliased edges."""
+def thicken(rgba: np.ndarray, width: int) -> np.ndarray:
+    """Clean (still aliased) art with lines thickened to about ``width`` px: a per-channel
+    minimum filter, so colored lines keep their color. The clean drawing of
+    :func:`antialias` at that width."""
     rgb = flatten(rgba)
     if width > 1:
         rgb = cv2.erode(rgb, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (width, width)))
+    return rgb
+
+
+def antialias(rgba: np.ndarray, width: int = 1, sigma: float = 0.8) -> np.ndarray:
+    """:func:`thicken` to ``width``, then a Gaussian blur of ``sigma`` px: soft
+    anti-aliased edges."""
+    rgb = thicken(rgba, width)
     if sigma > 0:
         rgb = cv2.GaussianBlur(rgb.astype(np.float32), (0, 0), sigma)
         rgb = np.clip(np.rint(rgb), 0, 255).astype(np.uint8)

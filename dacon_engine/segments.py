@@ -151,7 +151,8 @@ def _one_pixel(fn):
         if a.ndim == 3 and a.shape[0] * a.shape[1] == 1:
             out = fn(np.concatenate([a, a], axis=1), *args, **kw)
             if isinstance(out, tuple):
-                return np.ascontiguousarray(out[0][:, :1]), out[1]
+                return tuple(np.ascontiguousarray(o[:, :1])
+                             if isinstance(o, np.ndarray) and o.ndim == 2 else o for o in out)
             return np.ascontiguousarray(out[:, :1])
         return fn(rgba, *args, **kw)
     return wrapper
@@ -312,26 +313,78 @@ def _label_color_lines(labels: np.ndarray, n: int, points: list[Points | None]) 
     return n_cur
 
 
-@_one_pixel
+PIXEL_REGION, PIXEL_LINE, PIXEL_TRACE, PIXEL_SPECK = 0, 1, 2, 3
+"""Pixel classes of :func:`segment_line_art_details` (``classes``): region, black line
+(or user line color), trace (color) line, speck merged away."""
+
+
 def segment_line_art(rgba: np.ndarray, *, gap_radius: int = 0,
                      threshold: int = DEFAULT_THRESHOLD, min_region: int = 0,
+                     line_mode: str = "auto", trace_colors=None, line_colors=None,
                      path: str | os.PathLike | None = None) -> tuple[np.ndarray, int]:
     """Segment line art: HxWx4 (or HxWx3) uint8 -> (HxW int32 labels, n_segments).
 
     Label 0 = line; 1..n = segments (regions in raster order of first pixel, then new
     color-line segments). ``gap_radius`` (px, 0 = off) splits regions joined through
     line gaps; ``min_region`` (px, 0 = off) merges regions of <= that many pixels.
-    ``path`` only names the image in errors. Raises DaconError when there is no region
-    or more than 16777215 segments.
+    ``line_mode``: "auto" (default: "fixed" on clean art, else "adaptive"), "fixed" or
+    "adaptive" (see :mod:`dacon_engine.lineart`); ``threshold`` is the fixed mode's.
+    ``trace_colors``: shading-boundary line colors (names, "R,G,B", "#rrggbb" or
+    tuples; default red, blue, green); ``line_colors``: extra colors of main lines that
+    stay line (e.g. "brown"). ``path`` only names the image in errors. Raises DaconError
+    when there is no region or more than 16777215 segments, ValueError on bad options.
     """
+    labels, n, _, _ = segment_line_art_details(
+        rgba, gap_radius=gap_radius, threshold=threshold, min_region=min_region,
+        line_mode=line_mode, trace_colors=trace_colors, line_colors=line_colors, path=path)
+    return labels, n
+
+
+def _exact_color_count(rgb: np.ndarray, colors) -> int:
+    """Pixels of composited RGB exactly equal to one of ``colors``."""
+    return sum(cv2.countNonZero(cv2.inRange(rgb, c, c)) for c in colors)
+
+
+@_one_pixel
+def segment_line_art_details(rgba: np.ndarray, *, gap_radius: int = 0,
+                             threshold: int = DEFAULT_THRESHOLD, min_region: int = 0,
+                             line_mode: str = "auto", trace_colors=None, line_colors=None,
+                             path: str | os.PathLike | None = None, classes: bool = False
+                             ) -> tuple[np.ndarray, int, dict, np.ndarray | None]:
+    """:func:`segment_line_art` plus (info, pixel classes).
+
+    info: JSON-ready dict: ``line_mode`` used ("fixed"/"adaptive"), ``requested`` mode,
+    ``threshold`` (fixed) or ``levels`` (adaptive: paper, noise, ink, strong, weak),
+    ``trace_colors``, ``line_colors``, ``specks`` (regions merged away) and
+    ``speck_pixels``. classes: HxW uint8 of PIXEL_* (only when ``classes=True``).
+    """
+    from . import lineart as la
+
     a = _as_rgba(rgba)
-    if not 0 <= threshold <= 255:
-        raise ValueError(f"threshold must be in 0..255, got {threshold}")
-    gray = _gray(a)
-    cpts = _color_line_points(a, gray)
-    gray = _composite_gray_inplace(a, gray)
-    free = cv2.compare(gray, float(threshold), cv2.CMP_GT)  # 255 where not black line
-    for pts in cpts:
+    opts = la.LineOptions.make(line_mode, threshold, trace_colors, line_colors)
+    rgb = la.composite_rgb(a)
+    gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+    mode = opts.mode
+    if mode == "auto":
+        exempt = 0
+        hist_mid = cv2.countNonZero(cv2.inRange(gray, la._MID_LO, la._MID_HI))
+        if hist_mid:  # exact trace/line-color pixels are legitimately mid-grey
+            exempt = _exact_color_count(rgb, opts.trace_colors + opts.line_colors)
+        mode = "fixed" if la.is_clean(gray, exempt) else "adaptive"
+    info: dict = {"line_mode": mode, "requested": opts.mode,
+                  "trace_colors": [list(c) for c in opts.trace_colors],
+                  "line_colors": [list(c) for c in opts.line_colors]}
+    if mode == "fixed":
+        info["threshold"] = opts.threshold
+        free = cv2.compare(gray, float(opts.threshold), cv2.CMP_GT)
+        colors = la.classify_colors(rgb, opts, None, 0.0, adaptive=False)
+    else:
+        lv = la.estimate_levels(rgb, gray)
+        info["levels"] = lv.record()
+        free = cv2.bitwise_not(la.adaptive_line_mask(gray, lv))
+        colors = la.classify_colors(rgb, opts, lv.paper_rgb, float(lv.ink), adaptive=True)
+    cpts = colors.trace
+    for pts in cpts + [colors.line]:
         if pts is not None:
             free[pts[1], pts[0]] = 0
     if gap_radius and gap_radius > 0:
@@ -341,13 +394,31 @@ def segment_line_art(rgba: np.ndarray, *, gap_radius: int = 0,
     else:
         n1, labels = connected_components(free, 4)
         n = n1 - 1
+    sx = sy = None
+    info["specks"] = info["speck_pixels"] = 0
+    if mode == "adaptive" and n > 0:
+        speck, sx, sy = la.find_specks(labels, label_areas(labels, n),
+                                       cv2.subtract(np.full_like(gray, lv.paper), gray),
+                                       la.SPECK_MIN_DARK * (lv.paper - lv.ink))
+        if speck.any():
+            lut, n = la.merge_specks(labels, speck, sx, sy)
+            info["specks"], info["speck_pixels"] = int(speck.sum()), int(sx.size)
+            labels = lut[labels]
     if min_region and min_region > 0 and n > 0:
         labels, n = _merge_small_regions(labels, n, int(min_region))
     n = _label_color_lines(labels, n, cpts)
     if n == 0:
         raise DaconError(path, "no regions found (the image is all line)")
     _check_count(n, path)
-    return labels, n
+    cls = None
+    if classes:
+        cls = np.where(labels == 0, PIXEL_LINE, PIXEL_REGION).astype(np.uint8)
+        for pts in cpts:
+            if pts is not None:
+                cls[pts[1], pts[0]] = PIXEL_TRACE
+        if sx is not None and sx.size:
+            cls[sy, sx] = PIXEL_SPECK
+    return labels, n, info, cls
 
 
 def equal_color_components(ids: np.ndarray, valid: np.ndarray) -> tuple[np.ndarray, int]:
@@ -381,9 +452,9 @@ def segment_frame(image: str | os.PathLike | np.ndarray, **kw) -> SegmentedFrame
         path = Path(image)
         rgba = read_image(path)
         kw.pop("path", None)
-    labels, n = segment_line_art(rgba, path=path, **kw)
+    labels, n, info, _ = segment_line_art_details(rgba, path=path, **kw)
     return SegmentedFrame(line=rgba, labels=labels, n_segments=n,
-                          path=None if path is None else Path(path))
+                          path=None if path is None else Path(path), line_art=info)
 
 
 @_one_pixel
