@@ -29,7 +29,7 @@ from .errors import DaconError
 from .protocol import (CONTROL_REQUESTS, PROTOCOL_VERSION, ProtocolError, check_request,
                        decode, encode, event)
 
-EXIT_GRACE_S = 1.5  # after stdin closes, how long a running frame may take to finish
+EXIT_GRACE_S = 1.0  # after stdin closes, how long a running frame may take to finish
 
 
 class _Job:

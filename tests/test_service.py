@@ -201,7 +201,9 @@ def test_stdin_closed_ends_the_engine_within_two_seconds(tmp_path):
     t0 = time.monotonic()
     client._close_stdin()  # what happens when Blender dies
     client._proc.wait(10)
-    assert time.monotonic() - t0 < 2.5
+    # the engine leaves 1 s after stdin closes at the latest (measured ~0.1-0.3 s idle);
+    # the bound is loose so a loaded CI machine cannot make it flaky
+    assert time.monotonic() - t0 < 5.0
     assert temp_files(out) == []
     for p in out.glob("*.png"):
         read_image(p)
