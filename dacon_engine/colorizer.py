@@ -67,13 +67,21 @@ class Colorizer:
 
     model: a name ("default", "baseline", see ``dacon models``), a checkpoint path, or a
     ready ``SegmentFeaturizer``. gap_radius: gap closing (px) for targets and references.
+    line_mode / trace_colors / line_colors: line-art options for targets and references
+    (see ``segments.segment_line_art``).
     """
 
     def __init__(self, model: str | os.PathLike | SegmentFeaturizer = "default", *,
                  device: str = "auto", gap_radius: int = 0, dinov2_weights: str | None = None,
+                 line_mode: str = "auto", trace_colors=None, line_colors=None,
                  log: Callable[[str], None] | None = None):
         self.featurizer = build_featurizer(model, device=device, dinov2_weights=dinov2_weights)
         self.gap_radius = int(gap_radius)
+        from .lineart import check_line_options
+
+        check_line_options(line_mode, trace_colors, line_colors)
+        self.line_kw = {"line_mode": line_mode, "trace_colors": trace_colors,
+                        "line_colors": line_colors}
         self.references: list[Reference] = []
         self._ref_features: list[torch.Tensor] = []
         self.log = log or (lambda message: None)
@@ -118,10 +126,11 @@ class Colorizer:
         if isinstance(color, Reference):
             ref = color
         elif isinstance(color, np.ndarray):
-            ref = reference_from_arrays(color, line, gap_radius=self.gap_radius,
+            ref = reference_from_arrays(color, line, gap_radius=self.gap_radius, **self.line_kw,
                                         name=name or f"reference{len(self.references)}")
         else:
-            ref = load_reference(color, line, gap_radius=self.gap_radius, name=name)
+            ref = load_reference(color, line, gap_radius=self.gap_radius, name=name,
+                                 **self.line_kw)
         self.references.append(ref)
         self._ref_features.append(self.features([ref.frame])[0])
         return ref
@@ -141,7 +150,7 @@ class Colorizer:
         if isinstance(target, SegmentedFrame):
             return target
         t0 = time.perf_counter()
-        frame = segment_frame(target, gap_radius=self.gap_radius)
+        frame = segment_frame(target, gap_radius=self.gap_radius, **self.line_kw)
         self._time("segment", time.perf_counter() - t0)
         return frame
 

@@ -370,3 +370,23 @@ def merge_specks(labels: np.ndarray, speck: np.ndarray, xs: np.ndarray, ys: np.n
     ids = np.flatnonzero(speck)
     lut[ids] = rank[target[ids]]
     return lut, m
+
+
+def check_line_options(line_mode: str = "auto", trace_colors=None, line_colors=None,
+                       threshold: int = 128) -> LineOptions:
+    """Validate user line-art options up front; raises DaconError naming the option
+    (as the CLI spells it), the value and what is allowed."""
+    from .errors import DaconError
+
+    if line_mode not in LINE_MODES:
+        raise DaconError(None, f"--line-mode {line_mode}: unknown mode (choose from "
+                               f"{', '.join(LINE_MODES)})")
+    for opt, vals in (("--trace-color", trace_colors), ("--line-color", line_colors)):
+        for v in ([vals] if isinstance(vals, str) else vals or []):
+            try:
+                _colors([v], ())
+            except (ValueError, TypeError) as e:
+                raise DaconError(None, f"{opt} {v}: {e}") from None
+    if isinstance(threshold, bool) or not isinstance(threshold, int) or not 0 <= threshold <= 255:
+        raise DaconError(None, f"--threshold {threshold}: must be a whole number in 0..255")
+    return LineOptions.make(line_mode, threshold, trace_colors, line_colors)

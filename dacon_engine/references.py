@@ -84,13 +84,15 @@ def _size(a: np.ndarray) -> str:
 def reference_from_arrays(color: np.ndarray, line: np.ndarray | None = None, *,
                           gap_radius: int = 0, name: str = "",
                           color_path: PathLike | None = None,
-                          line_path: PathLike | None = None) -> Reference:
+                          line_path: PathLike | None = None, **line_kw) -> Reference:
     """Build a :class:`Reference` from in-memory images.
 
     color: HxWx4 (or HxWx3, alpha 255) uint8 colored frame.
     line:  optional HxWx4/HxWx3 uint8 line art of the same size; segments come from it
            (``segments.segment_line_art(line, gap_radius)``). Without it segments come
            from the colored frame itself and ``frame.line`` is the colored frame.
+    line_kw: line-art options for ``segments.segment_line_art`` (line_mode,
+           trace_colors, line_colors).
     """
     rgba = as_rgba(color)
     if line is not None:
@@ -103,9 +105,11 @@ def reference_from_arrays(color: np.ndarray, line: np.ndarray | None = None, *,
     from . import segments
 
     if line is not None:
-        labels, n = segments.segment_line_art(line_rgba, gap_radius=gap_radius, path=line_path)
+        labels, n, info, _ = segments.segment_line_art_details(
+            line_rgba, gap_radius=gap_radius, path=line_path, **line_kw)
         frame = SegmentedFrame(line_rgba, np.asarray(labels, np.int32), int(n),
-                               Path(line_path) if line_path is not None else None)
+                               Path(line_path) if line_path is not None else None,
+                               line_art=info)
     else:
         labels, n = segments.segments_from_color(rgba, path=color_path)
         frame = SegmentedFrame(rgba, np.asarray(labels, np.int32), int(n),
@@ -127,7 +131,7 @@ def _extra(rgba: np.ndarray, line: np.ndarray | None, line_path: PathLike | None
 
 
 def load_reference(color_path: PathLike, line_path: PathLike | None = None, *,
-                   gap_radius: int = 0, name: str | None = None) -> Reference:
+                   gap_radius: int = 0, name: str | None = None, **line_kw) -> Reference:
     """Read a colored reference frame (and optionally its line art) from disk.
 
     The name defaults to the color file's stem. Raises DaconError naming the color
@@ -141,7 +145,8 @@ def load_reference(color_path: PathLike, line_path: PathLike | None = None, *,
     return reference_from_arrays(
         color, line, gap_radius=gap_radius,
         name=color_path.stem if name is None else name,
-        color_path=color_path, line_path=None if line_path is None else Path(line_path))
+        color_path=color_path, line_path=None if line_path is None else Path(line_path),
+        **line_kw)
 
 
 def expand_reference_paths(colors: Sequence[PathLike],
