@@ -34,6 +34,18 @@ def _add_model_args(p: argparse.ArgumentParser) -> None:
                    help="DINOv2 weight file (else $DACON_DINOV2_WEIGHTS)")
 
 
+def _add_line_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--line-mode", default="auto",
+                   help="auto (default: fixed on clean art, else adaptive), fixed (luminance "
+                        "<= 128, PaintBucket parity) or adaptive (anti-aliased, JPEG, scans)")
+    p.add_argument("--trace-color", action="append", default=None, metavar="COLOR",
+                   help="color of shading-boundary (trace) lines, repeatable: a name, R,G,B or "
+                        "#rrggbb; replaces the default red, blue, green")
+    p.add_argument("--line-color", action="append", default=None, metavar="COLOR",
+                   help="color of main lines drawn in color (e.g. brown), repeatable: they "
+                        "stay line like black")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="dacon", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -50,6 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", default=("json", "png"), type=_formats,
                    help="png, exr or png,exr (a JSON record is always written)")
     p.add_argument("--gap-radius", type=int, default=0, help="close line gaps up to N px")
+    _add_line_args(p)
     p.add_argument("--batch-size", type=int, default=4)
     p.add_argument("--frames", default=None, metavar="A-B",
                    help="colorize only these frame numbers, e.g. 101-148 or 1-10,20 "
@@ -77,8 +90,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("inputs", nargs="+", metavar="LINE")
     p.add_argument("--out", required=True, type=Path)
     p.add_argument("--gap-radius", type=int, default=0)
+    _add_line_args(p)
     p.add_argument("--preview", action="store_true",
-                   help="also write <stem>_preview.png with each segment in its own color")
+                   help="also write <stem>_preview.png with each segment in its own color, "
+                        "lines black, trace lines magenta, merged specks orange")
     p.add_argument("--overwrite", action="store_true")
     p.add_argument("--quiet", action="store_true")
 
@@ -197,6 +212,8 @@ def _cmd_segment(args: argparse.Namespace) -> int:
     from .pipeline import segment_files
 
     segment_files(args.inputs, args.out, gap_radius=args.gap_radius, preview=args.preview,
+                  line_mode=args.line_mode, trace_colors=args.trace_color,
+                  line_colors=args.line_color,
                   overwrite=args.overwrite, quiet=args.quiet)
     return 0
 

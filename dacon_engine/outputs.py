@@ -105,6 +105,7 @@ def frame_record(frame: SegmentedFrame, assignment: Assignment, model_name: str,
         "model": model_name,
         "references": names,
         "line_pixels": int(np.count_nonzero(frame.labels == 0)),
+        "line_art": dict(frame.line_art),  # line_mode used (fixed/adaptive), levels, specks
         "n_segments": n,
         "segments": segs,
     }

@@ -171,12 +171,17 @@ class ColorizeJob:
                batch_size: int = 4, contact_sheet: bool = False, quiet: bool = False,
                model: str | os.PathLike = "default", device: str = "auto",
                dinov2_weights: str | None = None, featurizer: SegmentFeaturizer | None = None,
-               log: Callable[[str], None] | None = None) -> "ColorizeJob":
+               log: Callable[[str], None] | None = None, line_mode: str = "auto",
+               trace_colors: Sequence[str] | None = None,
+               line_colors: Sequence[str] | None = None) -> "ColorizeJob":
         """Check every input and option, then build the job (nothing is written yet)."""
         from .references import expand_reference_paths, find_clip_layout
 
         fmts = tuple(dict.fromkeys(("json",) + tuple(str(f).lower() for f in formats)))
         _check_options(mode, fmts, gap_radius, batch_size, overwrite, resume)
+        from .lineart import check_line_options
+
+        check_line_options(line_mode, trace_colors, line_colors)
         if not targets:
             raise DaconError(None, "no targets given")
         ref_colors = [Path(r) for r in refs]
@@ -208,7 +213,9 @@ class ColorizeJob:
             _check_outputs_free(out_dir, ["contact_sheet"], ["png"], overwrite or resume)
         _preflight_images([shot[i] for i in todo])
         colorizer = Colorizer(featurizer if featurizer is not None else model, device=device,
-                              gap_radius=gap_radius, dinov2_weights=dinov2_weights, log=log)
+                              gap_radius=gap_radius, dinov2_weights=dinov2_weights, log=log,
+                              line_mode=line_mode, trace_colors=trace_colors,
+                              line_colors=line_colors)
         return cls(targets=list(shot), ref_colors=[c for c, _ in pairs],
                    ref_lines=[ln for _, ln in pairs], out_dir=out_dir, colorizer=colorizer,
                    mode=mode, formats=fmts, overwrite=overwrite or resume, quiet=quiet,
@@ -222,7 +229,10 @@ class ColorizeJob:
                           frames=getattr(args, "frames", None), overwrite=args.overwrite,
                           resume=getattr(args, "resume", False), batch_size=args.batch_size,
                           contact_sheet=args.contact_sheet, quiet=args.quiet, model=args.model,
-                          device=args.device, dinov2_weights=getattr(args, "dinov2_weights", None))
+                          device=args.device, dinov2_weights=getattr(args, "dinov2_weights", None),
+                          line_mode=getattr(args, "line_mode", "auto"),
+                          trace_colors=getattr(args, "trace_color", None),
+                          line_colors=getattr(args, "line_color", None))
 
     def _chain_seed(self, index: int) -> Reference | None:
         """Frame ``index`` as colored by an earlier run (its JSON record), or None."""
@@ -325,11 +335,16 @@ class ColorizeJob:
 
 
 def segment_files(inputs: Sequence[str], out_dir: Path, *, gap_radius: int = 0,
-                  preview: bool = False, overwrite: bool = False, quiet: bool = False) -> None:
+                  preview: bool = False, overwrite: bool = False, quiet: bool = False,
+                  line_mode: str = "auto", trace_colors: Sequence[str] | None = None,
+                  line_colors: Sequence[str] | None = None) -> None:
     """Write ``<stem>.png`` label maps (and optional previews) for line-art files."""
-    from .imageio import write_png
+    from .imageio import read_image, write_png
     from .labelmap import write_label_map
-    from .segments import segment_frame
+    from .lineart import check_line_options
+    from .segments import segment_line_art_details
+
+    check_line_options(line_mode, trace_colors, line_colors)
 
     paths = collect_images(inputs)
     out_dir = check_writable_dir(out_dir)
@@ -339,17 +354,34 @@ def segment_files(inputs: Sequence[str], out_dir: Path, *, gap_radius: int = 0,
         _check_outputs_free(out_dir, [s + "_preview" for s in stems], ["png"], overwrite)
     _preflight_images(paths)
     for p in tqdm(paths, unit="frame", desc="segment", disable=quiet or len(paths) < 2):
-        frame = segment_frame(p, gap_radius=gap_radius)
-        write_label_map(out_dir / f"{p.stem}.png", frame.labels, overwrite=overwrite)
+        labels, _, _, classes = segment_line_art_details(
+            read_image(p), gap_radius=gap_radius, line_mode=line_mode, trace_colors=trace_colors,
+            line_colors=line_colors, path=p, classes=preview)
+        write_label_map(out_dir / f"{p.stem}.png", labels, overwrite=overwrite)
         if preview:
-            write_png(out_dir / f"{p.stem}_preview.png", preview_image(frame.labels),
+            write_png(out_dir / f"{p.stem}_preview.png", preview_image(labels, classes),
                       overwrite=overwrite)
 
 
-def preview_image(labels: np.ndarray) -> np.ndarray:
-    """HxWx4: each segment in its own pseudo-random color, lines black."""
+PREVIEW_TRACE = (255, 0, 255, 255)
+PREVIEW_SPECK = (255, 160, 0, 255)
+
+
+def preview_image(labels: np.ndarray, classes: np.ndarray | None = None) -> np.ndarray:
+    """HxWx4: each segment in its own pseudo-random pastel color, lines black.
+
+    classes (``segments.segment_line_art_details(..., classes=True)``): trace (color)
+    line pixels are drawn magenta, specks merged into a neighbour orange, whatever
+    segment they joined.
+    """
+    from .segments import PIXEL_SPECK, PIXEL_TRACE
+
     rng = np.random.default_rng(12345)
-    lut = rng.integers(64, 256, size=(int(labels.max()) + 1, 4), dtype=np.uint8)
+    lut = rng.integers(110, 236, size=(int(labels.max()) + 1, 4), dtype=np.uint8)
     lut[:, 3] = 255
     lut[0] = (0, 0, 0, 255)
-    return lut[labels]
+    out = lut[labels]
+    if classes is not None:
+        out[classes == PIXEL_TRACE] = PREVIEW_TRACE
+        out[classes == PIXEL_SPECK] = PREVIEW_SPECK
+    return out
