@@ -7,15 +7,19 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import bpy
 
 
-def strip_type() -> type:
+# What Operator.execute/invoke/modal return.
+OperatorResult = set[Literal["RUNNING_MODAL", "CANCELLED", "FINISHED", "PASS_THROUGH", "INTERFACE"]]
+
+
+def strip_type() -> Any:
     """The RNA base class of sequencer strips (``Strip`` in 5.x, ``Sequence`` in 4.2)."""
     strip = getattr(bpy.types, "Strip", None)
-    return strip if strip is not None else bpy.types.Sequence
+    return strip if strip is not None else getattr(bpy.types, "Sequence")
 
 
 def path_options() -> set[str]:
@@ -73,6 +77,21 @@ def find_strip(scene: Any, name: str) -> Any | None:
         if strip.name == name:
             return strip
     return None
+
+
+def strip_range(strip: Any) -> tuple[int, int]:
+    """Scene frames ``[start, end)`` the strip shows (5.2 renamed frame_final_* to *_handle)."""
+    if hasattr(strip, "left_handle"):
+        return int(strip.left_handle), int(strip.right_handle)
+    return int(strip.frame_final_start), int(strip.frame_final_end)
+
+
+def move_strip(strip: Any, frame: int) -> None:
+    """Move the strip so its content starts at scene ``frame`` (5.2: ``content_start``)."""
+    if hasattr(strip, "content_start"):
+        strip.content_start = frame
+    else:
+        strip.frame_start = frame
 
 
 def is_image_strip(strip: Any) -> bool:

@@ -10,6 +10,7 @@ from typing import Any
 import bpy
 
 from . import compat, shots
+from .compat import OperatorResult
 from .preferences import get_preferences
 
 
@@ -31,8 +32,8 @@ def _poll_image_strip(context: Any) -> bool:
     return scene is not None and compat.is_image_strip(compat.active_strip(scene))
 
 
-class _ShotOperator:
-    """Mixin: resolve the target strip, run :meth:`run`, turn ShotError into a report."""
+class _ShotOperator(bpy.types.Operator):
+    """Base (not registered): resolve the target strip, run :meth:`run`, turn ShotError into a report."""
 
     strip: bpy.props.StringProperty(  # type: ignore[valid-type]
         name="Strip", description="Shot strip (empty: the active strip)", options={"SKIP_SAVE"})
@@ -40,16 +41,16 @@ class _ShotOperator:
     def run(self, context: Any, strip: Any) -> None:
         raise NotImplementedError
 
-    def execute(self, context: Any) -> set[str]:
+    def execute(self, context: Any) -> OperatorResult:
         try:
             self.run(context, _target(self, context))
         except shots.ShotError as ex:
-            self.report({"ERROR"}, str(ex))  # type: ignore[attr-defined]
+            self.report({"ERROR"}, str(ex))
             return {"CANCELLED"}
         return {"FINISHED"}
 
 
-class DACON_OT_make_shot(_ShotOperator, bpy.types.Operator):
+class DACON_OT_make_shot(_ShotOperator):
     """Mark the image strip as a DACoN shot (line art to colorize)"""
 
     bl_idname = "dacon.make_shot"
@@ -61,7 +62,7 @@ class DACON_OT_make_shot(_ShotOperator, bpy.types.Operator):
         shots.make_shot(strip, formats=prefs.default_formats if prefs else None)
 
 
-class DACON_OT_reference_add_file(_ShotOperator, bpy.types.Operator):
+class DACON_OT_reference_add_file(_ShotOperator):
     """Add a colored image file as a reference sheet"""
 
     bl_idname = "dacon.reference_add_file"
@@ -76,7 +77,7 @@ class DACON_OT_reference_add_file(_ShotOperator, bpy.types.Operator):
     relative_path: bpy.props.BoolProperty(  # type: ignore[valid-type]
         name="Relative Path", default=True, description="Store the path relative to the .blend")
 
-    def invoke(self, context: Any, event: Any) -> set[str]:
+    def invoke(self, context: Any, event: Any) -> OperatorResult:
         context.window_manager.fileselect_add(self)
         return {"RUNNING_MODAL"}
 
@@ -89,7 +90,7 @@ class DACON_OT_reference_add_file(_ShotOperator, bpy.types.Operator):
         shots.add_reference(strip, color_path=path, line_path=self.line_path)
 
 
-class DACON_OT_reference_add_strip(_ShotOperator, bpy.types.Operator):
+class DACON_OT_reference_add_strip(_ShotOperator):
     """Add the current frame of another selected image strip as a reference sheet"""
 
     bl_idname = "dacon.reference_add_strip"
@@ -116,7 +117,7 @@ class DACON_OT_reference_add_strip(_ShotOperator, bpy.types.Operator):
         shots.add_reference(strip, source_strip=source, frame=frame)
 
 
-class DACON_OT_reference_remove(_ShotOperator, bpy.types.Operator):
+class DACON_OT_reference_remove(_ShotOperator):
     """Remove the active reference sheet"""
 
     bl_idname = "dacon.reference_remove"
@@ -130,7 +131,7 @@ class DACON_OT_reference_remove(_ShotOperator, bpy.types.Operator):
         shots.remove_reference(strip, index)
 
 
-class DACON_OT_reference_move(_ShotOperator, bpy.types.Operator):
+class DACON_OT_reference_move(_ShotOperator):
     """Move the active reference sheet up or down"""
 
     bl_idname = "dacon.reference_move"

@@ -12,8 +12,9 @@ from . import compat, ops_shot, previews, shots
 class DACON_UL_references(bpy.types.UIList):
     """Reference sheets of a shot, with thumbnails."""
 
-    def draw_item(self, context: Any, layout: Any, data: Any, item: Any, icon: int,
-                  active_data: Any, active_propname: str, index: int = 0, flt_flag: int = 0) -> None:
+    def draw_item(self, context: Any, layout: Any, data: Any, item: Any, icon: Any,
+                  active_data: Any, active_property: Any, index: Any = 0, flt_flag: Any = 0
+                  ) -> None:
         thumb = previews.thumbnail_icon(item.color_path)
         if item.source == "STRIP":
             text = f"{item.strip_name} @ {item.frame}"
@@ -25,22 +26,24 @@ class DACON_UL_references(bpy.types.UIList):
             layout.label(text=text, icon="IMAGE_DATA")
 
 
-class _DaconPanel:
+class _DaconPanel(bpy.types.Panel):
+    """Base (not registered): the sequence editor's sidebar tab "DACoN"."""
+
     bl_space_type = "SEQUENCE_EDITOR"
     bl_region_type = "UI"
     bl_category = "DACoN"
 
 
-class DACON_PT_shot(_DaconPanel, bpy.types.Panel):
+class DACON_PT_shot(_DaconPanel):
     """Shot settings of the active line-art strip."""
 
     bl_label = "Shot"
 
     def draw(self, context: Any) -> None:
-        layout = self.layout
+        layout: Any = self.layout
         scene = compat.sequencer_scene(context)
         strip = compat.active_strip(scene) if scene else None
-        if not compat.is_image_strip(strip):
+        if strip is None or not compat.is_image_strip(strip):
             layout.label(text="Select a line-art image strip", icon="INFO")
             return
         if not shots.is_shot(strip):
@@ -56,7 +59,7 @@ class DACON_PT_shot(_DaconPanel, bpy.types.Panel):
         col.prop(shot, "output_dir", placeholder=shots.default_output_dir(strip))
 
 
-class DACON_PT_references(_DaconPanel, bpy.types.Panel):
+class DACON_PT_references(_DaconPanel):
     """Reference sheets of the active shot."""
 
     bl_label = "Reference Sheets"
@@ -68,8 +71,8 @@ class DACON_PT_references(_DaconPanel, bpy.types.Panel):
         return scene is not None and shots.is_shot(compat.active_strip(scene))
 
     def draw(self, context: Any) -> None:
-        layout = self.layout
-        strip = compat.active_strip(compat.sequencer_scene(context))
+        layout: Any = self.layout
+        strip: Any = compat.active_strip(compat.sequencer_scene(context))
         shot = strip.dacon
         row = layout.row()
         row.template_list("DACON_UL_references", "", shot, "references", shot, "active_reference",

@@ -8,6 +8,7 @@ from typing import Any
 import bpy
 
 from . import engine, engine_setup
+from .compat import OperatorResult
 from .properties import DEFAULT_FORMATS, FORMATS
 
 PACKAGE = __package__ or "dacon_blender_addon"
@@ -33,7 +34,7 @@ state = _State()
 def get_preferences(context: Any = None) -> Any | None:
     """This add-on's preferences, or None when it is not enabled as an add-on (e.g. tests)."""
     prefs = (context or bpy.context).preferences
-    addon = prefs.addons.get(PACKAGE)
+    addon = None if prefs is None else prefs.addons.get(PACKAGE)
     return None if addon is None else addon.preferences
 
 
@@ -98,7 +99,7 @@ class DACON_OT_setup_engine(bpy.types.Operator):
     bl_idname = "dacon.setup_engine"
     bl_label = "Set Up Engine"
 
-    def execute(self, context: Any) -> set[str]:
+    def execute(self, context: Any) -> OperatorResult:
         prefs = get_preferences(context)
         if state.setup is not None and not state.setup.done:
             self.report({"WARNING"}, "engine set-up is already running")
@@ -124,7 +125,7 @@ class DACON_OT_setup_engine_cancel(bpy.types.Operator):
     bl_idname = "dacon.setup_engine_cancel"
     bl_label = "Cancel Set-Up"
 
-    def execute(self, context: Any) -> set[str]:
+    def execute(self, context: Any) -> OperatorResult:
         if state.setup is not None:
             state.setup.cancel()
         return {"FINISHED"}
@@ -136,7 +137,7 @@ class DACON_OT_check_engine(bpy.types.Operator):
     bl_idname = "dacon.check_engine"
     bl_label = "Check Engine"
 
-    def execute(self, context: Any) -> set[str]:
+    def execute(self, context: Any) -> OperatorResult:
         python = engine_python(get_preferences(context))
         state.check = engine.DoctorCheck(python)
         state.check_text = "checking the engine..."

@@ -71,7 +71,7 @@ def register() -> None:
     """Register the property groups and attach ``dacon`` to the strip type."""
     for cls in CLASSES:
         bpy.utils.register_class(cls)
-    compat.strip_type().dacon = bpy.props.PointerProperty(type=DaconShot)
+    compat.strip_type().dacon = bpy.props.PointerProperty(type=DaconShot)  # type: ignore[func-returns-value]
 
 
 def unregister() -> None:

@@ -99,7 +99,7 @@ def frame_file(strip: Any, frame: int) -> str | None:
 
 def line_art_files(strip: Any) -> list[tuple[int, str]]:
     """``(scene frame, absolute path)`` of every frame the shot strip shows."""
-    start, end = int(strip.frame_final_start), int(strip.frame_final_end)
+    start, end = compat.strip_range(strip)
     out = []
     for frame in range(start, end):
         path = frame_file(strip, frame)
@@ -119,7 +119,7 @@ def add_reference(strip: Any, *, color_path: str = "", line_path: str = "",
     if source_strip is not None:
         if not compat.is_image_strip(source_strip):
             raise ShotError(f"'{source_strip.name}' is not an image strip")
-        frame = int(source_strip.frame_final_start if frame is None else frame)
+        frame = compat.strip_range(source_strip)[0] if frame is None else int(frame)
         path = frame_file(source_strip, frame)
         if path is None:
             shot.references.remove(len(shot.references) - 1)

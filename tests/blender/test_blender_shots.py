@@ -25,9 +25,15 @@ def _strip(name: str) -> Any:
     return compat.find_strip(bpy.context.scene, name)
 
 
-def test_strip_type_matches_blender_version(addon: Any) -> None:
-    expected = "Strip" if bpy.app.version >= (5, 0, 0) else "Sequence"
-    assert compat.strip_type().__name__ == expected
+def test_compat_names_match_this_blender(addon: Any, frames: list[Path]) -> None:
+    strip = _line_strip(frames)
+    assert type(strip).__mro__[1] is compat.strip_type()  # ImageStrip(Strip) / ImageSequence(Sequence)
+    if bpy.app.version >= (5, 0, 0):
+        assert compat.strip_type().__name__ == "Strip"  # 4.5 has Strip too; 4.2 only Sequence
+    elif bpy.app.version < (4, 3, 0):
+        assert compat.strip_type().__name__ == "Sequence"
+    assert list(compat.top_strips(bpy.context.scene)) == [strip]
+    assert list(compat.all_strips(bpy.context.scene)) == [strip]
     assert compat.sequencer_scene(bpy.context) == bpy.context.scene
 
 
@@ -47,14 +53,14 @@ def test_settings_survive_save_reload_rename_and_move(addon: Any, frames: list[P
     strip = _strip("line")
     strip.name = "sc010_line"
     strip.channel = 4
-    strip.frame_start = 25
+    compat.move_strip(strip, 25)
     bpy.ops.wm.save_mainfile()
     bpy.ops.wm.read_factory_settings(use_empty=True)
     assert _strip("sc010_line") is None
     bpy.ops.wm.open_mainfile(filepath=str(blend))
 
     strip = _strip("sc010_line")
-    assert strip is not None and (strip.channel, strip.frame_final_start) == (4, 25)
+    assert strip is not None and (strip.channel, compat.strip_range(strip)) == (4, (25, 28))
     shot = strip.dacon
     assert shots.is_shot(strip) and shot.uid == uid
     assert (shot.mode, shot.gap_radius, set(shot.formats)) == ("nearest", 3, {"exr", "png"})
@@ -163,7 +169,7 @@ def test_reference_from_strip_follows_rename_and_falls_back(addon: Any, frames: 
     assert (ref.source, ref.strip_name, ref.frame) == ("STRIP", "colored", 2)
 
     src.name = "colored_v2"
-    src.frame_start = 11  # the strip moves: frame 12 now shows color_0002
+    compat.move_strip(src, 11)  # the strip moves: frame 12 now shows color_0002
     ref.frame = 12
     assert shots.resolve_reference(bpy.context.scene, ref) == {"color": str(colored[1]),
                                                                "line": None}
