@@ -406,7 +406,23 @@ def segment_line_art_details(rgba: np.ndarray, *, gap_radius: int = 0,
             labels = lut[labels]
     if min_region and min_region > 0 and n > 0:
         labels, n = _merge_small_regions(labels, n, int(min_region))
+    n_regions = n
     n = _label_color_lines(labels, n, cpts)
+    if mode == "adaptive" and n > n_regions:
+        # color-line pieces that became tiny segments of their own (compression
+        # fragments of a trace line): specks too
+        areas = label_areas(labels, n)
+        speck = np.zeros(n + 1, bool)
+        speck[n_regions + 1:] = areas[n_regions + 1:] <= la.SPECK_MAX_AREA
+        if speck.any():
+            pts = cv2.findNonZero(speck.view(np.uint8)[labels]).reshape(-1, 2)
+            tx, ty = pts[:, 0].astype(np.int64), pts[:, 1].astype(np.int64)
+            lut, n = la.merge_specks(labels, speck, tx, ty)
+            labels = lut[labels]
+            info["specks"] += int(speck.sum())
+            info["speck_pixels"] += int(tx.size)
+            sx = tx if sx is None else np.concatenate([sx, tx])
+            sy = ty if sy is None else np.concatenate([sy, ty])
     if n == 0:
         raise DaconError(path, "no regions found (the image is all line)")
     _check_count(n, path)
