@@ -25,8 +25,9 @@ whatever the anti-aliasing. A pixel belongs to the ink (black, a trace color, or
 line color) whose absorption direction is nearest, if within ``TRACE_TOLERANCE_DEG``; a
 trace-color pixel is a color line when its coverage is >= 0.5 (``fixed``; for pure
 colors the same as alpha >= 128) or, in ``adaptive`` mode, >= 0.15 in an 8-connected
-piece reaching 0.3 and at least half the largest coverage of that color among its 3x3
-neighbours (as for black lines, the soft fringe does not widen the line). Default trace colors: red, blue, green (BasicPBC's order).
+piece reaching 0.3 (the soft fringe counts as trace line too: it is merged into a
+region like the line itself; a thin-line rule as for black was tried and left out, it
+leaves JPEG fringe pieces as extra regions). Default trace colors: red, blue, green (BasicPBC's order).
 """
 
 from __future__ import annotations
@@ -281,11 +282,6 @@ def classify_colors(rgb: np.ndarray, opts: LineOptions, paper_rgb: np.ndarray | 
             good = np.zeros(int(cid.max()) + 1, bool)
             good[cid[cov[sel] >= 0.3]] = True
             idx = np.flatnonzero(sel)[good[cid]]
-            # thin-line rule as for black: at least half the 3x3 maximum coverage
-            dense = np.zeros(rgb.shape[:2], np.float32)
-            dense[ys[idx], xs[idx]] = cov[idx]
-            local = cv2.dilate(dense, np.ones((3, 3), np.uint8))
-            idx = idx[2.0 * cov[idx] >= local[ys[idx], xs[idx]]]
             sel = np.zeros_like(sel)
             sel[idx] = True
         trace.append((xs[sel], ys[sel]) if sel.any() else None)

