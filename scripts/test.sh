@@ -3,13 +3,16 @@
 #   1. the engine's tests in .venv (extra arguments go to this pytest run only),
 #   2. the Blender add-on's static check (mypy against fake-bpy-module 4.2 and 5.0 stubs),
 #   3. the add-on's tests in real Blender: bpy 4.2.23 and 5.0.1 (scripts/test_blender.sh).
+# Every step runs even when an earlier one fails; the exit status is non-zero if any failed.
 # With arguments, or DACON_SKIP_BLENDER=1, only step 1 runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup_env.sh
-.venv/bin/python -m pytest -q "$@"
+status=0
+.venv/bin/python -m pytest -q "$@" || status=$?
 if [ $# -gt 0 ] || [ -n "${DACON_SKIP_BLENDER:-}" ]; then
-    exit 0
+    exit $status
 fi
-scripts/check_addon_types.sh
-scripts/test_blender.sh 4.2.23 5.0.1
+scripts/check_addon_types.sh || status=1
+scripts/test_blender.sh 4.2.23 5.0.1 || status=1
+exit $status
