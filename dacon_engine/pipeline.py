@@ -8,6 +8,7 @@ writes each frame's outputs atomically.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import time
@@ -199,23 +200,28 @@ class ColorizeJob:
             raise DaconError(None, "no references: give --ref COLOR (or a clip folder with ref/gt/)")
         pairs = expand_reference_paths(ref_colors, lines)
         chosen = _select_frames(shot, frames)
-        out_dir = check_writable_dir(out)
-        stems = [t.stem for t in shot]
-        _check_outputs_free(out_dir, stems, (), True)  # duplicate names collide
-        resumed = []
-        if resume:
-            resumed = [i for i in chosen if outputs_complete(out_dir, stems[i], fmts)]
-            todo = [i for i in chosen if i not in set(resumed)]
-        else:
-            todo = chosen
-            _check_outputs_free(out_dir, [stems[i] for i in todo], fmts, overwrite)
-        if contact_sheet:
-            _check_outputs_free(out_dir, ["contact_sheet"], ["png"], overwrite or resume)
-        _preflight_images([shot[i] for i in todo])
         colorizer = Colorizer(featurizer if featurizer is not None else model, device=device,
-                              gap_radius=gap_radius, dinov2_weights=dinov2_weights, log=log,
-                              line_mode=line_mode, trace_colors=trace_colors,
-                              line_colors=line_colors)
+                              gap_radius=gap_radius, dinov2_weights=dinov2_weights, log=log)
+        created = not Path(out).exists()
+        out_dir = check_writable_dir(out)
+        try:
+            stems = [t.stem for t in shot]
+            _check_outputs_free(out_dir, stems, (), True)  # duplicate names collide
+            resumed = []
+            if resume:
+                resumed = [i for i in chosen if outputs_complete(out_dir, stems[i], fmts)]
+                todo = [i for i in chosen if i not in set(resumed)]
+            else:
+                todo = chosen
+                _check_outputs_free(out_dir, [stems[i] for i in todo], fmts, overwrite)
+            if contact_sheet:
+                _check_outputs_free(out_dir, ["contact_sheet"], ["png"], overwrite or resume)
+            _preflight_images([shot[i] for i in todo])
+        except DaconError:
+            if created:  # leave nothing behind: not even the folder this call made
+                with contextlib.suppress(OSError):
+                    out_dir.rmdir()
+            raise
         return cls(targets=list(shot), ref_colors=[c for c, _ in pairs],
                    ref_lines=[ln for _, ln in pairs], out_dir=out_dir, colorizer=colorizer,
                    mode=mode, formats=fmts, overwrite=overwrite or resume, quiet=quiet,

@@ -230,6 +230,7 @@ class Service:
         from .pipeline import ColorizeJob
 
         req = job.req
+        job_start = time.perf_counter()
         self._reset_gpu_peak()
         feat = self._featurizer(req, job.id)
         saved = snapshot(feat)
@@ -257,6 +258,7 @@ class Service:
         finally:
             restore(feat, saved)
         result = summary.as_dict()
+        result["job_seconds"] = round(time.perf_counter() - job_start, 4)  # incl. checks
         result.update(peak_memory())
         return ("cancelled" if summary.cancelled else "done"), result
 

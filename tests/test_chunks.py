@@ -201,3 +201,25 @@ def test_service_job_survives_out_of_memory_and_says_so(tmp_path, monkeypatch):
     done = [e for e in events if e["type"] == "job_done"]
     assert done and done[0]["status"] == "done" and done[0]["result"]["frames_done"] == 2
     assert (flaky.batch_size, flaky.pool_cap, flaky.device.type) == (4, 512, "cuda")
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")
+def test_device_cuda_without_a_gpu_is_one_line_and_leaves_nothing(capsys, tmp_path):
+    shot = make_shot(tmp_path / "shot", n=1)
+    out = tmp_path / "out"
+    code, err = colorize(capsys, shot, out, "--device", "cuda")
+    assert code == 2 and err == ("dacon: --device cuda: no CUDA GPU is usable by torch here "
+                                 "(this machine has: auto, cpu)")
+    assert not out.exists()
+    code = main(["train", "--run", str(tmp_path / "run"), "--device", "cuda", "--steps", "1"])
+    assert code == 2 and "--device cuda" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_failed_check_removes_the_output_folder_it_made(capsys, tmp_path):
+    shot = make_shot(tmp_path / "shot", n=2)
+    (shot["root"] / "line" / "0002.png").write_bytes(b"not a png")
+    out = tmp_path / "new" / "out"
+    code, err = colorize(capsys, shot, out)
+    assert code == 2 and err.endswith("0002.png: cannot read image (not a recognized image format)")
+    assert not out.exists()

@@ -181,11 +181,13 @@ def validation_pairs(cfg: TrainConfig) -> dict[str, list[TrainPair]]:
 
 def train(cfg: TrainConfig, *, quiet: bool = False) -> Path:
     """Run (or resume) training; returns the path of ``last.pt``."""
+    from ..devices import check_device
+
+    device = check_device(cfg.device)  # before the run folder exists
     run = Path(cfg.run_dir)
     run.mkdir(parents=True, exist_ok=True)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
-    device = torch.device(cfg.device)
     torch.manual_seed(cfg.seed)
     net = build_net(cfg).to(device).train()
     params = [p for p in net.parameters() if p.requires_grad]
