@@ -1,8 +1,8 @@
 """Install, enable, disable, re-enable and uninstall the extension zip in a fresh Blender.
 
-Run by test_blender_extension.py as ``python ext_lifecycle.py ZIP BLEND`` in a child process with
-an isolated HOME and without the source tree on sys.path, so ``dacon_engine`` can only come from
-the wheel bundled in the zip. Prints the observations as one "DACON_RESULT <json>" line.
+Run by test_blender_extension.py as ``python ext_lifecycle.py ZIP BLEND [ENGINE_PYTHON]`` in a
+child process with an isolated HOME and without the source tree on sys.path, so ``dacon_engine``
+can only come from the wheel bundled in the zip. Prints the observations as one "DACON_RESULT <json>" line.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ def state() -> dict[str, object]:
     }
 
 
-def main(zip_path: str, blend: str) -> dict[str, object]:
+def main(zip_path: str, blend: str, engine_python: str = "") -> dict[str, object]:
     out: dict[str, object] = {"sys_path_has_repo": any(
         os.path.isdir(os.path.join(p, PKG)) for p in sys.path if p)}
     bpy.ops.wm.read_factory_settings(use_empty=True)
@@ -54,6 +54,17 @@ def main(zip_path: str, blend: str) -> dict[str, object]:
                                                 "formats": sorted(prefs.default_formats)}
     out["user_dir"] = prefs_mod.user_dir()
     out["online_access"] = bool(bpy.app.online_access)
+    try:
+        bpy.ops.dacon.setup_engine()
+        out["setup_offline"] = "ran"
+    except RuntimeError as ex:
+        out["setup_offline"] = str(ex)
+    if engine_python:
+        prefs.python = engine_python
+        bpy.ops.dacon.check_engine()
+        prefs_mod.state.check.wait(timeout=120)
+        prefs_mod._check_timer()  # what the UI timer does once the report is in
+        out["check_text"] = prefs_mod.state.check_text
 
     scene = bpy.context.scene
     scene.sequence_editor_create()
@@ -84,5 +95,5 @@ def main(zip_path: str, blend: str) -> dict[str, object]:
 
 
 if __name__ == "__main__":
-    result = main(sys.argv[1], sys.argv[2])
+    result = main(*sys.argv[1:4])
     print("DACON_RESULT " + json.dumps(result), flush=True)

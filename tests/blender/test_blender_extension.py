@@ -12,6 +12,7 @@ from pathlib import Path
 import bpy
 
 HERE = Path(__file__).resolve().parent
+ENGINE_PYTHON = HERE.parents[1] / ".venv" / "bin" / "python"  # the engine venv of scripts/setup_env.sh
 
 
 def test_zip_layout(extension_zip: Path) -> None:
@@ -35,7 +36,7 @@ def test_install_enable_disable_uninstall(extension_zip: Path, tmp_path: Path) -
     env = {**os.environ, "HOME": str(home), "BLENDER_USER_RESOURCES": str(home / "blender")}
     proc = subprocess.run(
         [sys.executable, "-I", str(HERE / "ext_lifecycle.py"), str(extension_zip),
-         str(tmp_path / "shot.blend")],
+         str(tmp_path / "shot.blend"), str(ENGINE_PYTHON) if ENGINE_PYTHON.is_file() else ""],
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     line = next(ln for ln in proc.stdout.splitlines() if ln.startswith("DACON_RESULT "))
@@ -57,6 +58,11 @@ def test_install_enable_disable_uninstall(extension_zip: Path, tmp_path: Path) -
     assert got["bundled_wheel"].startswith(str(addon_dir / "wheels" / "dacon_engine-"))
     assert got["prefs"] == {"model": "default", "device": "auto", "formats": ["json", "png"]}
     assert got["user_dir"] == str(ext / ".user" / "user_default" / "dacon_blender_addon")
+    assert "online access is off" in got["setup_offline"]
+    if ENGINE_PYTHON.is_file():  # Check Engine: the bundled client starts the real engine
+        assert got["check_text"].startswith("engine "), got["check_text"]
+        assert f"at {ENGINE_PYTHON}" in got["check_text"]
+        assert "models ready:" in got["check_text"]
     assert got["make_shot"] == ["FINISHED"]
     assert got["after_disable"] == off
     assert got["after_enable"] == on
