@@ -92,3 +92,14 @@ def test_addon_unregisters_and_registers_cleanly(addon: object) -> None:
         addon.register()  # type: ignore[attr-defined]
     assert all(_registered().values())
     assert hasattr(bpy.ops.dacon, "reference_add_file")
+
+
+def test_icons_used_in_draw_code_exist() -> None:
+    """Panel draw() cannot run headless; at least every icon name it uses must exist here."""
+    import re
+
+    valid = set(bpy.types.UILayout.bl_rna.functions["label"].parameters["icon"].enum_items.keys())
+    src = HERE.parents[1] / "dacon_blender_addon"
+    used = {m for f in src.glob("*.py") for m in re.findall(r'icon="(\w+)"', f.read_text())}
+    assert len(used) >= 10
+    assert used <= valid, sorted(used - valid)
