@@ -105,11 +105,10 @@ def reference_from_arrays(color: np.ndarray, line: np.ndarray | None = None, *,
     from . import segments
 
     if line is not None:
-        labels, n, info, _ = segments.segment_line_art_details(
-            line_rgba, gap_radius=gap_radius, path=line_path, **line_kw)
+        labels, n = segments.segment_line_art(line_rgba, gap_radius=gap_radius, path=line_path,
+                                              **line_kw)
         frame = SegmentedFrame(line_rgba, np.asarray(labels, np.int32), int(n),
-                               Path(line_path) if line_path is not None else None,
-                               line_art=info)
+                               Path(line_path) if line_path is not None else None)
     else:
         labels, n = segments.segments_from_color(rgba, path=color_path)
         frame = SegmentedFrame(rgba, np.asarray(labels, np.int32), int(n),

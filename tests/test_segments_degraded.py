@@ -229,7 +229,6 @@ def test_colorizer_takes_line_options_and_records_mode(tmp_path):
     line, gt = draw(96)
     c = Colorizer("baseline", line_mode="adaptive", trace_colors=["red", "blue"])
     c.add_reference(gt, line)
-    assert c.references[0].frame.line_art["line_mode"] == "adaptive"
     res = next(c.colorize([deg.antialias(line, 1, 0.7)]))
     rec = frame_record(res.frame, res.assignment, "baseline", c.references)
     assert rec["line_art"]["line_mode"] == "adaptive"
