@@ -75,6 +75,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     _add_model_args(p)
 
+    p = sub.add_parser("review", help="highlight low-confidence segments of a colored shot")
+    p.add_argument("out", type=Path, help="a colorize output folder")
+    p.add_argument("--threshold", type=float, default=0.5,
+                   help="segments with confidence below this are highlighted (0..1)")
+    p.add_argument("--review-dir", type=Path, default=None,
+                   help="where to write the highlight PNGs and review.json (default OUT/review)")
+
     p = sub.add_parser("serve", help="run the engine service: JSON lines on stdin/stdout "
                                      "(see docs/protocol.md)")
     p.add_argument("--device", default=None, choices=("auto", "cpu", "cuda"),
@@ -176,6 +183,18 @@ def _cmd_colorize(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_review(args: argparse.Namespace) -> int:
+    from .review import review_shot
+
+    summary = review_shot(args.out, args.threshold, args.review_dir)
+    for f in summary["frames"]:
+        print(f"{f['frame']}: {f['low_segments']} of {f['segments']} segments below "
+              f"{summary['threshold']:g} ({100 * f['low_fraction']:.1f} % of the drawing)")
+    print(f"most to check: {summary['worst'] or 'nothing below the threshold'}; "
+          f"highlights in {summary['review_dir']}")
+    return 0
+
+
 def _cmd_serve(args: argparse.Namespace) -> int:
     from .service import serve
 
@@ -274,6 +293,7 @@ COMMANDS = {
     "demo": _cmd_demo,
     "train": _cmd_train,
     "serve": _cmd_serve,
+    "review": _cmd_review,
     "doctor": _cmd_doctor,
 }
 

@@ -311,6 +311,12 @@ class EngineClient:
         return self.request("load_model", model=model, device=device,
                             dinov2_weights=dinov2_weights)
 
+    def review(self, out: str | os.PathLike, threshold: float = 0.5,
+               review_dir: str | os.PathLike | None = None) -> Job:
+        """Highlight low-confidence segments of a colored shot (see ``dacon review``)."""
+        return self.request("review", out=os.fspath(out), threshold=threshold,
+                            review_dir=None if review_dir is None else os.fspath(review_dir))
+
     def hello(self) -> Job:
         return self.request("hello", protocol=PROTOCOL_VERSION)
 

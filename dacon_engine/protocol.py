@@ -44,12 +44,17 @@ REQUESTS: dict[str, dict[str, tuple[tuple[type, ...], Any]]] = {
         "device": (_OPT_STR, None),
         "dinov2_weights": (_OPT_STR, None),
     },
+    "review": {
+        "out": (_STR, None),                 # a colorize output folder
+        "threshold": ((float, int), 0.5),    # confidence below this is highlighted
+        "review_dir": (_OPT_STR, None),      # default: <out>/review
+    },
     "cancel": {"job": (_STR, None)},
     "shutdown": {},
 }
-JOB_REQUESTS = ("hello", "load_model", "colorize")
+JOB_REQUESTS = ("hello", "load_model", "colorize", "review")
 CONTROL_REQUESTS = ("cancel", "shutdown")
-REQUIRED = {"colorize": ("targets", "out"), "cancel": ("job",)}
+REQUIRED = {"colorize": ("targets", "out"), "review": ("out",), "cancel": ("job",)}
 
 EVENTS = ("accepted", "progress", "frame_done", "log", "error", "job_done")
 TERMINAL_EVENTS = ("job_done", "error")
@@ -116,8 +121,8 @@ def check_request(msg: dict) -> tuple[dict, list[str]]:
     return out, unknown
 
 
-_JSON_NAME = {str: "a string", int: "an integer", bool: "true or false", list: "a list",
-              dict: "an object"}
+_JSON_NAME = {str: "a string", int: "an integer", float: "a number", bool: "true or false",
+              list: "a list", dict: "an object"}
 
 
 def _check_colorize(req: dict) -> None:

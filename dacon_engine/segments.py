@@ -371,7 +371,7 @@ def segment_line_art_details(rgba: np.ndarray, *, gap_radius: int = 0,
         if hist_mid:  # exact trace/line-color pixels are legitimately mid-grey
             exempt = _exact_color_count(rgb, opts.trace_colors + opts.line_colors)
         mode = "fixed" if la.is_clean(gray, exempt) else "adaptive"
-    info: dict = {"line_mode": mode, "requested": opts.mode,
+    info: dict = {"line_mode": mode, "requested": opts.mode, "gap_radius": int(gap_radius),
                   "trace_colors": [list(c) for c in opts.trace_colors],
                   "line_colors": [list(c) for c in opts.line_colors]}
     if mode == "fixed":

@@ -262,6 +262,13 @@ class Service:
         result.update(peak_memory())
         return ("cancelled" if summary.cancelled else "done"), result
 
+    def _do_review(self, job: _Job) -> tuple[str, dict]:
+        from .review import review_shot
+
+        req = job.req
+        self.emit("progress", job.id, done=0, total=1, fps=0.0)
+        return "done", review_shot(req["out"], req["threshold"], req["review_dir"])
+
     @staticmethod
     def _reset_gpu_peak() -> None:
         import torch

@@ -269,3 +269,15 @@ def test_doctor_reports_an_engine_and_a_missing_one(tmp_path, capsys):
     report = doctor(str(tmp_path / "missing-python"), timeout=10)
     assert report["ok"] is False and "no such interpreter" in report["error"]
     assert format_doctor(report).startswith("engine check failed")
+
+
+def test_review_through_the_service(engine, shot, tmp_path):
+    out = tmp_path / "out"
+    engine.colorize(targets=[str(shot["root"] / "line")], references=refs(shot),
+                    out=str(out)).wait(120)
+    result = engine.review(out, threshold=1.0).wait(60)
+    assert [f["frame"] for f in result["frames"]] == ["0001", "0002", "0003", "0004"]
+    assert result["worst"] in {"0001", "0002", "0003", "0004"}
+    assert all(Path(f["review"]).is_file() for f in result["frames"])
+    with pytest.raises(EngineError, match="--threshold 3"):
+        engine.review(out, threshold=3).wait(60)
