@@ -317,6 +317,12 @@ class EngineClient:
         return self.request("review", out=os.fspath(out), threshold=threshold,
                             review_dir=None if review_dir is None else os.fspath(review_dir))
 
+    def trace(self, out: str | os.PathLike, *, epsilon: float = 0.5, expand: bool = True,
+              frames: Sequence[str] | None = None) -> Job:
+        """Trace a colored shot's segments into polygons (``<stem>.trace.json``)."""
+        return self.request("trace", out=os.fspath(out), epsilon=epsilon, expand=expand,
+                            frames=None if frames is None else list(frames))
+
     def hello(self) -> Job:
         return self.request("hello", protocol=PROTOCOL_VERSION)
 

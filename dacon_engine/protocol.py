@@ -49,12 +49,19 @@ REQUESTS: dict[str, dict[str, tuple[tuple[type, ...], Any]]] = {
         "threshold": ((float, int), 0.5),    # confidence below this is highlighted
         "review_dir": (_OPT_STR, None),      # default: <out>/review
     },
+    "trace": {
+        "out": (_STR, None),                 # a colorize output folder
+        "epsilon": ((float, int), 0.5),      # outline simplification, px
+        "expand": (_BOOL, True),             # fills meet under the lines
+        "frames": ((list, type(None)), None),  # frame stems, null = all
+    },
     "cancel": {"job": (_STR, None)},
     "shutdown": {},
 }
-JOB_REQUESTS = ("hello", "load_model", "colorize", "review")
+JOB_REQUESTS = ("hello", "load_model", "colorize", "review", "trace")
 CONTROL_REQUESTS = ("cancel", "shutdown")
-REQUIRED = {"colorize": ("targets", "out"), "review": ("out",), "cancel": ("job",)}
+REQUIRED = {"colorize": ("targets", "out"), "review": ("out",), "trace": ("out",),
+            "cancel": ("job",)}
 
 EVENTS = ("accepted", "progress", "frame_done", "log", "error", "job_done")
 TERMINAL_EVENTS = ("job_done", "error")

@@ -269,6 +269,21 @@ class Service:
         self.emit("progress", job.id, done=0, total=1, fps=0.0)
         return "done", review_shot(req["out"], req["threshold"], req["review_dir"])
 
+    def _do_trace(self, job: _Job) -> tuple[str, dict]:
+        from .trace import trace_shot
+
+        req = job.req
+        frames = req["frames"]
+        if frames is not None and not all(isinstance(f, str) for f in frames):
+            raise ProtocolError("trace: 'frames' must be a list of frame stems")
+        self.emit("progress", job.id, done=0, total=0, fps=0.0)
+
+        def on_frame(result, k, n):
+            self.emit("progress", job.id, done=k, total=n, fps=0.0)
+
+        return "done", trace_shot(req["out"], epsilon=req["epsilon"], expand=req["expand"],
+                                  frames=frames, on_frame=on_frame)
+
     @staticmethod
     def _reset_gpu_peak() -> None:
         import torch
