@@ -17,6 +17,78 @@ EXIT_USER_ERROR = 2
 SAMPLE_CLIP = Path(__file__).parent / "assets" / "sample_clip"
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors: ``dacon: <option> <value>: <what is allowed>``, exit 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        print(f"dacon: {message}", file=sys.stderr)
+        raise SystemExit(EXIT_USER_ERROR)
+
+
+def _int_at_least(low: int, multiple: int = 1):
+    """argparse type: a whole number >= ``low`` (and a multiple of ``multiple``)."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or value < low or value % multiple:
+            extra = f" and a multiple of {multiple}" if multiple > 1 else ""
+            raise argparse.ArgumentTypeError(f"{text}: must be a whole number >= {low}{extra}")
+        return value
+    return parse
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value < 2**32:
+        raise argparse.ArgumentTypeError(f"{text}: must be a whole number from 0 to {2**32 - 1}")
+    return value
+
+
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0.0 <= value <= 1.0:  # also refuses NaN
+        raise argparse.ArgumentTypeError(f"{text}: must be a number from 0 to 1")
+    return value
+
+
+def _positive_float(upper: float | None = None):
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = float("nan")
+        ok = value > 0 and value != float("inf") and (upper is None or value <= upper)
+        if not ok:
+            rng = f"more than 0 and at most {upper:g}" if upper is not None else "more than 0"
+            raise argparse.ArgumentTypeError(f"{text}: must be a number {rng}")
+        return value
+    return parse
+
+
+# synthetic drawings keep their parts as closed regions from 64 px; 8192 px is beyond any
+# animation frame (memory grows with the square of the size)
+SYNTH_MIN, SYNTH_MAX = 64, 8192
+
+
+def _synth_size(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not SYNTH_MIN <= value <= SYNTH_MAX:
+        raise argparse.ArgumentTypeError(f"{text}: must be a whole number of pixels from "
+                                         f"{SYNTH_MIN} to {SYNTH_MAX}")
+    return value
+
+
 def _formats(text: str) -> tuple[str, ...]:
     fmts = tuple(f.strip().lower() for f in text.split(",") if f.strip())
     bad = [f for f in fmts if f not in ("png", "exr", "json")]
@@ -47,8 +119,8 @@ def _add_line_args(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="dacon", description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser = _Parser(prog="dacon", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     p = sub.add_parser("colorize", help="colorize line-art frames from colored references")
     p.add_argument("targets", nargs="+", metavar="TARGET",
@@ -61,9 +133,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mode", default="keyframe", choices=("keyframe", "consecutive", "nearest"))
     p.add_argument("--format", default=("json", "png"), type=_formats,
                    help="png, exr or png,exr (a JSON record is always written)")
-    p.add_argument("--gap-radius", type=int, default=0, help="close line gaps up to N px")
+    p.add_argument("--gap-radius", type=_int_at_least(0), default=0,
+                   help="close line gaps up to about 2N px (at most half the frame's longer side)")
     _add_line_args(p)
-    p.add_argument("--batch-size", type=int, default=4)
+    p.add_argument("--batch-size", type=_int_at_least(1), default=4)
     p.add_argument("--frames", default=None, metavar="A-B",
                    help="colorize only these frame numbers, e.g. 101-148 or 1-10,20 "
                         "(a farm chunk; chained modes continue from the frame before)")
@@ -77,7 +150,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("review", help="highlight low-confidence segments of a colored shot")
     p.add_argument("out", type=Path, help="a colorize output folder")
-    p.add_argument("--threshold", type=float, default=0.5,
+    p.add_argument("--threshold", type=_fraction, default=0.5,
                    help="segments with confidence below this are highlighted (0..1)")
     p.add_argument("--review-dir", type=Path, default=None,
                    help="where to write the highlight PNGs and review.json (default OUT/review)")
@@ -90,13 +163,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("doctor", help="check that an interpreter can run the engine")
     p.add_argument("--python", default=None,
                    help="interpreter to check (default: the one running this command)")
-    p.add_argument("--timeout", type=float, default=120.0,
+    p.add_argument("--timeout", type=_positive_float(), default=120.0,
                    help="seconds to wait for the engine to answer")
 
     p = sub.add_parser("segment", help="write 24-bit label maps of line-art frames")
     p.add_argument("inputs", nargs="+", metavar="LINE")
     p.add_argument("--out", required=True, type=Path)
-    p.add_argument("--gap-radius", type=int, default=0)
+    p.add_argument("--gap-radius", type=_int_at_least(0), default=0)
     _add_line_args(p)
     p.add_argument("--preview", action="store_true",
                    help="also write <stem>_preview.png with each segment in its own color, "
@@ -117,35 +190,37 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("synth", help="generate synthetic clips (PaintBucket layout)")
     p.add_argument("--out", required=True, type=Path)
-    p.add_argument("--clips", type=int, default=4)
-    p.add_argument("--frames", type=int, default=8)
-    p.add_argument("--size", type=int, default=512)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--clips", type=_int_at_least(1), default=4)
+    p.add_argument("--frames", type=_int_at_least(1), default=8)
+    p.add_argument("--size", type=_synth_size, default=512)
+    p.add_argument("--seed", type=_seed, default=0)
     p.add_argument("--regime", default="consecutive", choices=("consecutive", "keyframe"))
 
     p = sub.add_parser("train", help="train segment features (synthetic or PaintBucket data)")
     p.add_argument("--run", required=True, type=Path, help="run folder (resumes from last.pt)")
     p.add_argument("--data", default="synth",
                    help="'synth' or a PaintBucket-Character v2 training root")
-    p.add_argument("--steps", type=int, default=1000)
-    p.add_argument("--batch", type=int, default=2, help="pairs per step")
-    p.add_argument("--lr", type=float, default=1e-4)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--size", type=int, nargs="+", default=[384],
+    p.add_argument("--steps", type=_int_at_least(1), default=1000)
+    p.add_argument("--batch", type=_int_at_least(1), default=2, help="pairs per step")
+    p.add_argument("--lr", type=_positive_float(1.0), default=1e-4)
+    p.add_argument("--seed", type=_seed, default=0)
+    p.add_argument("--size", type=_synth_size, nargs="+", default=[384],
                    help="synthetic frame size(s) in px; one is picked per pair")
-    p.add_argument("--keyframe-fraction", type=float, default=0.5,
+    p.add_argument("--keyframe-fraction", type=_fraction, default=0.5,
                    help="share of synthetic pairs in the keyframe regime (rest: consecutive)")
     p.add_argument("--model-mode", default="unet", choices=("unet", "v1.1", "v1.0"))
-    p.add_argument("--unet-base", type=int, default=16)
-    p.add_argument("--unet-input", type=int, default=384)
+    p.add_argument("--unet-base", type=_int_at_least(1), default=16)
+    p.add_argument("--unet-input", type=_int_at_least(16, multiple=16), default=384,
+                   help="U-Net input size (px; the U-Net halves it 4 times: a multiple of 16)")
     p.add_argument("--coord-input", action="store_true",
                    help="feed x, y in the drawing's box to the U-Net (2 extra channels)")
     p.add_argument("--antialias", action="store_true",
                    help="area-like (antialiased) downsampling of the U-Net input")
-    p.add_argument("--device", default="cpu")
+    p.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
     p.add_argument("--amp", default="auto", choices=("auto", "on", "off"),
                    help="bf16 autocast: auto = only where the device runs bf16 natively")
-    p.add_argument("--threads", type=int, default=0)
+    p.add_argument("--threads", type=_int_at_least(0), default=0,
+                   help="torch threads (0 = torch's default)")
     p.add_argument("--dinov2-weights", default=None)
     p.add_argument("--init", default=None,
                    help="start from this checkpoint's weights (fresh optimizer)")

@@ -75,8 +75,10 @@ class Colorizer:
                  device: str = "auto", gap_radius: int = 0, dinov2_weights: str | None = None,
                  line_mode: str = "auto", trace_colors=None, line_colors=None,
                  log: Callable[[str], None] | None = None):
+        from .segments import check_gap_radius
+
+        self.gap_radius = check_gap_radius(gap_radius)
         self.featurizer = build_featurizer(model, device=device, dinov2_weights=dinov2_weights)
-        self.gap_radius = int(gap_radius)
         from .lineart import check_line_options
 
         check_line_options(line_mode, trace_colors, line_colors)

@@ -46,11 +46,15 @@ def _check_outputs_free(out_dir: Path, stems: Sequence[str], formats: Sequence[s
                 raise DaconError(p, "already exists (use --overwrite to replace it)")
 
 
-def _preflight_images(paths: Sequence[Path]) -> None:
+def _preflight_images(paths: Sequence[Path], gap_radius: int = 0) -> None:
+    """Every file decodes (DaconError naming the first that does not) and the gap radius
+    means something for its size."""
     from .imageio import read_image
+    from .segments import check_gap_radius
 
     for p in paths:
-        read_image(p)  # raises DaconError naming the file
+        image = read_image(p)
+        check_gap_radius(gap_radius, image.shape[:2], p)
 
 
 def outputs_complete(out_dir: Path, stem: str, formats: Sequence[str]) -> bool:
@@ -216,7 +220,8 @@ class ColorizeJob:
                 _check_outputs_free(out_dir, [stems[i] for i in todo], fmts, overwrite)
             if contact_sheet:
                 _check_outputs_free(out_dir, ["contact_sheet"], ["png"], overwrite or resume)
-            _preflight_images([shot[i] for i in todo])
+            _preflight_images([shot[i] for i in todo] + [c for c, _ in pairs] +
+                              [ln for _, ln in pairs if ln is not None], gap_radius)
         except DaconError:
             if created:  # leave nothing behind: not even the folder this call made
                 with contextlib.suppress(OSError):
@@ -358,7 +363,7 @@ def segment_files(inputs: Sequence[str], out_dir: Path, *, gap_radius: int = 0,
     _check_outputs_free(out_dir, stems, ["png"], overwrite)
     if preview:
         _check_outputs_free(out_dir, [s + "_preview" for s in stems], ["png"], overwrite)
-    _preflight_images(paths)
+    _preflight_images(paths, gap_radius)
     for p in tqdm(paths, unit="frame", desc="segment", disable=quiet or len(paths) < 2):
         labels, _, _, classes = segment_line_art_details(
             read_image(p), gap_radius=gap_radius, line_mode=line_mode, trace_colors=trace_colors,

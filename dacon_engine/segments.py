@@ -346,6 +346,21 @@ def _exact_color_count(rgb: np.ndarray, colors) -> int:
 
 
 @_one_pixel
+def check_gap_radius(gap_radius: int, size: tuple[int, int] | None = None,
+                     path: str | os.PathLike | None = None) -> int:
+    """A gap radius is a whole number >= 0 and, for a frame of ``size`` (h, w), at most
+    half its longer side: a larger one would close gaps wider than the frame itself."""
+    if isinstance(gap_radius, bool) or not isinstance(gap_radius, (int, np.integer)) \
+            or gap_radius < 0:
+        raise DaconError(None, f"--gap-radius {gap_radius}: must be a whole number >= 0")
+    if size is not None:
+        limit = max(size) // 2
+        if gap_radius > limit:
+            raise DaconError(path, f"--gap-radius {gap_radius}: too large for this "
+                                   f"{size[1]}x{size[0]} frame (at most {limit})")
+    return int(gap_radius)
+
+
 def segment_line_art_details(rgba: np.ndarray, *, gap_radius: int = 0,
                              threshold: int = DEFAULT_THRESHOLD, min_region: int = 0,
                              line_mode: str = "auto", trace_colors=None, line_colors=None,
@@ -361,6 +376,7 @@ def segment_line_art_details(rgba: np.ndarray, *, gap_radius: int = 0,
     from . import lineart as la
 
     a = _as_rgba(rgba)
+    check_gap_radius(gap_radius, a.shape[:2], path)
     opts = la.LineOptions.make(line_mode, threshold, trace_colors, line_colors)
     rgb = la.composite_rgb(a)
     gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
@@ -376,7 +392,9 @@ def segment_line_art_details(rgba: np.ndarray, *, gap_radius: int = 0,
                   "line_colors": [list(c) for c in opts.line_colors]}
     if mode == "fixed":
         info["threshold"] = opts.threshold
-        free = cv2.compare(gray, float(opts.threshold), cv2.CMP_GT)
+        # 255 where luminance > threshold (cv2.threshold, unlike cv2.compare with a scalar,
+        # also takes a 1x1 image)
+        free = cv2.threshold(gray, float(opts.threshold), 255, cv2.THRESH_BINARY)[1]
         colors = la.classify_colors(rgb, opts, None, 0.0, adaptive=False)
     else:
         lv = la.estimate_levels(rgb, gray)

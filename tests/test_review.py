@@ -65,8 +65,8 @@ def test_without_exr_the_line_art_is_segmented_again(colored, tmp_path):
 def test_nothing_below_zero_and_bad_input(colored, tmp_path, capsys):
     summary = review_shot(colored, 0.0)
     assert summary["worst"] is None and all(f["low_pixels"] == 0 for f in summary["frames"])
-    assert main(["review", str(colored), "--threshold", "1.5"]) == 2
-    assert capsys.readouterr().err.strip() == "dacon: --threshold 1.5: must be between 0 and 1"
+    with pytest.raises(DaconError, match="--threshold 1.5: must be between 0 and 1"):
+        review_shot(colored, 1.5)
     with pytest.raises(DaconError, match="holds no colorized frames"):
         review_shot(tmp_path / "shot", 0.5)
     rec = json.loads((colored / "0002.json").read_text())

@@ -311,7 +311,9 @@ def test_gap_closing_recovers_punched_gaps(paintbucket_sample):
 
 def test_tiny_images(paper):
     one = paper(1, 1)
-    assert segment_line_art(one)[1] == 1 and segment_line_art(one, gap_radius=3)[1] == 1
+    assert segment_line_art(one)[1] == 1 and segment_line_art(one, gap_radius=0)[1] == 1
+    with pytest.raises(DaconError, match="too large for this 1x1 frame"):
+        segment_line_art(one, gap_radius=3)  # closing gaps wider than the frame means nothing
     assert not line_mask(one).any() and segments_from_color(one)[1] == 1
     one[0, 0] = RED  # a lone color-line pixel touches nothing: a new segment
     labels, n = segment_line_art(one)

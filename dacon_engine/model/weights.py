@@ -59,7 +59,9 @@ def _torch_load(path: Path) -> object:
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # noqa: BLE001 - any unpickling / zip error
-        raise DaconError(path, f"cannot read as a PyTorch weights file ({type(e).__name__}: {e})") from None
+        first = str(e).split(". ")[0].strip()  # torch's messages run for paragraphs
+        raise DaconError(path, f"cannot read as a PyTorch weights file "
+                               f"({type(e).__name__}: {first})") from None
 
 
 def _safetensors_load(path: Path) -> dict:

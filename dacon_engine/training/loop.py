@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..errors import DaconError
 from ..files import atomic_path, atomic_write_text
 from ..model.network import DaconConfig, DaconNet
 from ..model.pooling import plan_pooling, pool_segments
@@ -179,13 +180,45 @@ def validation_pairs(cfg: TrainConfig) -> dict[str, list[TrainPair]]:
     return out
 
 
+def check_config(cfg: TrainConfig) -> None:
+    """Refuse values training cannot honour (DaconError naming the option) before any work."""
+    def bad(option: str, value: object, allowed: str) -> DaconError:
+        return DaconError(None, f"{option} {value}: {allowed}")
+
+    if isinstance(cfg.steps, bool) or not isinstance(cfg.steps, int) or cfg.steps < 1:
+        raise bad("--steps", cfg.steps, "must be a whole number >= 1")
+    if isinstance(cfg.batch, bool) or not isinstance(cfg.batch, int) or cfg.batch < 1:
+        raise bad("--batch", cfg.batch, "must be a whole number >= 1")
+    if not (isinstance(cfg.lr, (int, float)) and 0 <= cfg.lr <= 1):  # 0 (API): frozen weights
+        raise bad("--lr", cfg.lr, "must be a number from 0 to 1")
+    if not 0 <= cfg.keyframe_fraction <= 1:
+        raise bad("--keyframe-fraction", cfg.keyframe_fraction, "must be a number from 0 to 1")
+    sizes = cfg.size if isinstance(cfg.size, list) else [cfg.size]
+    if not sizes or any(not isinstance(v, int) or v < 64 for v in sizes):
+        raise bad("--size", cfg.size, "must be whole numbers of pixels >= 64")
+    unet_input = int(cfg.model.get("unet_input", 384))
+    if unet_input < 16 or unet_input % 16:
+        raise bad("--unet-input", unet_input, "must be a whole number >= 16 and a multiple of 16")
+    if int(cfg.model.get("unet_base", 16)) < 1:
+        raise bad("--unet-base", cfg.model.get("unet_base"), "must be a whole number >= 1")
+    if cfg.threads < 0:
+        raise bad("--threads", cfg.threads, "must be a whole number >= 0")
+    if cfg.data != "synth" and not Path(cfg.data).is_dir():
+        raise DaconError(cfg.data, "no such training data folder (--data: 'synth' or a "
+                                   "PaintBucket-Character v2 training root)")
+    if cfg.init and not Path(cfg.init).is_file():
+        raise DaconError(cfg.init, "no such checkpoint (--init)")
+    if cfg.dinov2_weights and not Path(cfg.dinov2_weights).exists():
+        raise DaconError(cfg.dinov2_weights, "no such DINOv2 weight file (--dinov2-weights)")
+
+
 def train(cfg: TrainConfig, *, quiet: bool = False) -> Path:
     """Run (or resume) training; returns the path of ``last.pt``."""
     from ..devices import check_device
 
-    device = check_device(cfg.device)  # before the run folder exists
+    device = check_device(cfg.device)  # everything is checked before the run folder exists
+    check_config(cfg)
     run = Path(cfg.run_dir)
-    run.mkdir(parents=True, exist_ok=True)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
@@ -204,6 +237,10 @@ def train(cfg: TrainConfig, *, quiet: bool = False) -> Path:
 
         sd, _ = read_state_dict(cfg.init)
         net.load_heads(sd, cfg.init)
+    try:
+        run.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise DaconError(run, f"cannot create the run folder ({e.strerror or e})") from None
     atomic_write_text(run / "config.json", json.dumps(asdict(cfg), indent=2))
     stream = pair_stream(cfg, step)
     amp = bf16_is_fast(device) if cfg.amp is None else cfg.amp
