@@ -68,6 +68,14 @@ SPECK_THIN_MAX_AREA = 40
 than 2 px: slivers along lines, holes in thick strokes) are specks too."""
 
 
+def at_least(a: np.ndarray, value: float) -> np.ndarray:
+    """255 where ``a >= value``, else 0 (uint8 mask). cv2.compare with a scalar, except for
+    images of up to 4 pixels, which OpenCV would mistake for a scalar themselves."""
+    if a.size > 4:
+        return cv2.compare(a, float(value), cv2.CMP_GE)
+    return np.where(a >= value, 255, 0).astype(np.uint8)
+
+
 def parse_color(text: str | Sequence[int]) -> tuple[int, int, int]:
     """'red', 'R,G,B' (0..255) or '#rrggbb' (or an (r, g, b) sequence) -> (r, g, b).
 
@@ -201,8 +209,8 @@ def estimate_levels(rgb: np.ndarray, gray: np.ndarray) -> PaperInk:
 def adaptive_line_mask(gray: np.ndarray, lv: PaperInk) -> np.ndarray:
     """HxW uint8 255/0: black line pixels of adaptive mode (see the module docstring)."""
     dark = cv2.subtract(np.full_like(gray, lv.paper), gray)  # saturating Lp - Y
-    weak = cv2.compare(dark, lv.weak, cv2.CMP_GE)
-    strong = cv2.compare(dark, lv.strong, cv2.CMP_GE)
+    weak = at_least(dark, lv.weak)
+    strong = at_least(dark, lv.strong)
     localmax = cv2.dilate(dark, np.ones((3, 3), np.uint8))
     half = cv2.compare(cv2.add(dark, dark), localmax, cv2.CMP_GE)  # 2d >= max (no overflow
     # issue: saturation at 255 only where d >= 128, i.e. surely >= half of any max)
@@ -256,7 +264,7 @@ def classify_colors(rgb: np.ndarray, opts: LineOptions, paper_rgb: np.ndarray | 
     ch = cv2.subtract(cv2.max(cv2.max(c0, c1), c2), cv2.min(cv2.min(c0, c1), c2))
     lim = 0.15 if adaptive else 0.5
     cmin = max(float(chroma_c.min()) * lim * 0.8, 12.0 if adaptive else 1.0)
-    cand = cv2.compare(ch, cmin, cv2.CMP_GE)
+    cand = at_least(ch, cmin)
     if not cv2.countNonZero(cand):
         return none
     pts = cv2.findNonZero(cand).reshape(-1, 2)
