@@ -161,6 +161,16 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
     return np.ascontiguousarray(out)
 
 
+def _png_params() -> list[int]:
+    """Fast lossless PNG for flat-colored frames: zlib level 1, the run-length strategy and
+    the "up" row filter encode a 1920x1920 RGBA fill ~3x faster than the defaults (files
+    ~1.7x larger, ~140 KB)."""
+    import cv2
+
+    return [cv2.IMWRITE_PNG_COMPRESSION, 1, cv2.IMWRITE_PNG_STRATEGY,
+            cv2.IMWRITE_PNG_STRATEGY_RLE, cv2.IMWRITE_PNG_FILTER, cv2.IMWRITE_PNG_FILTER_UP]
+
+
 def write_png(path: str | os.PathLike, array: np.ndarray, *, overwrite: bool = True) -> None:
     """Write an image atomically as PNG.
 
@@ -175,22 +185,21 @@ def write_png(path: str | os.PathLike, array: np.ndarray, *, overwrite: bool = T
         raise ValueError("write_png cannot write an empty image")
     if a.ndim == 3 and a.shape[2] == 1:
         a = a[..., 0]
-    with atomic_path(path, overwrite=overwrite) as tmp:
-        if a.dtype == np.uint16:
-            import cv2  # Pillow cannot write 16-bit color PNG; OpenCV can (BGR order)
+    import cv2  # faster than Pillow here, and it writes 16-bit color too (BGR order)
 
-            bgr = a if a.ndim == 2 else (a[..., ::-1] if a.shape[2] == 3
-                                         else a[..., [2, 1, 0, 3]])
-            # the temp name ends in ".png", so OpenCV picks the PNG encoder
-            ok = cv2.imwrite(str(tmp), np.ascontiguousarray(bgr))
-            if not ok:
-                raise DaconError(path, "cannot write PNG")
-        else:
-            mode = {2: "L", 3: "RGB", 4: "RGBA"}[a.ndim if a.ndim == 2 else a.shape[2]]
-            try:
-                Image.fromarray(np.ascontiguousarray(a), mode=mode).save(tmp, format="PNG")
-            except OSError as e:
-                raise DaconError(path, f"cannot write PNG ({e.strerror or e})") from None
+    bgr = a if a.ndim == 2 else (cv2.cvtColor(a, cv2.COLOR_RGB2BGR) if a.shape[2] == 3
+                                 else cv2.cvtColor(a, cv2.COLOR_RGBA2BGRA))
+    with atomic_path(path, overwrite=overwrite) as tmp:
+        try:
+            ok, data = cv2.imencode(".png", np.ascontiguousarray(bgr), _png_params())
+        except cv2.error as e:
+            raise DaconError(path, f"cannot write PNG ({str(e).strip().splitlines()[-1]})") from None
+        if not ok:
+            raise DaconError(path, "cannot write PNG")
+        try:
+            tmp.write_bytes(data.tobytes())
+        except OSError as e:
+            raise DaconError(path, f"cannot write PNG ({e.strerror or e})") from None
 
 
 def composite_on_white(rgba: np.ndarray) -> np.ndarray:

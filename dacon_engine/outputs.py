@@ -50,14 +50,15 @@ def render_colors(frame: SegmentedFrame, colors: np.ndarray) -> np.ndarray:
     colors = _check_colors(frame, colors)
     lut = np.zeros((frame.n_segments + 1, 4), np.uint8)
     lut[1:] = colors
-    labels = frame.labels
-    out = lut[labels]
-    line_px = labels == 0
     line = frame.line
     if line.ndim == 3 and line.shape[2] == 3:  # tolerate RGB line art: alpha 255
         line = np.concatenate([line, np.full(line.shape[:2] + (1,), 255, np.uint8)], 2)
-    out[line_px] = line[line_px]
-    return out
+    # one 4-byte gather per pixel (RGBA packed as uint32) instead of four 1-byte ones
+    lut32 = lut.view(np.uint32).reshape(-1)
+    line32 = np.ascontiguousarray(line).view(np.uint32)[..., 0]
+    labels = frame.labels
+    out32 = np.where(labels == 0, line32, lut32[labels])
+    return out32.view(np.uint8).reshape(labels.shape + (4,))
 
 
 def confidence_image(frame: SegmentedFrame, confidence: np.ndarray) -> np.ndarray:
