@@ -1,0 +1,233 @@
+"""Grease Pencil API differences between legacy GP (Blender 4.2) and GP v3 (4.3+ / 5.x).
+
+Legacy (4.2): object type ``GPENCIL``, data in ``bpy.data.grease_pencils``, layer name in
+``info``, strokes on ``frame.strokes`` (``points.co``, ``line_width`` in pixels, ``use_cyclic``).
+GP v3 (4.3+): object type ``GREASEPENCIL``, data in ``bpy.data.grease_pencils_v3`` (4.3/4.4)
+or ``bpy.data.grease_pencils`` (4.5+), layer ``name``, strokes are curves of
+``frame.drawing`` whose points and curve attributes (``position``, ``radius``, ``cyclic``,
+``material_index``, ``fill_opacity``) are set in bulk through ``drawing.attributes``.
+Nothing else in the add-on touches these names.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import bpy
+
+GP_OBJECT_TYPES = ("GREASEPENCIL", "GPENCIL")
+
+
+def is_v3() -> bool:
+    """True on Blender 4.3+ (GP v3 is the only Grease Pencil)."""
+    return not hasattr(bpy.types, "GPencilStroke")
+
+
+def is_gp_object(obj: Any) -> bool:
+    """True for a Grease Pencil object of either kind."""
+    return obj is not None and getattr(obj, "type", "") in GP_OBJECT_TYPES
+
+
+def gp_collection() -> Any:
+    """``bpy.data`` collection of this version's Grease Pencil data blocks."""
+    v3 = getattr(bpy.data, "grease_pencils_v3", None)  # 4.3/4.4: the legacy one stays beside
+    return v3 if v3 is not None else bpy.data.grease_pencils
+
+
+def new_gp_object(name: str, collection: Any) -> Any:
+    """A new, empty Grease Pencil object linked into ``collection``."""
+    data = gp_collection().new(name)
+    obj = bpy.data.objects.new(name, data)
+    collection.objects.link(obj)
+    return obj
+
+
+# --- layers ---------------------------------------------------------------------------
+
+
+def layer_name(layer: Any) -> str:
+    """A layer's name (``name`` in v3, ``info`` in legacy GP)."""
+    return str(layer.name if hasattr(layer, "name") else layer.info)
+
+
+def find_layer(gp: Any, name: str) -> Any | None:
+    """The layer of ``gp`` called ``name``, or None."""
+    for layer in gp.layers:
+        if layer_name(layer) == name:
+            return layer
+    return None
+
+
+def new_layer(gp: Any, name: str) -> Any:
+    """A new layer (on top); its lights are off so fills show their flat color."""
+    layer = gp.layers.new(name)
+    if hasattr(layer, "use_lights"):
+        layer.use_lights = False
+    return layer
+
+
+def layer_index(gp: Any, layer: Any) -> int:
+    """Position of ``layer`` in the stack, 0 = bottom."""
+    for i, other in enumerate(gp.layers):
+        if layer_name(other) == layer_name(layer):
+            return i
+    raise ValueError(f"no layer {layer_name(layer)!r}")
+
+
+def move_layer_below(gp: Any, layer: Any, ref: Any) -> None:
+    """Move ``layer`` just below ``ref`` (drawn before it, so ``ref`` stays on top)."""
+    for _ in range(len(gp.layers)):
+        if layer_index(gp, layer) < layer_index(gp, ref):
+            break
+        if is_v3():
+            gp.layers.move(layer, "DOWN")
+        else:
+            gp.layers.move(layer, type="DOWN")
+    while layer_index(gp, ref) - layer_index(gp, layer) > 1:
+        if is_v3():
+            gp.layers.move(layer, "UP")
+        else:
+            gp.layers.move(layer, type="UP")
+
+
+def remove_layer(gp: Any, layer: Any) -> None:
+    """Delete ``layer`` and its frames."""
+    gp.layers.remove(layer)
+
+
+def frame_numbers(layer: Any) -> list[int]:
+    """Scene frames where ``layer`` has a key (a drawing starts), sorted."""
+    return sorted({int(f.frame_number) for f in layer.frames})
+
+
+def new_frame(layer: Any, number: int) -> Any:
+    """A new, empty key of ``layer`` at ``number``."""
+    return layer.frames.new(int(number))
+
+
+def frame_at(layer: Any, number: int) -> Any | None:
+    """The key of ``layer`` exactly at ``number``, or None."""
+    for f in layer.frames:
+        if int(f.frame_number) == int(number):
+            return f
+    return None
+
+
+# --- strokes --------------------------------------------------------------------------
+
+
+def add_strokes(frame: Any, strokes: Sequence[tuple[Sequence[Sequence[float]], int]], *,
+                radius: float = 0.002, line_width: int = 1, fill: bool = True) -> None:
+    """Append closed strokes to a key: each ``(points (k x 3, layer space), material_index)``.
+
+    v3: one ``add_strokes`` call and bulk attribute writes (fast for hundreds of strokes).
+    ``radius`` (v3, world units) / ``line_width`` (legacy, px) are the outline's width.
+    """
+    if not strokes:
+        return
+    if is_v3():
+        drawing = frame.drawing
+        first_point = len(drawing.attributes["position"].data) if "position" in \
+            drawing.attributes else 0
+        first_curve = len(drawing.strokes)
+        drawing.add_strokes([len(pts) for pts, _m in strokes])
+        flat = [c for pts, _m in strokes for p in pts for c in (p[0], p[1], p[2])]
+        _set_attribute(drawing, "position", "FLOAT_VECTOR", "POINT", "vector", flat,
+                       first_point)
+        npts = len(flat) // 3
+        _set_attribute(drawing, "radius", "FLOAT", "POINT", "value", [radius] * npts,
+                       first_point)
+        n = len(strokes)
+        _set_attribute(drawing, "cyclic", "BOOLEAN", "CURVE", "value", [True] * n, first_curve)
+        _set_attribute(drawing, "material_index", "INT", "CURVE", "value",
+                       [int(m) for _p, m in strokes], first_curve)
+        _set_attribute(drawing, "fill_opacity", "FLOAT", "CURVE", "value",
+                       [1.0 if fill else 0.0] * n, first_curve)
+        drawing.tag_positions_changed()
+        return
+    for pts, mat in strokes:
+        stroke = frame.strokes.new()
+        stroke.points.add(len(pts))
+        stroke.points.foreach_set("co", [c for p in pts for c in (p[0], p[1], p[2])])
+        stroke.use_cyclic = True
+        stroke.material_index = int(mat)
+        stroke.line_width = int(line_width)
+
+
+def _set_attribute(drawing: Any, name: str, data_type: str, domain: str, key: str,
+                   values: list, start: int) -> None:
+    attrs = drawing.attributes
+    attr = attrs.get(name)
+    if attr is None:
+        attr = attrs.new(name, data_type, domain)
+    size = len(attr.data)
+    width = 3 if key == "vector" else 1
+    if start == 0 and len(values) == size * width:
+        attr.data.foreach_set(key, values)
+        return
+    current = [0.0] * (size * width) if data_type != "BOOLEAN" else [False] * size
+    attr.data.foreach_get(key, current)
+    current[start * width:start * width + len(values)] = values
+    attr.data.foreach_set(key, current)
+
+
+def draw_lines(frame: Any, strokes: Sequence[tuple[Sequence[Sequence[float]], float, int]]
+               ) -> None:
+    """Append closed line strokes ``(points, width in world units, material_index)``.
+
+    For tests and benchmarks: v3 sets ``radius`` = width / 2; legacy sets ``line_width``
+    (px) = width * 1000, which draws the same width in world space.
+    """
+    if is_v3():
+        drawing = frame.drawing
+        base = len(drawing.strokes)
+        drawing.add_strokes([len(pts) for pts, _w, _m in strokes])
+        for stroke, (pts, width, mat) in zip(list(drawing.strokes)[base:], strokes):
+            stroke.cyclic = True
+            stroke.material_index = int(mat)
+            for point, co in zip(stroke.points, pts):
+                point.position = tuple(co)
+                point.radius = width / 2.0
+        return
+    for pts, width, mat in strokes:
+        stroke = frame.strokes.new()
+        stroke.points.add(len(pts))
+        stroke.points.foreach_set("co", [c for p in pts for c in (p[0], p[1], p[2])])
+        stroke.use_cyclic = True
+        stroke.material_index = int(mat)
+        stroke.line_width = max(1, round(width * 1000))
+
+
+def stroke_count(frame: Any) -> int:
+    """Strokes in a key."""
+    return len(frame.drawing.strokes) if is_v3() else len(frame.strokes)
+
+
+def stroke_materials(frame: Any) -> list[int]:
+    """Material index of each stroke of a key, in drawing order."""
+    if is_v3():
+        return [int(s.material_index) for s in frame.drawing.strokes]
+    return [int(s.material_index) for s in frame.strokes]
+
+
+def stroke_points(frame: Any, index: int) -> list[tuple[float, float, float]]:
+    """Layer-space points of stroke ``index`` of a key."""
+    if is_v3():
+        return [tuple(p.position) for p in frame.drawing.strokes[index].points]
+    return [tuple(p.co) for p in frame.strokes[index].points]
+
+
+# --- render settings ------------------------------------------------------------------
+
+
+def gp_antialias_settings(scene: Any) -> list[tuple[Any, str, Any]]:
+    """(owner, attribute, value) that turn Grease Pencil anti-aliasing off in renders.
+
+    4.2 has ``antialias_threshold`` (SMAA); 5.x adds ``antialias_threshold_render``.
+    """
+    gps = scene.grease_pencil_settings
+    out: list[tuple[Any, str, Any]] = [(gps, "antialias_threshold", 0.0)]
+    if hasattr(gps, "antialias_threshold_render"):
+        out.append((gps, "antialias_threshold_render", 0.0))
+    return out
