@@ -218,6 +218,12 @@ def stroke_points(frame: Any, index: int) -> list[tuple[float, float, float]]:
     return [tuple(p.co) for p in frame.strokes[index].points]
 
 
+def use_material_nodes(mat: Any) -> None:
+    """Give a (mesh) material its node tree: 5.x always has one (``use_nodes`` is deprecated)."""
+    if mat.node_tree is None or bpy.app.version < (5, 0, 0):
+        mat.use_nodes = True
+
+
 # --- render settings ------------------------------------------------------------------
 
 

@@ -143,9 +143,22 @@ class FramePlan:
 
 
 def line_layers(obj: Any) -> list[Any]:
-    """The object's visible layers, without our fills layer."""
-    return [layer for layer in obj.data.layers
-            if cg.layer_name(layer) != FILL_LAYER and not layer.hide]
+    """The object's visible layers that draw lines (not fills only), without our fills layer.
+
+    A layer whose strokes all use fill-only materials (e.g. the artist's hand fills of the
+    reference frame) does not decide where drawings start.
+    """
+    mats = obj.data.materials
+    shows = [m is not None and m.grease_pencil is not None and m.grease_pencil.show_stroke
+             for m in mats]
+    out = []
+    for layer in obj.data.layers:
+        if cg.layer_name(layer) == FILL_LAYER or layer.hide:
+            continue
+        if any(shows[i] if 0 <= i < len(shows) else True
+               for f in layer.frames for i in cg.stroke_materials(f)):
+            out.append(layer)
+    return out
 
 
 def plan_frames(scene: Any, obj: Any, keys_only: bool = False,
@@ -583,7 +596,7 @@ def write_plane(scene: Any, obj: Any, plan: FramePlan, color_dir: str | os.PathL
 
 def _plane_material(name: str, image: Any, plan: FramePlan) -> Any:
     mat = bpy.data.materials.new(name)
-    mat.use_nodes = True
+    cg.use_material_nodes(mat)
     nodes, links = mat.node_tree.nodes, mat.node_tree.links
     nodes.clear()
     tex = nodes.new("ShaderNodeTexImage")

@@ -1,0 +1,219 @@
+"""Grease Pencil colorization in real Blender (legacy GP in 4.2, GP v3 in 5.x), real engine.
+
+A small GP animation is drawn from code (tests/blender/gp_scene.py); the add-on's plain
+functions render its line art, colorize it in the engine of the repository's .venv and
+write fills/plane back; renders of the result (Workbench, 128x96) are checked pixel by pixel.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import bpy
+import numpy as np
+import pytest
+
+import gp_scene as G
+from dacon_blender_addon import compat_gpencil as cg
+from dacon_blender_addon import gpencil
+
+ROOT = Path(__file__).resolve().parents[2]
+ENGINE_PYTHON = ROOT / ".venv" / "bin" / "python"
+SIZE = (128, 96)
+pytestmark = pytest.mark.skipif(not ENGINE_PYTHON.is_file(),
+                                reason="needs the engine venv (scripts/setup_env.sh)")
+
+
+@pytest.fixture(scope="module")
+def engine() -> Any:
+    """One engine for the module (model loaded once)."""
+    from dacon_engine.client import EngineClient
+
+    client = EngineClient(str(ENGINE_PYTHON), env={"OMP_NUM_THREADS": "1"})
+    client.start(timeout=120)
+    yield client
+    client.shutdown()
+
+
+def segment_counts(paths: list[Path]) -> list[int]:
+    """Segments the engine finds in each line-art file (its own segmentation, in .venv)."""
+    code = ("import sys, json; from dacon_engine.segments import segment_frame; "
+            "print(json.dumps([segment_frame(p).n_segments for p in sys.argv[1:]]))")
+    out = subprocess.run([str(ENGINE_PYTHON), "-c", code, *map(str, paths)], check=True,
+                         capture_output=True, text=True, cwd=ROOT,
+                         env={**os.environ, "PYTHONPATH": str(ROOT)}).stdout
+    return list(json.loads(out.strip().splitlines()[-1]))
+
+
+def render_final(scene: Any, path: Path, frame: int) -> np.ndarray:
+    """Workbench render of the whole scene (flat lighting, texture colors), 8-bit RGBA."""
+    with gpencil.overridden(gpencil.render_settings(scene) + [
+            (scene.display.shading, "light", "FLAT"),
+            (scene.display.shading, "color_type", "TEXTURE")]):
+        scene.frame_set(frame)
+        scene.render.filepath = str(path)
+        bpy.ops.render.render(write_still=True, scene=scene.name)
+    return G.read_png(str(path))
+
+
+def configure(obj: Any, out: Path, *, plane: bool = False, keys: bool = False) -> None:
+    s = obj.dacon_gp
+    s.output_dir = str(out)
+    s.write_plane = plane
+    s.frames = "KEYS" if keys else "ALL"
+    ref = s.references.add()
+    ref.source = "FRAME"
+    ref.frame = 1
+
+
+def close(a: Any, b: Any, tol: int = 3) -> bool:
+    return bool(np.all(np.abs(np.asarray(a[:3], int) - np.asarray(b[:3], int)) <= tol))
+
+
+def test_line_art_render_is_closed_flat_black_and_restores_the_scene(addon, tmp_path):
+    parts = G.small_face()
+    scene, obj = G.make_scene(parts, frames=2, size=SIZE)
+    other = bpy.data.objects.new("Empty", None)
+    scene.collection.objects.link(other)
+    mat = obj.data.materials["Paint Face"]
+    before = (scene.render.engine, scene.render.film_transparent, scene.render.filter_size,
+              scene.view_settings.view_transform, tuple(mat.grease_pencil.fill_color),
+              mat.grease_pencil.show_fill, other.hide_render, scene.frame_current)
+    done = gpencil.render_line_art(scene, obj, [1, 2], tmp_path / "line")
+    assert [f for f, _p in done] == [1, 2]
+    for _f, path in done:
+        px = G.read_png(str(path))
+        assert px.shape == (SIZE[1], SIZE[0], 4)
+        assert set(np.unique(px[..., 3]).tolist()) == {0, 255}  # no anti-aliasing
+        assert px[px[..., 3] == 255][:, :3].max() <= 2  # flat black, hand fills hidden
+    # closed: the outside, the face (minus the eyes), two eyes, the box
+    assert segment_counts([p for _f, p in done]) == [len(parts) + 1] * 2
+    after = (scene.render.engine, scene.render.film_transparent, scene.render.filter_size,
+             scene.view_settings.view_transform, tuple(mat.grease_pencil.fill_color),
+             mat.grease_pencil.show_fill, other.hide_render, scene.frame_current)
+    assert after == before
+
+
+def test_colorize_writes_fills_under_the_lines_and_rerun_replaces(addon, engine, tmp_path):
+    parts = G.small_face()
+    scene, obj = G.make_scene(parts, frames=3, size=SIZE)
+    configure(obj, tmp_path / "out", plane=True)
+    report = gpencil.colorize_object(scene, obj, client=engine)
+    assert report["rendered"] == 3 and report["fills"]["strokes"] == 3 * len(parts)
+    gp = obj.data
+    names = [cg.layer_name(layer) for layer in gp.layers]
+    assert names.index(gpencil.FILL_LAYER) < names.index("Lines")  # fills below the lines
+    layer = cg.find_layer(gp, gpencil.FILL_LAYER)
+    assert cg.frame_numbers(layer) == [1, 2, 3]
+    expected = {gpencil.hex_color(p.color): f"DACoN Paint {p.name}" for p in parts}
+    for f in (1, 2, 3):
+        key = cg.frame_at(layer, f)
+        mats = [gp.materials[i] for i in cg.stroke_materials(key)]
+        assert len(mats) == len(parts)  # one stroke per colored segment, no holes needed
+        assert {m[gpencil.COLOR_KEY] for m in mats} == set(expected)
+        assert all(m.name == expected[m[gpencil.COLOR_KEY]] for m in mats)  # palette names
+        assert mats[0].name == "DACoN Paint Face"  # the container first, eyes over it
+    fill_mats = sorted(m.name for m in gp.materials if m and m.name.startswith("DACoN"))
+
+    plane = gpencil.find_plane(obj)
+    assert plane is not None and plane.parent == scene.camera
+    color_dir = tmp_path / "out" / "color"
+    for f in (1, 2, 3):
+        shown = Path(gpencil.plane_file(plane, f))
+        assert shown.name == f"{f:04d}.png"
+        assert shown.read_bytes() == (color_dir / f"{f:04d}.png").read_bytes()
+
+    # a render of the final scene: fills at every part, lines on top (plane hidden)
+    plane.hide_render = True
+    for f in (1, 3):
+        img = render_final(scene, tmp_path / f"final_{f}.png", f)
+        for part, (x, y) in zip(parts, G.part_centers(parts, f, SIZE)):
+            assert close(img[y, x], part.color), (f, part.name, img[y, x])
+        line = G.read_png(str(tmp_path / "out" / "line" / f"{f:04d}.png"))
+        on_line = line[..., 3] == 255
+        assert (img[on_line][:, :3].max(axis=1) <= 8).mean() > 0.98  # lines stay black on top
+        inside = ~on_line & (img[..., 3] == 255)
+        assert inside.sum() > 0.2 * img.shape[0] * img.shape[1]
+
+    # the plane alone shows the same colors behind the object
+    plane.hide_render = False
+    layer.hide = True
+    img = render_final(scene, tmp_path / "plane_2.png", 2)
+    for part, (x, y) in zip(parts, G.part_centers(parts, 2, SIZE)):
+        assert close(img[y, x], part.color, 4), (part.name, img[y, x])
+    layer.hide = False
+
+    # re-running replaces the fills layer and plane, and reuses the materials
+    n_objects, n_images = len(bpy.data.objects), len(bpy.data.images)
+    gpencil.colorize_object(scene, obj, client=engine)
+    assert [cg.layer_name(x) for x in gp.layers].count(gpencil.FILL_LAYER) == 1
+    layer = cg.find_layer(gp, gpencil.FILL_LAYER)
+    assert [cg.stroke_count(cg.frame_at(layer, f)) for f in (1, 2, 3)] == [len(parts)] * 3
+    assert sorted(m.name for m in gp.materials if m and m.name.startswith("DACoN")) == fill_mats
+    assert len(bpy.data.objects) == n_objects and len(bpy.data.images) == n_images
+    assert cg.find_layer(gp, "Lines") is not None and cg.find_layer(gp, "Hand fills") is not None
+    assert gpencil.clear_results(obj) == {"fills": True, "plane": True}
+    assert gpencil.find_plane(obj) is None and cg.find_layer(gp, gpencil.FILL_LAYER) is None
+
+
+def test_hole_showing_the_paper_is_cut_out(addon, engine, tmp_path):
+    """A ring whose middle the artist left unpainted: its fill gets a holdout stroke."""
+    ring = G.Part("Ring", G.circle(0.0, 0.0, 1.1), (200, 120, 40), 0.06)
+    middle = G.Part("Middle", G.circle(0.0, 0.0, 0.45), (0, 0, 0), 0.05)
+    scene, obj = G.make_scene([ring, middle], frames=2, size=SIZE)
+    hole = obj.data.materials["Paint Middle"].grease_pencil
+    hole.use_fill_holdout = True  # the artist cut the middle out of the ring
+    configure(obj, tmp_path / "out")
+    report = gpencil.colorize_object(scene, obj, client=engine)
+    assert report["fills"]["holes"] == 2  # one per frame
+    layer = cg.find_layer(obj.data, gpencil.FILL_LAYER)
+    mats = [obj.data.materials[i].name for i in cg.stroke_materials(cg.frame_at(layer, 2))]
+    assert mats == ["DACoN Paint Ring", gpencil.HOLE_MATERIAL]
+    img = render_final(scene, tmp_path / "final.png", 2)
+    (rx, ry), (mx, my) = G.part_centers([ring, middle], 2, SIZE)
+    assert close(img[ry, rx], ring.color) and img[ry, rx, 3] == 255
+    assert img[my, mx, 3] == 0  # the paper shows through the hole
+
+
+def test_keys_only_holds_colors_over_each_exposure(addon, engine, tmp_path):
+    parts = [G.Part("Block", G.rect(-1.2, -0.6, 0.2, 0.6), (90, 60, 200), 0.05),
+             G.small_face()[-1]]
+    scene, obj = G.make_scene(parts, frames=4, size=SIZE, hold=2)
+    configure(obj, tmp_path / "out", plane=True, keys=True)
+    plan = gpencil.plan_frames(scene, obj, keys_only=True)
+    assert plan.rendered == [1, 3] and plan.shows == {1: 1, 2: 1, 3: 3, 4: 3}
+    report = gpencil.colorize_object(scene, obj, client=engine)
+    assert report["rendered"] == 2 and report["frames"] == 4
+    layer = cg.find_layer(obj.data, gpencil.FILL_LAYER)
+    assert cg.frame_numbers(layer) == [1, 3]
+    plane = gpencil.find_plane(obj)
+    shown = [Path(gpencil.plane_file(plane, f)) for f in (1, 2, 3, 4)]
+    assert [p.name for p in shown] == ["0001.png", "0002.png", "0003.png", "0004.png"]
+    assert shown[1].read_bytes() == shown[0].read_bytes() != shown[2].read_bytes()
+    assert shown[3].read_bytes() == shown[2].read_bytes()
+    plane.hide_render = True
+    img = render_final(scene, tmp_path / "f4.png", 4)  # held drawing of frame 3
+    for part, (x, y) in zip(parts, G.part_centers(parts, 4, SIZE, hold=2)):
+        assert close(img[y, x], part.color), (part.name, img[y, x])
+
+
+def test_plain_functions_refuse_what_they_cannot_do(addon, tmp_path):
+    scene = bpy.context.scene
+    mesh_obj = bpy.data.objects.new("NotGP", bpy.data.meshes.new("m"))
+    scene.collection.objects.link(mesh_obj)
+    with pytest.raises(gpencil.GPError, match="not a Grease Pencil object"):
+        gpencil.render_line_art(scene, mesh_obj, [1], tmp_path)
+    obj = cg.new_gp_object("GP", scene.collection)
+    with pytest.raises(gpencil.GPError, match="no active camera"):
+        gpencil.render_line_art(scene, obj, [1], tmp_path)
+    with pytest.raises(gpencil.GPError, match="no drawing"):
+        gpencil.plan_frames(scene, obj, keys_only=True)
+    with pytest.raises(gpencil.GPError, match="reference sheet"):
+        gpencil.run_engine([tmp_path / "x.png"], [], tmp_path, python=str(ENGINE_PYTHON))
+    obj.dacon_gp.output_dir = "//rel/"
+    with pytest.raises(gpencil.GPError, match="save the .blend"):
+        gpencil.colorize_object(scene, obj)
