@@ -137,6 +137,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="close line gaps up to about 2N px (at most half the frame's longer side)")
     _add_line_args(p)
     p.add_argument("--batch-size", type=_int_at_least(1), default=4)
+    p.add_argument("--workers", type=_int_at_least(1), default=1,
+                   help="keyframe mode: color frames in N processes at once (each loads the "
+                        "model; torch threads are split between them)")
     p.add_argument("--frames", default=None, metavar="A-B",
                    help="colorize only these frame numbers, e.g. 101-148 or 1-10,20 "
                         "(a farm chunk; chained modes continue from the frame before)")
@@ -235,7 +238,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as e:  # --help (0) or a refused option (2, one line already printed)
+        return int(e.code or 0)
     try:
         return COMMANDS[args.command](args)
     except DaconError as e:

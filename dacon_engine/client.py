@@ -294,7 +294,10 @@ class EngineClient:
                  formats: Iterable[str] = ("png", "json"), gap_radius: int = 0,
                  frames: str | None = None, overwrite: bool = False, resume: bool = False,
                  batch_size: int = 4, contact_sheet: bool = False, model: str = "default",
-                 device: str | None = None, dinov2_weights: str | None = None) -> Job:
+                 device: str | None = None, dinov2_weights: str | None = None,
+                 workers: int = 1, line_mode: str = "auto",
+                 trace_colors: Sequence[str] | None = None,
+                 line_colors: Sequence[str] | None = None) -> Job:
         """Colorize ``targets`` into ``out``; references are {"color": path, "line": path}."""
         refs = [{"color": os.fspath(r["color"]),
                  "line": None if r.get("line") is None else os.fspath(r["line"])}
@@ -304,7 +307,9 @@ class EngineClient:
                             formats=list(formats), gap_radius=gap_radius, frames=frames,
                             overwrite=overwrite, resume=resume, batch_size=batch_size,
                             contact_sheet=contact_sheet, model=model, device=device,
-                            dinov2_weights=dinov2_weights)
+                            dinov2_weights=dinov2_weights, workers=workers, line_mode=line_mode,
+                            trace_colors=None if trace_colors is None else list(trace_colors),
+                            line_colors=None if line_colors is None else list(line_colors))
 
     def load_model(self, model: str = "default", device: str | None = None,
                    dinov2_weights: str | None = None) -> Job:

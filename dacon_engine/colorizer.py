@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import os
 import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -67,6 +69,9 @@ class Colorizer:
 
     model: a name ("default", "baseline", see ``dacon models``), a checkpoint path, or a
     ready ``SegmentFeaturizer``. gap_radius: gap closing (px) for targets and references.
+    keep_reference_images: False keeps of each reference only what matching needs (segment
+    features, colors, name): a few hundred KB instead of its images, so any number of
+    references fits in memory (``references[i].frame`` then holds no pixels).
     line_mode / trace_colors / line_colors: line-art options for targets and references
     (see ``segments.segment_line_art``).
     """
@@ -74,7 +79,7 @@ class Colorizer:
     def __init__(self, model: str | os.PathLike | SegmentFeaturizer = "default", *,
                  device: str = "auto", gap_radius: int = 0, dinov2_weights: str | None = None,
                  line_mode: str = "auto", trace_colors=None, line_colors=None,
-                 log: Callable[[str], None] | None = None):
+                 log: Callable[[str], None] | None = None, keep_reference_images: bool = True):
         from .segments import check_gap_radius
 
         self.gap_radius = check_gap_radius(gap_radius)
@@ -86,6 +91,8 @@ class Colorizer:
                         "line_colors": line_colors}
         self.references: list[Reference] = []
         self._ref_features: list[torch.Tensor] = []
+        self._preset_bank: tuple[Bank, list[str]] | None = None
+        self.keep_reference_images = keep_reference_images
         self.log = log or (lambda message: None)
         self.timings: dict[str, float] = {}  # seconds per stage, accumulated
 
@@ -133,14 +140,28 @@ class Colorizer:
         else:
             ref = load_reference(color, line, gap_radius=self.gap_radius, name=name,
                                  **self.line_kw)
-        self.references.append(ref)
         self._ref_features.append(self.features([ref.frame])[0])
+        if not self.keep_reference_images:
+            ref = _without_images(ref)
+        self.references.append(ref)
         return ref
 
+    def use_bank(self, bank: Bank, names: Sequence[str]) -> None:
+        """Match against a bank built elsewhere (e.g. by the parent of worker processes)."""
+        self._preset_bank = (bank, list(names))
+
+    def bank(self) -> Bank:
+        """The bank of every reference added so far (or the one given to ``use_bank``)."""
+        return self._bank()
+
     def reference_names(self) -> list[str]:
+        if self._preset_bank is not None:
+            return list(self._preset_bank[1])
         return [r.name for r in self.references]
 
     def _bank(self) -> Bank:
+        if self._preset_bank is not None:
+            return self._preset_bank[0]
         if not self.references:
             raise DaconError(None, "no references: add at least one colored reference frame")
         return Bank.build(self.references, self._ref_features)
@@ -185,10 +206,11 @@ class Colorizer:
         base = self._bank()
         wanted = None if only is None else set(only)
         order = [(i, nb) for i, nb in
-                 processing_order(targets, [r.name for r in self.references], mode)
+                 processing_order(targets, self.reference_names(), mode)
                  if wanted is None or i in wanted]
         done: dict[int, Bank] = {}
-        n_refs = len(self.references)
+        uses = Counter(nb for _, nb in order if nb is not None)  # to drop banks once used
+        n_refs = len(self.reference_names())
 
         def chain_bank(neighbour: int) -> Bank | None:
             if neighbour not in done and chain_seed is not None:
@@ -196,21 +218,38 @@ class Colorizer:
                 if seed is not None:
                     done[neighbour] = _frame_bank(self.features([seed.frame])[0], seed.colors,
                                                   n_refs + neighbour)
-            return done.get(neighbour)
+            bank = done.get(neighbour)
+            uses[neighbour] -= 1
+            if uses[neighbour] <= 0:  # memory stays flat in clip length
+                done.pop(neighbour, None)
+            return bank
 
-        for start in range(0, len(order), batch_size):
-            chunk = order[start:start + batch_size]
-            frames = [self.load_target(targets[i]) for i, _ in chunk]
-            feats = self.features(frames)
-            for (i, neighbour), frame, feat in zip(chunk, frames, feats):
-                t0 = time.perf_counter()
-                prev = None if neighbour is None else chain_bank(neighbour)
-                bank = base if prev is None else base.extend(prev)
-                a = assign(self.featurizer.similarity(feat, bank.features), bank)
-                if mode != "keyframe":
-                    done[i] = _frame_bank(feat, a.colors, n_refs + i)
-                self._time("match", time.perf_counter() - t0)
-                yield FrameResult(frame, a, target_name(targets[i], i), i, feat)
+        def load(chunk: list[tuple[int, int | None]]) -> list[SegmentedFrame]:
+            return [self.load_target(targets[i]) for i, _ in chunk]
+
+        chunks = [order[s:s + batch_size] for s in range(0, len(order), batch_size)]
+        # read + segment the next chunk in a thread while this one runs through the model
+        loader = ThreadPoolExecutor(1, thread_name_prefix="dacon-load")
+        pending = loader.submit(load, chunks[0]) if chunks else None
+        try:
+            for k, chunk in enumerate(chunks):
+                assert pending is not None
+                frames = pending.result()
+                pending = loader.submit(load, chunks[k + 1]) if k + 1 < len(chunks) else None
+                feats = self.features(frames)
+                for (i, neighbour), frame, feat in zip(chunk, frames, feats):
+                    t0 = time.perf_counter()
+                    prev = None if neighbour is None else chain_bank(neighbour)
+                    bank = base if prev is None else base.extend(prev)
+                    a = assign(self.featurizer.similarity(feat, bank.features), bank)
+                    if mode != "keyframe" and uses[i] > 0:
+                        done[i] = _frame_bank(feat, a.colors, n_refs + i)
+                    self._time("match", time.perf_counter() - t0)
+                    yield FrameResult(frame, a, target_name(targets[i], i), i, feat)
+        finally:
+            if pending is not None:
+                pending.cancel()
+            loader.shutdown(wait=True)  # no thread outlives the call (cancel, errors)
 
     def source_name(self, ref_index: int, targets: Sequence[Target]) -> str:
         """Name of a bank source: a reference, or (index >= n refs) a colored target frame."""
@@ -218,6 +257,13 @@ class Colorizer:
         if ref_index < n:
             return self.references[ref_index].name
         return target_name(targets[ref_index - n], ref_index - n)
+
+
+def _without_images(ref: Reference) -> Reference:
+    """``ref`` keeping only what matching needs: colors, name, segment count (no pixels)."""
+    empty = SegmentedFrame(np.zeros((0, 0, 4), np.uint8), np.zeros((0, 0), np.int32),
+                           ref.frame.n_segments, ref.frame.path, dict(ref.frame.line_art))
+    return Reference(frame=empty, colors=ref.colors, name=ref.name, color_path=ref.color_path)
 
 
 def _frame_bank(features: torch.Tensor, colors: np.ndarray, source: int) -> Bank:

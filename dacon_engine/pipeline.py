@@ -8,11 +8,13 @@ writes each frame's outputs atomically.
 from __future__ import annotations
 
 import argparse
+import collections
 import contextlib
 import json
 import os
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,6 +29,7 @@ from .frames import Reference
 from .matching import SegmentFeaturizer
 
 OUTPUT_SUFFIX = {"png": ".png", "json": ".json", "exr": ".exr"}
+WRITES_IN_FLIGHT = 2  # frames waiting in the writer thread at most
 
 
 def _check_outputs_free(out_dir: Path, stems: Sequence[str], formats: Sequence[str],
@@ -166,6 +169,8 @@ class ColorizeJob:
     selected: list[int] | None = None
     in_range: int | None = None
     resumed: list[int] = field(default_factory=list)
+    workers: int = 1
+    worker_settings: dict = field(default_factory=dict)
 
     @classmethod
     def create(cls, targets: Sequence[str | os.PathLike], *, out: str | os.PathLike,
@@ -178,7 +183,7 @@ class ColorizeJob:
                dinov2_weights: str | None = None, featurizer: SegmentFeaturizer | None = None,
                log: Callable[[str], None] | None = None, line_mode: str = "auto",
                trace_colors: Sequence[str] | None = None,
-               line_colors: Sequence[str] | None = None) -> "ColorizeJob":
+               line_colors: Sequence[str] | None = None, workers: int = 1) -> "ColorizeJob":
         """Check every input and option, then build the job (nothing is written yet)."""
         from .references import expand_reference_paths, find_clip_layout
 
@@ -204,8 +209,18 @@ class ColorizeJob:
             raise DaconError(None, "no references: give --ref COLOR (or a clip folder with ref/gt/)")
         pairs = expand_reference_paths(ref_colors, lines)
         chosen = _select_frames(shot, frames)
+        if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+            raise DaconError(None, f"--workers {workers}: must be a whole number >= 1")
+        if workers > 1 and mode != "keyframe":
+            raise DaconError(None, f"--workers {workers}: only keyframe mode splits frames "
+                                   f"over processes ({mode} frames depend on each other)")
+        if workers > 1 and contact_sheet:
+            raise DaconError(None, f"--workers {workers}: the contact sheet needs --workers 1")
+        line_kw = {"line_mode": line_mode, "trace_colors": trace_colors,
+                   "line_colors": line_colors}
         colorizer = Colorizer(featurizer if featurizer is not None else model, device=device,
-                              gap_radius=gap_radius, dinov2_weights=dinov2_weights, log=log)
+                              gap_radius=gap_radius, dinov2_weights=dinov2_weights, log=log,
+                              keep_reference_images=contact_sheet, **line_kw)
         created = not Path(out).exists()
         out_dir = check_writable_dir(out)
         try:
@@ -231,7 +246,11 @@ class ColorizeJob:
                    ref_lines=[ln for _, ln in pairs], out_dir=out_dir, colorizer=colorizer,
                    mode=mode, formats=fmts, overwrite=overwrite or resume, quiet=quiet,
                    batch_size=batch_size, contact_sheet=contact_sheet, selected=todo,
-                   in_range=len(chosen), resumed=resumed)
+                   in_range=len(chosen), resumed=resumed, workers=workers,
+                   worker_settings={"model": os.fspath(model), "device": device, "gap_radius": gap_radius,
+                                    "dinov2_weights": dinov2_weights, "line_kw": line_kw,
+                                    "out_dir": out_dir, "formats": fmts,
+                                    "overwrite": overwrite or resume})
 
     @classmethod
     def from_cli(cls, args: argparse.Namespace) -> "ColorizeJob":
@@ -243,7 +262,8 @@ class ColorizeJob:
                           device=args.device, dinov2_weights=getattr(args, "dinov2_weights", None),
                           line_mode=getattr(args, "line_mode", "auto"),
                           trace_colors=getattr(args, "trace_color", None),
-                          line_colors=getattr(args, "line_color", None))
+                          line_colors=getattr(args, "line_color", None),
+                          workers=getattr(args, "workers", 1))
 
     def _chain_seed(self, index: int) -> Reference | None:
         """Frame ``index`` as colored by an earlier run (its JSON record), or None."""
@@ -296,28 +316,54 @@ class ColorizeJob:
                 sources += [str(t) for t in self.targets]
             bar = tqdm(total=len(todo), unit="frame", desc="colorize",
                        disable=self.quiet or len(todo) < 2)
+            if self.workers > 1:
+                done, write_s = self._run_workers(todo, sources, written, bar, on_frame, stop)
+                cancelled = done < len(todo)
+                todo = []  # handled
             results = self.colorizer.colorize(self.targets, self.mode, batch_size=self.batch_size,
                                               only=todo, chain_seed=self._chain_seed)
+
+            def write(result: FrameResult) -> tuple[list[Path], float]:
+                t = time.perf_counter()
+                paths = write_frame_outputs(
+                    self.out_dir, result.name, result.frame, result.assignment,
+                    formats=self.formats, model_name=self.colorizer.model_name,
+                    references=sources, overwrite=self.overwrite)
+                return paths, time.perf_counter() - t
+
+            # outputs are rendered and encoded in a thread while the next frame is computed;
+            # at most WRITES_IN_FLIGHT frames wait there, so memory stays flat
+            writer = ThreadPoolExecutor(1, thread_name_prefix="dacon-write")
+            inflight: collections.deque = collections.deque()
+
+            def settle() -> None:
+                nonlocal done, write_s
+                result, future = inflight.popleft()
+                paths, seconds = future.result()
+                write_s += seconds
+                written.extend(str(p) for p in paths)
+                done += 1
+                if self.contact_sheet:
+                    kept.append(result)
+                bar.update(1)
+                if on_frame is not None:
+                    on_frame(result, paths, done, len(todo))
+
+            submitted = 0
             try:
                 for result in results:
-                    t0 = time.perf_counter()
-                    paths = write_frame_outputs(
-                        self.out_dir, result.name, result.frame, result.assignment,
-                        formats=self.formats, model_name=self.colorizer.model_name,
-                        references=sources, overwrite=self.overwrite)
-                    write_s += time.perf_counter() - t0
-                    written += [str(p) for p in paths]
-                    done += 1
-                    if self.contact_sheet:
-                        kept.append(result)
-                    bar.update(1)
-                    if on_frame is not None:
-                        on_frame(result, paths, done, len(todo))
-                    if done < len(todo) and stop():
+                    inflight.append((result, writer.submit(write, result)))
+                    submitted += 1
+                    while len(inflight) > WRITES_IN_FLIGHT:
+                        settle()
+                    if submitted < len(todo) and stop():
                         cancelled = True
                         break
+                while inflight:
+                    settle()
             finally:
                 results.close()
+                writer.shutdown(wait=True)  # started writes finish (each is atomic)
                 bar.close()
         if self.contact_sheet and kept and not cancelled:
             self._write_contact_sheet(kept)
@@ -330,6 +376,27 @@ class ColorizeJob:
             seconds=time.perf_counter() - t_start, timings=timings, outputs=written,
             model=self.colorizer.model_name,
             device=str(getattr(self.colorizer.featurizer, "device", "cpu")))
+
+    def _run_workers(self, todo: list[int], sources: list[str], written: list[str], bar,
+                     on_frame: FrameCallback | None,
+                     stop: Callable[[], bool]) -> tuple[int, float]:
+        """Keyframe frames over ``self.workers`` processes; (frames written, write seconds)."""
+        from .workers import run_workers
+
+        done, write_s = 0, 0.0
+        for wf in run_workers(self.targets, todo, self.worker_settings, self.colorizer.bank(),
+                              sources, self.workers, stop):
+            done += 1
+            written.extend(str(p) for p in wf.paths)
+            for stage, seconds in wf.timings.items():
+                if stage == "write":
+                    write_s += seconds
+                else:
+                    self.colorizer._time(stage, seconds)
+            bar.update(1)
+            if on_frame is not None:
+                on_frame(wf, wf.paths, done, len(todo))  # type: ignore[arg-type]
+        return done, write_s
 
     def _write_contact_sheet(self, results: list[FrameResult]) -> None:
         from .contact_sheet import make_contact_sheet

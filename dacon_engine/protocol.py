@@ -39,6 +39,10 @@ REQUESTS: dict[str, dict[str, tuple[tuple[type, ...], Any]]] = {
         "overwrite": (_BOOL, False),
         "resume": (_BOOL, False),
         "batch_size": (_INT, 4),
+        "workers": (_INT, 1),                # keyframe mode: frames over N processes
+        "line_mode": (_STR, "auto"),         # auto | fixed | adaptive
+        "trace_colors": ((list, type(None)), None),  # e.g. ["red", "#8b4513"]
+        "line_colors": ((list, type(None)), None),
         "contact_sheet": (_BOOL, False),
         "model": (_STR, "default"),
         "device": (_OPT_STR, None),

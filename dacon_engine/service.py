@@ -241,6 +241,9 @@ class Service:
             gap_radius=req["gap_radius"], frames=req["frames"], overwrite=req["overwrite"],
             resume=req["resume"], batch_size=req["batch_size"],
             contact_sheet=req["contact_sheet"], quiet=True, featurizer=feat,
+            model=req["model"], device=self._device(req), dinov2_weights=req["dinov2_weights"],
+            workers=req["workers"], line_mode=req["line_mode"],
+            trace_colors=req["trace_colors"], line_colors=req["line_colors"],
             log=lambda message: self.log(message, job.id, "warning"))
         total = len(work.selected or [])
         self.emit("progress", job.id, done=0, total=total, fps=0.0)

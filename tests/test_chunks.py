@@ -223,3 +223,42 @@ def test_a_failed_check_removes_the_output_folder_it_made(capsys, tmp_path):
     code, err = colorize(capsys, shot, out)
     assert code == 2 and err.endswith("0002.png: cannot read image (not a recognized image format)")
     assert not out.exists()
+
+
+def test_workers_give_the_same_frames_as_one_process(capsys, tmp_path):
+    shot = make_shot(tmp_path / "shot", n=5)
+    one, two = tmp_path / "one", tmp_path / "two"
+    assert colorize(capsys, shot, one, "--format", "png,exr")[0] == 0
+    code, err = colorize(capsys, shot, two, "--format", "png,exr", "--workers", "2")
+    assert code == 0, err
+    a, b = pixels(one), pixels(two)
+    assert list(a) == list(b) and all(np.array_equal(a[k], b[k]) for k in a)
+    for k in a:
+        ja = json.loads((one / f"{k}.json").read_text())
+        jb = json.loads((two / f"{k}.json").read_text())
+        assert ja == jb
+    assert temp_files(two) == []
+
+
+def test_workers_refused_where_frames_depend_on_each_other(capsys, tmp_path):
+    shot = make_shot(tmp_path / "shot", n=2)
+    code, err = colorize(capsys, shot, tmp_path / "o", "--mode", "consecutive", "--workers", "2")
+    assert code == 2 and "--workers 2: only keyframe mode" in err
+    code, err = colorize(capsys, shot, tmp_path / "o", "--workers", "0")
+    assert code == 2 and "--workers: 0: must be a whole number >= 1" in err
+    assert not (tmp_path / "o").exists()
+
+
+def test_references_keep_only_what_matching_needs(tmp_path):
+    from dacon_engine.colorizer import Colorizer
+
+    shot = make_shot(tmp_path / "shot", n=2)
+    full = Colorizer("default", device="cpu")
+    lean = Colorizer("default", device="cpu", keep_reference_images=False)
+    for c in (full, lean):
+        c.add_reference(shot["ref"], shot["ref_line"])
+    assert lean.references[0].frame.line.size == 0 and full.references[0].frame.line.size > 0
+    assert lean.references[0].frame.n_segments == full.references[0].frame.n_segments
+    a = [r.assignment.colors for r in full.colorize(shot["lines"])]
+    b = [r.assignment.colors for r in lean.colorize(shot["lines"])]
+    assert all(np.array_equal(x, y) for x, y in zip(a, b))

@@ -1,0 +1,98 @@
+"""Keyframe jobs on several processes: frames are independent, so each worker process
+reads, segments, runs the model, matches and writes whole frames on its own.
+
+The parent builds the reference bank once and hands it to every worker (a few hundred KB
+per reference); each worker loads the model once and splits the machine's torch threads
+with the others. Results are the same as the single-process path (the same functions run,
+one frame at a time).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import time
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from .matching import Bank
+
+
+@dataclass
+class WrittenFrame:
+    """A frame a worker colorized and wrote (what callbacks need: its name and index)."""
+
+    name: str
+    index: int
+    paths: list[Path]
+    timings: dict[str, float]
+    n_segments: int
+
+
+_WORKER: dict = {}
+
+
+def _init(settings: dict, bank: Bank, names: list[str], threads: int) -> None:
+    import torch
+
+    from .colorizer import Colorizer
+
+    torch.set_num_threads(threads)
+    c = Colorizer(settings["model"], device=settings["device"],
+                  gap_radius=settings["gap_radius"], dinov2_weights=settings["dinov2_weights"],
+                  **settings["line_kw"])
+    c.use_bank(bank, names)
+    _WORKER.update(colorizer=c, settings=settings)
+
+
+def _colorize_one(index: int, path: str) -> WrittenFrame:
+    from .outputs import write_frame_outputs
+
+    c = _WORKER["colorizer"]
+    s = _WORKER["settings"]
+    c.timings.clear()
+    result = next(iter(c.colorize([path], "keyframe", batch_size=1)))
+    t0 = time.perf_counter()
+    paths = write_frame_outputs(s["out_dir"], result.name, result.frame, result.assignment,
+                                formats=s["formats"], model_name=c.model_name,
+                                references=c.reference_names(), overwrite=s["overwrite"])
+    timings = dict(c.timings)
+    timings["write"] = time.perf_counter() - t0
+    return WrittenFrame(result.name, index, paths, timings, result.frame.n_segments)
+
+
+def run_workers(targets: Sequence[Path], todo: Sequence[int], settings: dict, bank: Bank,
+                names: list[str], workers: int,
+                should_stop: Callable[[], bool]) -> Iterator[WrittenFrame]:
+    """Colorize ``targets[i]`` for i in ``todo`` on ``workers`` processes; yield each written
+    frame in ``todo`` order. When ``should_stop()`` turns true, frames not yet started are
+    dropped and started ones finish (each frame's outputs are written atomically)."""
+    import torch
+
+    threads = max(1, torch.get_num_threads() // workers)
+    ctx = multiprocessing.get_context("spawn")  # fork after torch's thread pools deadlocks
+    pool = ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init,
+                               initargs=(settings, bank, names, threads))
+    pending: list[tuple[int, Future]] = []
+    queue = list(todo)
+    try:
+        while queue or pending:
+            while queue and len(pending) < 2 * workers:  # bounded: memory stays flat
+                i = queue.pop(0)
+                pending.append((i, pool.submit(_colorize_one, i, os.fspath(targets[i]))))
+            _, future = pending.pop(0)
+            yield future.result()
+            if should_stop():
+                queue.clear()
+                for _, f in pending:
+                    f.cancel()
+                for _, f in pending:  # started frames finish; yield them too
+                    if not f.cancelled():
+                        yield f.result()
+                pending.clear()
+    finally:
+        for _, f in pending:
+            f.cancel()
+        pool.shutdown(wait=True, cancel_futures=True)
