@@ -262,3 +262,13 @@ def test_references_keep_only_what_matching_needs(tmp_path):
     a = [r.assignment.colors for r in full.colorize(shot["lines"])]
     b = [r.assignment.colors for r in lean.colorize(shot["lines"])]
     assert all(np.array_equal(x, y) for x, y in zip(a, b))
+
+
+def test_line_options_reach_the_segmentation_of_every_path(capsys, tmp_path):
+    shot = make_shot(tmp_path / "shot", n=2)
+    for extra in ([], ["--workers", "2"]):
+        out = tmp_path / f"o{len(extra)}"
+        code, err = colorize(capsys, shot, out, "--line-mode", "adaptive", *extra)
+        assert code == 0, err
+        rec = json.loads((out / "0001.json").read_text())
+        assert rec["line_art"]["line_mode"] == "adaptive"
