@@ -6,9 +6,9 @@ through ``dacon_engine.client``, bundled in the extension as a pure-Python wheel
 
 from __future__ import annotations
 
-from . import engine, ops_gpencil, ops_shot, panels, preferences, previews, properties
+from . import engine, ops_colorize, ops_gpencil, ops_shot, panels, preferences, previews, properties
 
-_MODULES = (properties, previews, preferences, ops_shot, ops_gpencil, panels)
+_MODULES = (properties, previews, preferences, ops_shot, ops_colorize, ops_gpencil, panels)
 
 
 def register() -> None:

@@ -54,6 +54,16 @@ def all_strips(scene: Any) -> Any:
     return editor.strips_all if hasattr(editor, "strips_all") else editor.sequences_all
 
 
+def sibling_strips(scene: Any, strip: Any) -> list[Any]:
+    """The other strips in ``strip``'s channel space: its meta strip's, or the top level."""
+    parent = strip.parent_meta()
+    if parent is None:
+        coll = top_strips(scene)
+    else:
+        coll = parent.strips if hasattr(parent, "strips") else parent.sequences
+    return [s for s in coll if s != strip]
+
+
 def ensure_top_strips(scene: Any) -> Any:
     """Like :func:`top_strips` but creates the sequence editor when missing."""
     scene.sequence_editor_create()

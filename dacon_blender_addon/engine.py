@@ -5,6 +5,7 @@ Everything here is plain Python (no bpy) so tests and headless scripts call it d
 
 from __future__ import annotations
 
+import atexit
 import threading
 from typing import Any
 
@@ -68,8 +69,91 @@ class DoctorCheck:
         return self.report
 
 
-def stop_all() -> None:
-    """Stop every engine process this session started (called on disable and on quit).
+class _Session:
+    """The one engine of this Blender session (module state, never saved)."""
 
-    TODO(engine wiring): shut down the session's EngineClient here once Colorize owns one.
+    lock = threading.Lock()
+    client: Any = None
+
+
+_session = _Session()
+
+
+def session_client(python: str, timeout: float = 120.0) -> Any:
+    """The session's running ``EngineClient`` for ``python``, started (or restarted) on demand.
+
+    Blocks while the engine starts (~1-2 s, longer on a cold disk), so callers in Blender run
+    it in a worker thread (see :class:`ClientStart`). A dead engine, or one started with
+    another interpreter, is replaced. Raises ``EngineError`` (e.g. ``EngineStartError`` with
+    "no such interpreter") in plain words.
     """
+    client_mod = client_module()
+    if not python:
+        raise client_mod.EngineStartError("no engine interpreter is set (add-on preferences: "
+                                          "Engine Python, or Set Up Engine)")
+    with _session.lock:
+        current = _session.client
+        if current is not None and current.alive and current.python == python:
+            return current
+        if current is not None:
+            _session.client = None
+            current.shutdown(timeout=3.0)
+        fresh = client_mod.EngineClient(python)
+        _session.client = fresh  # visible to stop_all() while it starts
+        try:
+            fresh.start(timeout)
+        except BaseException:
+            if _session.client is fresh:
+                _session.client = None
+            raise
+        return fresh
+
+
+def current_client() -> Any | None:
+    """The session's engine client if one was started (alive or not), else None."""
+    return _session.client
+
+
+class ClientStart:
+    """Gets the session client in a worker thread, so Blender never waits on an engine start."""
+
+    def __init__(self, python: str) -> None:
+        self.python = python
+        self.client: Any = None
+        self.error: Exception | None = None
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="dacon-engine-start", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            self.client = session_client(self.python)
+        except Exception as ex:  # noqa: BLE001 - handed to the main thread
+            self.error = ex
+        finally:
+            self._done.set()
+
+    @property
+    def done(self) -> bool:
+        """True once the client is running or the start failed."""
+        return self._done.is_set()
+
+
+def error_message(ex: BaseException) -> str:
+    """One line for the user: the engine's own message, or the exception's text."""
+    message = getattr(ex, "message", None) or str(ex) or type(ex).__name__
+    return " ".join(str(message).split())
+
+
+def stop_all() -> None:
+    """Stop the session's engine (add-on disabled, Blender quitting); the next job starts anew."""
+    client = _session.client
+    _session.client = None
+    if client is not None:
+        try:
+            client.shutdown(timeout=3.0)
+        except Exception:  # noqa: BLE001 - best effort on the way out
+            client.terminate()
+
+
+atexit.register(stop_all)

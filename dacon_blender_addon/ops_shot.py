@@ -24,7 +24,7 @@ def _target(op: Any, context: Any) -> Any:
     strip = compat.active_strip(scene)
     if strip is None:
         raise shots.ShotError("select the line-art image strip first")
-    return strip
+    return shots.shot_for(scene, strip) or strip  # a result/review strip stands for its shot
 
 
 def _poll_image_strip(context: Any) -> bool:

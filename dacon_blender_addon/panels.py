@@ -6,7 +6,7 @@ from typing import Any
 
 import bpy
 
-from . import compat, ops_shot, previews, shots
+from . import compat, jobs, ops_colorize, ops_shot, previews, shots
 
 
 class DACON_UL_references(bpy.types.UIList):
@@ -26,6 +26,13 @@ class DACON_UL_references(bpy.types.UIList):
             layout.label(text=text, icon="IMAGE_DATA")
 
 
+def _shot_strip(context: Any) -> Any | None:
+    """The active strip's shot (the line art, or the shot of an active result/review strip)."""
+    scene = compat.sequencer_scene(context)
+    strip = compat.active_strip(scene) if scene else None
+    return shots.shot_for(scene, strip) or strip
+
+
 class _DaconPanel(bpy.types.Panel):
     """Base (not registered): the sequence editor's sidebar tab "DACoN"."""
 
@@ -42,7 +49,7 @@ class DACON_PT_shot(_DaconPanel):
     def draw(self, context: Any) -> None:
         layout: Any = self.layout
         scene = compat.sequencer_scene(context)
-        strip = compat.active_strip(scene) if scene else None
+        strip = _shot_strip(context)
         if strip is None or not compat.is_image_strip(strip):
             layout.label(text="Select a line-art image strip", icon="INFO")
             return
@@ -67,12 +74,11 @@ class DACON_PT_references(_DaconPanel):
 
     @classmethod
     def poll(cls, context: Any) -> bool:
-        scene = compat.sequencer_scene(context)
-        return scene is not None and shots.is_shot(compat.active_strip(scene))
+        return shots.is_shot(_shot_strip(context))
 
     def draw(self, context: Any) -> None:
         layout: Any = self.layout
-        strip: Any = compat.active_strip(compat.sequencer_scene(context))
+        strip: Any = _shot_strip(context)
         shot = strip.dacon
         row = layout.row()
         row.template_list("DACON_UL_references", "", shot, "references", shot, "active_reference",
@@ -98,7 +104,45 @@ class DACON_PT_references(_DaconPanel):
             box.prop(ref, "line_path")
 
 
-CLASSES = (DACON_UL_references, DACON_PT_shot, DACON_PT_references)
+class DACON_PT_colorize(_DaconPanel):
+    """Colorize the active shot, follow the job, review and fix."""
+
+    bl_label = "Colorize"
+    bl_parent_id = "DACON_PT_shot"
+
+    @classmethod
+    def poll(cls, context: Any) -> bool:
+        return shots.is_shot(_shot_strip(context))
+
+    def draw(self, context: Any) -> None:
+        layout: Any = self.layout
+        strip: Any = _shot_strip(context)
+        shot = strip.dacon
+        status = getattr(context.window_manager, "dacon_job", None)
+        job = jobs.job_for(strip)
+        if job is not None:
+            row = layout.row(align=True)
+            if hasattr(row, "progress"):
+                row.progress(factor=job.fraction, type="BAR", text=job.status_text())
+            else:
+                row.label(text=job.status_text())
+            row.operator(ops_colorize.DACON_OT_cancel_job.bl_idname, text="", icon="CANCEL")
+        else:
+            layout.operator(ops_colorize.DACON_OT_colorize_shot.bl_idname, icon="BRUSH_DATA")
+            if status is not None and status.shot == strip.name and status.message:
+                icon = "ERROR" if status.state == jobs.FAILED else "INFO"
+                layout.label(text=status.message[:120], icon=icon)
+        col = layout.column(align=True)
+        col.label(text="Review and fix")
+        row = col.row(align=True)
+        row.prop(shot, "review_threshold", text="Threshold")
+        row.operator(ops_colorize.DACON_OT_review_shot.bl_idname, icon="VIEWZOOM")
+        col.operator(ops_colorize.DACON_OT_jump_to_worst.bl_idname, icon="NEXT_KEYFRAME")
+        col.operator(ops_colorize.DACON_OT_use_frame_as_reference.bl_idname, icon="IMAGE_REFERENCE")
+        col.operator(ops_colorize.DACON_OT_colorize_from_here.bl_idname, icon="PLAY")
+
+
+CLASSES = (DACON_UL_references, DACON_PT_shot, DACON_PT_references, DACON_PT_colorize)
 
 
 def register() -> None:

@@ -51,10 +51,15 @@ def default_venv_dir() -> str:
     return os.path.join(user_dir(), "engine-venv")
 
 
+ENV_PYTHON = "DACON_ENGINE_PYTHON"
+
+
 def engine_python(prefs: Any | None) -> str:
-    """The engine interpreter: the preference, else the set-up venv's python when it exists."""
+    """The engine interpreter: the preference, else $DACON_ENGINE_PYTHON, else the set-up venv's."""
     if prefs is not None and prefs.python:
         return str(bpy.path.abspath(prefs.python))
+    if os.environ.get(ENV_PYTHON):
+        return os.environ[ENV_PYTHON]
     candidate = engine_setup.venv_python(default_venv_dir())
     return str(candidate) if candidate.is_file() else ""
 

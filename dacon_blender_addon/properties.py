@@ -62,9 +62,32 @@ class DaconShot(bpy.types.PropertyGroup):
     output_dir: bpy.props.StringProperty(  # type: ignore[valid-type]
         name="Output Folder", subtype="DIR_PATH", options=compat.path_options(),
         description="Where colored frames go; '//' is the .blend's folder. Empty: //dacon/<strip name>/")
+    result_uid: bpy.props.StringProperty(  # type: ignore[valid-type]
+        name="Result Strip ID", options={"HIDDEN"},
+        description="Stored id of the strip showing the colored frames (kept through re-runs)")
+    review_uid: bpy.props.StringProperty(  # type: ignore[valid-type]
+        name="Review Strip ID", options={"HIDDEN"},
+        description="Stored id of the strip showing low-confidence highlights")
+    review_threshold: bpy.props.FloatProperty(  # type: ignore[valid-type]
+        name="Review Threshold", min=0.0, max=1.0, default=0.5, subtype="FACTOR",
+        description="Segments whose match confidence is below this are highlighted by Review")
 
 
-CLASSES = (DaconReference, DaconShot)
+class DaconJobStatus(bpy.types.PropertyGroup):
+    """The running engine job, for the panel and status bar (window manager: never saved)."""
+
+    kind: bpy.props.StringProperty(name="Job")  # type: ignore[valid-type]
+    shot: bpy.props.StringProperty(name="Shot")  # type: ignore[valid-type]
+    state: bpy.props.StringProperty(name="State")  # type: ignore[valid-type]
+    running: bpy.props.BoolProperty(name="Running")  # type: ignore[valid-type]
+    done: bpy.props.IntProperty(name="Frames Done")  # type: ignore[valid-type]
+    total: bpy.props.IntProperty(name="Frames")  # type: ignore[valid-type]
+    progress: bpy.props.FloatProperty(  # type: ignore[valid-type]
+        name="Progress", min=0.0, max=1.0, subtype="FACTOR")
+    message: bpy.props.StringProperty(name="Message")  # type: ignore[valid-type]
+
+
+CLASSES = (DaconReference, DaconShot, DaconJobStatus)
 
 
 def register() -> None:
@@ -72,13 +95,16 @@ def register() -> None:
     for cls in CLASSES:
         bpy.utils.register_class(cls)
     compat.strip_type().dacon = bpy.props.PointerProperty(type=DaconShot)  # type: ignore[func-returns-value]
+    bpy.types.WindowManager.dacon_job = bpy.props.PointerProperty(  # type: ignore[attr-defined,func-returns-value,unused-ignore]
+        type=DaconJobStatus)
 
 
 def unregister() -> None:
     """Detach ``dacon`` from the strip type and unregister (stored data stays in .blend files)."""
-    try:
-        del compat.strip_type().dacon
-    except AttributeError:
-        pass
+    for owner, name in ((compat.strip_type(), "dacon"), (bpy.types.WindowManager, "dacon_job")):
+        try:
+            delattr(owner, name)
+        except AttributeError:
+            pass
     for cls in reversed(CLASSES):
         bpy.utils.unregister_class(cls)

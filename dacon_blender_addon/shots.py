@@ -18,6 +18,7 @@ from . import compat
 from .properties import DEFAULT_FORMATS, FORMATS
 
 _UNSAFE = re.compile(r'[\\/:*?"<>|\x00-\x1f]+')
+_NUMBER = re.compile(r"\d+")  # the engine's frame number: the last run of digits in a stem
 
 
 class ShotError(Exception):
@@ -91,10 +92,34 @@ def resolve_output_dir(strip: Any) -> str:
 
 def frame_file(strip: Any, frame: int) -> str | None:
     """Absolute path of the image ``strip`` shows at scene frame ``frame`` (None outside it)."""
+    start, end = compat.strip_range(strip)
+    if not start <= frame < end:  # strip_elem_from_frame clamps to the first/last element
+        return None
     elem = strip.strip_elem_from_frame(frame)
     if elem is None:
         return None
     return os.path.join(absolute_path(strip.directory), elem.filename)
+
+
+def frame_number(path: str) -> int | None:
+    """The frame number the engine reads from a file name (last run of digits in the stem)."""
+    found = _NUMBER.findall(os.path.splitext(os.path.basename(path))[0])
+    return int(found[-1]) if found else None
+
+
+def shot_for(scene: Any, strip: Any) -> Any | None:
+    """The shot ``strip`` belongs to: itself, or the shot whose result or review strip it is."""
+    if strip is None:
+        return None
+    if is_shot(strip):
+        return strip
+    uid = strip.dacon.uid
+    if not uid:
+        return None
+    for shot in shots(scene):
+        if uid in (shot.dacon.result_uid, shot.dacon.review_uid):
+            return shot
+    return None
 
 
 def line_art_files(strip: Any) -> list[tuple[int, str]]:
@@ -197,7 +222,7 @@ def colorize_request(scene: Any, strip: Any) -> dict[str, Any]:
     shot = strip.dacon
     if len(shot.references) == 0:
         raise ShotError(f"shot '{strip.name}' has no reference sheets")
-    targets = [path for _frame, path in line_art_files(strip)]
+    targets = list(dict.fromkeys(path for _frame, path in line_art_files(strip)))  # holds: once
     if not targets:
         raise ShotError(f"shot '{strip.name}' shows no frames")
     return {

@@ -1,0 +1,151 @@
+"""The strips a shot's jobs produce: the colored result and the review highlights.
+
+Both are image strips frame-aligned with the shot's line art: one element per scene frame the
+line art shows, named ``<line-art stem>.png`` inside the engine's output (or review) folder,
+starting at the line art's first visible frame. Each is found again through its stored id
+(``shot.result_uid`` / ``shot.review_uid``), so a re-run updates it in place, whatever it has
+been renamed to or wherever it has been moved.
+
+The result strip sits above the line art with blend MULTIPLY: paper (white) times color is the
+color, ink (black) times anything stays ink, so lines always stay on top in the sequencer
+output, even where a fill was painted over a line. Review highlights (translucent magenta,
+transparent elsewhere) sit above the result with ALPHA_OVER.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import bpy
+
+from . import compat, shots
+
+RESULT_BLEND = "MULTIPLY"
+REVIEW_BLEND = "ALPHA_OVER"
+MAX_CHANNEL = 128
+
+
+def first_free_channel(scene: Any, above: Any, start: int, end: int,
+                       ignore: Any = None) -> int:
+    """The lowest channel over ``above``'s with nothing in scene frames ``[start, end)``."""
+    busy = set()
+    for other in compat.sibling_strips(scene, above):
+        if ignore is not None and other == ignore:
+            continue
+        s, e = compat.strip_range(other)
+        if s < end and start < e:
+            busy.add(int(other.channel))
+    for channel in range(int(above.channel) + 1, MAX_CHANNEL + 1):
+        if channel not in busy:
+            return channel
+    raise shots.ShotError(f"no free channel above '{above.name}' for frames {start}-{end - 1}")
+
+
+def frame_stems(strip: Any) -> tuple[int, list[str]]:
+    """First visible frame of the shot and the line-art stem shown at each frame from there."""
+    files = shots.line_art_files(strip)
+    if not files:
+        raise shots.ShotError(f"shot '{strip.name}' shows no frames")
+    return files[0][0], [os.path.splitext(os.path.basename(path))[0] for _f, path in files]
+
+
+def _stored_dir(folder: str) -> str:
+    """``folder`` as a strip directory: relative to the .blend when the .blend is saved."""
+    folder = os.path.join(folder, "")
+    if bpy.data.filepath:
+        try:
+            return os.path.join(str(bpy.path.relpath(folder)), "")
+        except ValueError:  # another drive (Windows)
+            return folder
+    return folder
+
+
+def _copy_placement(src: Any, dst: Any) -> None:
+    """Same position, scale, rotation and crop as the line art, so pixels line up."""
+    for name in ("scale_x", "scale_y", "offset_x", "offset_y", "rotation"):
+        setattr(dst.transform, name, getattr(src.transform, name))
+    dst.transform.origin = tuple(src.transform.origin)
+    for name in ("min_x", "max_x", "min_y", "max_y"):
+        setattr(dst.crop, name, getattr(src.crop, name))
+
+
+def _select_only(scene: Any, strip: Any) -> None:
+    for other in compat.all_strips(scene):
+        other.select = False
+    strip.select = True
+    compat.set_active_strip(scene, strip)
+
+
+def place_sequence(scene: Any, shot_strip: Any, folder: str, uid_attr: str, name: str,
+                   blend: str, above: Any) -> Any:
+    """Add (or update in place) the strip showing ``folder/<stem>.png`` for every shot frame.
+
+    ``uid_attr`` is the shot setting linking to the strip; ``above`` the strip it must be
+    placed over when it is new. Returns the strip, selected and active.
+    """
+    start, stems = frame_stems(shot_strip)
+    files = [f"{stem}.png" for stem in stems]
+    shot = shot_strip.dacon
+    strip = shots.find_strip_by_uid(scene, getattr(shot, uid_attr))
+    if strip is not None and not compat.is_image_strip(strip):
+        strip = None
+    directory = _stored_dir(folder)
+    if strip is None:
+        end = start + len(files)
+        channel = first_free_channel(scene, above, start, end)
+        coll = compat.top_strips(scene)
+        strip = coll.new_image(name=name, filepath=os.path.join(folder, files[0]),
+                               channel=channel, frame_start=start, fit_method="ORIGINAL")
+        for filename in files[1:]:
+            strip.elements.append(filename)
+        parent = shot_strip.parent_meta()
+        if parent is not None:
+            strip.move_to_meta(parent)
+            strip.channel = first_free_channel(scene, above, start, end, ignore=strip)
+        setattr(shot, uid_attr, shots.ensure_uid(strip))
+    else:
+        elements = strip.elements
+        while len(elements) > len(files):
+            elements.pop()
+        for elem, filename in zip(elements, files):
+            elem.filename = filename
+        for filename in files[len(elements):]:
+            elements.append(filename)
+    strip.directory = directory
+    if compat.strip_range(strip)[0] != start:
+        compat.move_strip(strip, start)
+    strip.blend_type = blend
+    _copy_placement(shot_strip, strip)
+    strip.invalidate_cache("RAW")  # the files changed under the same names
+    _select_only(scene, strip)
+    return strip
+
+
+def add_result_strip(scene: Any, shot_strip: Any, out_dir: str) -> Any:
+    """The colored sequence over the line art (first free channel above it, MULTIPLY)."""
+    return place_sequence(scene, shot_strip, out_dir, "result_uid", f"{shot_strip.name}.color",
+                          RESULT_BLEND, above=shot_strip)
+
+
+def add_review_strip(scene: Any, shot_strip: Any, review_dir: str) -> Any:
+    """The low-confidence highlights over the result strip (or the line art without one)."""
+    above = result_strip(scene, shot_strip) or shot_strip
+    return place_sequence(scene, shot_strip, review_dir, "review_uid",
+                          f"{shot_strip.name}.review", REVIEW_BLEND, above=above)
+
+
+def result_strip(scene: Any, shot_strip: Any) -> Any | None:
+    """The shot's result strip, or None (never made, or deleted)."""
+    return shots.find_strip_by_uid(scene, shot_strip.dacon.result_uid)
+
+
+def review_strip(scene: Any, shot_strip: Any) -> Any | None:
+    """The shot's review strip, or None."""
+    return shots.find_strip_by_uid(scene, shot_strip.dacon.review_uid)
+
+
+def missing_frames(shot_strip: Any, folder: str) -> list[str]:
+    """Stems of shot frames that have no ``<stem>.png`` in ``folder``."""
+    _start, stems = frame_stems(shot_strip)
+    return [s for s in dict.fromkeys(stems) if not os.path.isfile(os.path.join(folder, f"{s}.png"))]
