@@ -88,7 +88,7 @@ def fill_material(rgba: Sequence[int], name: str) -> Any:
         mat = bpy.data.materials.new(full)
         bpy.data.materials.create_gpencil_data(mat)
     mat[COLOR_KEY] = key
-    style = mat.grease_pencil
+    style: Any = mat.grease_pencil
     style.show_stroke = False
     style.show_fill = True
     style.fill_style = "SOLID"
@@ -104,7 +104,7 @@ def hole_material() -> Any:
         mat = bpy.data.materials.new(HOLE_MATERIAL)
         bpy.data.materials.create_gpencil_data(mat)
     mat[COLOR_KEY] = "hole"
-    style = mat.grease_pencil
+    style: Any = mat.grease_pencil
     style.show_stroke = False
     style.show_fill = True
     style.fill_color = (0.0, 0.0, 0.0, 1.0)
@@ -498,7 +498,8 @@ def write_fills(scene: Any, obj: Any, plan: FramePlan, trace_dir: str | os.PathL
 def find_plane(obj: Any) -> Any | None:
     """The image-sequence plane made for ``obj`` by :func:`write_plane`, or None."""
     for o in bpy.data.objects:
-        if o.get(OWNER_KEY) == obj.name and o.type == "MESH":
+        props: Any = o
+        if o.type == "MESH" and props.get(OWNER_KEY) == obj.name:
             return o
     return None
 
@@ -597,9 +598,10 @@ def write_plane(scene: Any, obj: Any, plan: FramePlan, color_dir: str | os.PathL
 def _plane_material(name: str, image: Any, plan: FramePlan) -> Any:
     mat = bpy.data.materials.new(name)
     cg.use_material_nodes(mat)
-    nodes, links = mat.node_tree.nodes, mat.node_tree.links
+    tree: Any = mat.node_tree
+    nodes, links = tree.nodes, tree.links
     nodes.clear()
-    tex = nodes.new("ShaderNodeTexImage")
+    tex: Any = nodes.new("ShaderNodeTexImage")
     tex.image = image
     tex.interpolation = "Closest"
     user = tex.image_user
@@ -644,7 +646,7 @@ def resolve_dir(path: str) -> Path:
 def reference_sheets(scene: Any, obj: Any, work_dir: Path, percentage: int = 0
                      ) -> list[dict]:
     """The object's reference sheets as engine references (FRAME sheets rendered now)."""
-    refs = []
+    refs: list[dict[str, Any]] = []
     for ref in obj.dacon_gp.references:
         if ref.source == "FRAME":
             refs.append(render_reference(scene, obj, int(ref.frame), work_dir / "ref",

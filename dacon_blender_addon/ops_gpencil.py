@@ -186,7 +186,7 @@ class DACON_PT_gpencil(bpy.types.Panel):
 
     def draw(self, context: Any) -> None:
         settings = context.active_object.dacon_gp
-        layout = self.layout
+        layout: Any = self.layout
         row = layout.row()
         row.template_list("DACON_UL_gp_references", "", settings, "references", settings,
                           "active_reference", rows=2)
@@ -224,7 +224,7 @@ def register() -> None:
     """Register the classes and attach ``dacon_gp`` to objects."""
     for cls in CLASSES:
         bpy.utils.register_class(cls)
-    bpy.types.Object.dacon_gp = bpy.props.PointerProperty(type=DaconGPShot)  # type: ignore[attr-defined]
+    bpy.types.Object.dacon_gp = bpy.props.PointerProperty(type=DaconGPShot)  # type: ignore[attr-defined,func-returns-value]
 
 
 def unregister() -> None:

@@ -55,8 +55,8 @@ def small_face() -> list[Part]:
 
 
 def character() -> list[Part]:
-    """A closed-shape character of 12 parts, strokes of varying thickness."""
-    return [
+    """A closed-shape character of 12 parts, strokes of varying thickness (fits the frame)."""
+    parts = [
         Part("Body", ellipse(0.0, -0.35, 0.55, 0.6), (60, 110, 200), 0.05),
         Part("Head", circle(0.0, 0.75, 0.42), (240, 200, 160), 0.06),
         Part("Eye L", circle(-0.16, 0.82, 0.09, 24), (255, 255, 255), 0.025),
@@ -70,6 +70,9 @@ def character() -> list[Part]:
         Part("Hat", [(-0.35, 1.1), (0.35, 1.1), (0.0, 1.55)], (230, 60, 150), 0.07),
         Part("Button", circle(0.0, -0.05, 0.08, 20), (250, 220, 40), 0.03),
     ]
+    for p in parts:
+        p.outline = [(x * 0.85, z * 0.85 - 0.03) for x, z in p.outline]
+    return parts
 
 
 def make_scene(parts: Sequence[Part], *, frames: int = 3, size: tuple[int, int] = (128, 96),
