@@ -177,6 +177,9 @@ def test_hole_showing_the_paper_is_cut_out(addon, engine, tmp_path):
     (rx, ry), (mx, my) = G.part_centers([ring, middle], 2, SIZE)
     assert close(img[ry, rx], ring.color) and img[ry, rx, 3] == 255
     assert img[my, mx, 3] == 0  # the paper shows through the hole
+    line = G.read_png(str(tmp_path / "out" / "line" / "0002.png"))[..., 3] == 255
+    assert (img[line][:, 3] == 255).all()  # the holdout cuts the fills, not the lines above
+    assert (img[line][:, :3].max(axis=1) <= 8).mean() > 0.98
 
 
 def test_keys_only_holds_colors_over_each_exposure(addon, engine, tmp_path):
