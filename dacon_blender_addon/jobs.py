@@ -67,6 +67,7 @@ class ShotJob:
         self.result: dict[str, Any] | None = None
         self.strip_name: str | None = None  # the strip this job added or updated
         self.client_job: Any = None
+        self.on_event: Callable[[ShotJob, dict[str, Any]], None] | None = None  # each engine event
         self._finish = finish
         self._cancel_requested = False
         self._start = engine.ClientStart(python)
@@ -111,6 +112,8 @@ class ShotJob:
             if ev.get("type") == "progress":
                 self.progress = (int(ev.get("done", 0)), int(ev.get("total", 0)))
                 self.message = f"{self.progress[0]}/{self.progress[1]} frames"
+            if self.on_event is not None:
+                self.on_event(self, ev)
         if not job.done:
             publish(self)
             return False

@@ -1,0 +1,85 @@
+"""scripts/dacon_batch.py with Blender as a Python module and the real engine (.venv, CPU)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import bpy
+import pytest
+import shot_art
+from shot_art import ENGINE_PYTHON, ROOT, read_png
+
+from dacon_blender_addon import compat, results, shots
+
+if not ENGINE_PYTHON.is_file():
+    pytest.skip(f"no engine interpreter at {ENGINE_PYTHON} (run scripts/setup_env.sh)",
+                allow_module_level=True)
+
+SCRIPT = ROOT / "scripts" / "dacon_batch.py"
+
+
+def _batch(*args: str, env_python: bool = False) -> subprocess.CompletedProcess[str]:
+    env = None
+    if env_python:
+        import os
+
+        env = dict(os.environ, DACON_ENGINE_PYTHON=str(ENGINE_PYTHON))
+    return subprocess.run([sys.executable, str(SCRIPT), *args], capture_output=True, text=True,
+                          timeout=600, env=env)
+
+
+def _blend(tmp_path: Path, art: dict[str, Any]) -> Path:
+    """shot.blend with two shots: "good" (frames 1..3) and "broken" (its reference is gone)."""
+    scene = bpy.context.scene
+    coll = compat.ensure_top_strips(scene)
+    for name, channel in (("good", 1), ("broken", 4)):
+        strip = coll.new_image(name=name, filepath=str(art["line"][0]), channel=channel,
+                               frame_start=1)
+        for path in art["line"][1:]:
+            strip.elements.append(path.name)
+        shots.make_shot(strip)
+    shots.add_reference(compat.find_strip(scene, "good"), color_path=str(art["ref"]),
+                        line_path=str(art["ref_line"]))
+    shots.add_reference(compat.find_strip(scene, "broken"),
+                        color_path=str(tmp_path / "gone" / "ref.png"))
+    blend = tmp_path / "shot.blend"
+    bpy.ops.wm.save_as_mainfile(filepath=str(blend))
+    return blend
+
+
+def test_batch_colorizes_a_shot_and_reports_a_broken_one(addon: Any, tmp_path: Path) -> None:
+    art = shot_art.make_art(tmp_path / "art", frames=3)
+    blend = _blend(tmp_path, art)
+
+    proc = _batch(str(blend), "--shot", "good", "--python", str(ENGINE_PYTHON))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    lines = proc.stdout.splitlines()
+    assert any(line.startswith("dacon: add-on dacon_blender_addon") for line in lines)
+    assert "dacon: good: 3/3 frames" in lines
+    assert any(line.startswith("dacon: good: colorized 3 frames") for line in lines)
+    assert f"dacon: saved {blend}" in lines
+    out = tmp_path / "dacon" / "good"
+    assert sorted(p.name for p in out.glob("*.png")) == [f"line_{k:04d}.png" for k in (1, 2, 3)]
+    p = shot_art.points(1)
+    assert tuple(read_png(out / "line_0001.png")[p["left"]][:3]) == shot_art.LEFT
+    assert not (tmp_path / "dacon" / "broken").exists()
+    bpy.ops.wm.open_mainfile(filepath=str(blend))
+    scene = bpy.context.scene
+    good = compat.find_strip(scene, "good")
+    result = results.result_strip(scene, good)
+    assert result is not None and compat.strip_range(result) == (1, 4)
+
+    # Every shot, resuming: "good" keeps its frames, "broken" fails with the engine's message.
+    proc = _batch(str(blend), "--resume", env_python=True)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "dacon: good: colorized 0 frames (kept 3)" in proc.stdout, proc.stdout
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("dacon: error:")]
+    assert errors[0].startswith("dacon: error: broken: ") and "gone" in errors[0], proc.stderr
+    assert errors[-1] == "dacon: error: 1 of 2 shots failed"
+
+    proc = _batch(str(blend), "--shot", "nope")
+    assert proc.returncode == 1
+    assert "no shot named 'nope'" in proc.stderr and "shots: broken, good" in proc.stderr
