@@ -73,6 +73,37 @@ def _positive_float(upper: float | None = None):
     return parse
 
 
+def _non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not (value >= 0 and value != float("inf")):  # also refuses NaN
+        raise argparse.ArgumentTypeError(f"{text}: must be a number >= 0")
+    return value
+
+
+def _palette_file(text: str) -> Path:
+    """argparse type: a .gpl or .json path (its contents are checked by the command)."""
+    if Path(text).suffix.lower() not in (".gpl", ".json"):
+        raise argparse.ArgumentTypeError(f"{text}: must be a GIMP .gpl or a .json palette")
+    return Path(text)
+
+
+def _add_palette_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--palette", type=_palette_file, default=None, metavar="FILE",
+                   help="snap reference colors to this palette (GIMP .gpl or JSON "
+                        '{"name": "#rrggbb"}): every fill is then an exact palette value, '
+                        "named in the JSON record and the EXR's Cryptomatte")
+    p.add_argument("--palette-tolerance", type=_non_negative_float, default=None,
+                   metavar="DELTA_E",
+                   help="report reference colors farther than this from every palette entry "
+                        "(CIEDE2000 delta-E; default 8)")
+    p.add_argument("--strict-palette", action="store_true",
+                   help="refuse (exit 2, nothing written) reference colors beyond the "
+                        "tolerance instead of snapping them with a warning")
+
+
 # synthetic drawings keep their parts as closed regions from 64 px; 8192 px is beyond any
 # animation frame (memory grows with the square of the size)
 SYNTH_MIN, SYNTH_MAX = 64, 8192
@@ -137,6 +168,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="close line gaps up to about 2N px (at most half the frame's longer side)")
     _add_line_args(p)
     p.add_argument("--batch-size", type=_int_at_least(1), default=4)
+    _add_palette_args(p)
     p.add_argument("--workers", type=_int_at_least(1), default=1,
                    help="keyframe mode: color frames in N processes at once (each loads the "
                         "model; torch threads are split between them)")
@@ -150,6 +182,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     _add_model_args(p)
+
+    p = sub.add_parser("palette", help="extract a starting palette (distinct colors with "
+                                       "pixel counts) from colored reference frames")
+    p.add_argument("refs", nargs="+", metavar="REF", help="colored frames, folders or globs")
+    p.add_argument("--out", required=True, type=_palette_file, metavar="FILE",
+                   help="palette to write: .gpl (GIMP, with pixel counts as comments) or .json")
+    p.add_argument("--min-pixels", type=_int_at_least(1), default=1,
+                   help="leave out colors with fewer pixels (e.g. JPEG or brush fringes)")
+    p.add_argument("--max-colors", type=_int_at_least(1), default=256,
+                   help="keep at most this many colors, the most used first")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
+
+    p = sub.add_parser("recolor", help="rewrite a colored shot's PNG/EXR with another palette "
+                                       "of the same names (no model)")
+    p.add_argument("out", type=Path, help="a colorize output folder")
+    p.add_argument("--palette", required=True, type=_palette_file, metavar="FILE",
+                   help="the new palette (.gpl or .json); it must name every entry the shot uses")
+    p.add_argument("--quiet", action="store_true")
 
     p = sub.add_parser("review", help="highlight low-confidence segments of a colored shot")
     p.add_argument("out", type=Path, help="a colorize output folder")
@@ -264,6 +314,28 @@ def _cmd_colorize(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_palette(args: argparse.Namespace) -> int:
+    from .palette import palette_command
+
+    r = palette_command(args.refs, args.out, min_pixels=args.min_pixels,
+                        max_colors=args.max_colors, overwrite=args.overwrite)
+    for name, px in zip(r["colors"], r["pixels"]):
+        print(f"{name}  {px} px")
+    cut = f" (kept the {r['written']} most used of {r['found']})" \
+        if r["found"] > r["written"] else ""
+    print(f"wrote {r['written']} colors from {r['frames']} frame(s) to {r['out']}{cut}")
+    return 0
+
+
+def _cmd_recolor(args: argparse.Namespace) -> int:
+    from .recolor import recolor_shot
+
+    r = recolor_shot(args.out, args.palette)
+    if not args.quiet:
+        print(f"recolored {r['frames']} frames of {args.out} with {r['palette']}")
+    return 0
+
+
 def _cmd_review(args: argparse.Namespace) -> int:
     from .review import review_shot
 
@@ -375,6 +447,8 @@ COMMANDS = {
     "train": _cmd_train,
     "serve": _cmd_serve,
     "review": _cmd_review,
+    "palette": _cmd_palette,
+    "recolor": _cmd_recolor,
     "doctor": _cmd_doctor,
 }
 

@@ -297,8 +297,13 @@ class EngineClient:
                  device: str | None = None, dinov2_weights: str | None = None,
                  workers: int = 1, line_mode: str = "auto",
                  trace_colors: Sequence[str] | None = None,
-                 line_colors: Sequence[str] | None = None) -> Job:
-        """Colorize ``targets`` into ``out``; references are {"color": path, "line": path}."""
+                 line_colors: Sequence[str] | None = None,
+                 palette: str | os.PathLike | None = None,
+                 palette_tolerance: float | None = None, strict_palette: bool = False) -> Job:
+        """Colorize ``targets`` into ``out``; references are {"color": path, "line": path}.
+
+        palette: a .gpl/.json palette the reference colors snap to; off-palette colors come
+        back as warning ``log`` events, or refuse the job with ``strict_palette``."""
         refs = [{"color": os.fspath(r["color"]),
                  "line": None if r.get("line") is None else os.fspath(r["line"])}
                 for r in references]
@@ -309,7 +314,13 @@ class EngineClient:
                             contact_sheet=contact_sheet, model=model, device=device,
                             dinov2_weights=dinov2_weights, workers=workers, line_mode=line_mode,
                             trace_colors=None if trace_colors is None else list(trace_colors),
-                            line_colors=None if line_colors is None else list(line_colors))
+                            line_colors=None if line_colors is None else list(line_colors),
+                            palette=None if palette is None else os.fspath(palette),
+                            palette_tolerance=palette_tolerance, strict_palette=strict_palette)
+
+    def recolor(self, out: str | os.PathLike, palette: str | os.PathLike) -> Job:
+        """Rewrite a colored shot with another palette of the same names (no model)."""
+        return self.request("recolor", out=os.fspath(out), palette=os.fspath(palette))
 
     def load_model(self, model: str = "default", device: str | None = None,
                    dinov2_weights: str | None = None) -> Job:

@@ -74,13 +74,27 @@ class Colorizer:
     references fits in memory (``references[i].frame`` then holds no pixels).
     line_mode / trace_colors / line_colors: line-art options for targets and references
     (see ``segments.segment_line_art``).
+    palette: a palette file or ``palette.Palette``: every reference's segment colors are
+    snapped to the nearest entry (CIEDE2000), so every fill is an exact palette value;
+    colors farther than ``palette_tolerance`` are reported through ``log`` (stderr without
+    one), or refused (DaconError) with ``strict_palette``.
     """
 
     def __init__(self, model: str | os.PathLike | SegmentFeaturizer = "default", *,
                  device: str = "auto", gap_radius: int = 0, dinov2_weights: str | None = None,
                  line_mode: str = "auto", trace_colors=None, line_colors=None,
-                 log: Callable[[str], None] | None = None, keep_reference_images: bool = True):
+                 log: Callable[[str], None] | None = None, keep_reference_images: bool = True,
+                 palette=None, palette_tolerance: float | None = None,
+                 strict_palette: bool = False):
+        from .palette import DEFAULT_TOLERANCE, check_palette_options
         from .segments import check_gap_radius
+
+        self.palette = check_palette_options(palette, palette_tolerance, strict_palette)
+        self.palette_tolerance = DEFAULT_TOLERANCE if palette_tolerance is None \
+            else float(palette_tolerance)
+        self.strict_palette = strict_palette
+        self._palette_log = log
+        self._palette_reported: set[str] = set()  # each off-palette color is reported once
 
         self.gap_radius = check_gap_radius(gap_radius)
         self.featurizer = build_featurizer(model, device=device, dinov2_weights=dinov2_weights)
@@ -140,11 +154,33 @@ class Colorizer:
         else:
             ref = load_reference(color, line, gap_radius=self.gap_radius, name=name,
                                  **self.line_kw)
+        if self.palette is not None:
+            ref = self._snap(ref)
         self._ref_features.append(self.features([ref.frame])[0])
         if not self.keep_reference_images:
             ref = _without_images(ref)
         self.references.append(ref)
         return ref
+
+    def _snap(self, ref: Reference) -> Reference:
+        from .palette import report_off_palette, snap_reference
+
+        ref, off = snap_reference(ref, self.palette, tolerance=self.palette_tolerance)
+        new = [r for r in off if r.message(self.palette_tolerance) not in self._palette_reported]
+        report_off_palette(new, self.palette, self.palette_tolerance, self.strict_palette,
+                           self._palette_log, ref.color_path)
+        self._palette_reported.update(r.message(self.palette_tolerance) for r in new)
+        return ref
+
+    def check_palette(self, color: str | os.PathLike, line: str | os.PathLike | None = None,
+                      name: str | None = None) -> None:
+        """Snap a reference without adding it: its off-palette colors are reported (or, with
+        ``strict_palette``, refused) now, before any work; nothing is kept."""
+        from .references import load_reference
+
+        if self.palette is not None:
+            self._snap(load_reference(color, line, gap_radius=self.gap_radius, name=name,
+                                      **self.line_kw))
 
     def use_bank(self, bank: Bank, names: Sequence[str]) -> None:
         """Match against a bank built elsewhere (e.g. by the parent of worker processes)."""

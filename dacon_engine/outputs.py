@@ -9,7 +9,11 @@ For a target ``<stem>`` in ``out_dir``:
     transfer function, as Blender's "sRGB" colorspace does) and premultiplied by A;
     ``segment.id`` uint32 (0 = line); ``confidence`` float16 (0 on lines). Header string
     attributes: ``dacon_model``, ``dacon_source``, ``dacon_references`` (a JSON list),
-    ``dacon_alpha`` = "premultiplied", ``dacon_color`` = "linear-rec709".
+    ``dacon_alpha`` = "premultiplied", ``dacon_color`` = "linear-rec709", ``dacon_palette``
+    (the palette file, or ""). Two Cryptomatte layers (spec 1.1.0, see
+    :mod:`cryptomatte`): ``CryptoPalette`` (one id per palette entry, or per ``#rrggbb``
+    color without a palette; none on lines) and ``CryptoSegment`` (one id per segment,
+    ``segment_<id>``). One part (Blender 4.2 reads Cryptomatte only from single-part files).
 
 A frame's outputs are all written or none: every destination is checked first, each
 file goes to a temp name beside it and is renamed into place only once all are written.
@@ -22,6 +26,7 @@ import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -30,6 +35,9 @@ from .files import atomic_path, check_writable_dir
 from .frames import SegmentedFrame
 from .imageio import srgb_to_linear
 from .matching import Assignment
+
+if TYPE_CHECKING:
+    from .palette import Palette
 
 PathLike = str | os.PathLike
 FORMATS = ("png", "json", "exr")
@@ -77,13 +85,18 @@ def _ref_name(r) -> str:
 
 
 def frame_record(frame: SegmentedFrame, assignment: Assignment, model_name: str,
-                 references: Sequence = (), *, source: PathLike | None = None) -> dict:
+                 references: Sequence = (), *, source: PathLike | None = None,
+                 palette: "Palette | None" = None) -> dict:
     """The JSON record of one colored frame.
 
     references: names/paths (or Reference objects) indexed by ``assignment.ref_index``.
     Each segment row: id (label), color [r,g,b,a], confidence, similarity, reference
-    (name, or null if unknown), reference_segment (label in that reference), area (px).
+    (name, or null if unknown), reference_segment (label in that reference), area (px),
+    palette_entry (the palette entry's name; without a palette ``#rrggbb``; null for a
+    transparent fill). ``palette``: {"source": file, "entries": {name: "#rrggbb"}} or null.
     """
+    from .palette import segment_names
+
     n = frame.n_segments
     _check_colors(frame, assignment.colors)
     names = [_ref_name(r) for r in references]
@@ -92,12 +105,13 @@ def frame_record(frame: SegmentedFrame, assignment: Assignment, model_name: str,
     ref_names = [names[i] if 0 <= i < len(names) else None for i in ref_idx.tolist()]
     conf = np.round(np.asarray(assignment.confidence, np.float64), 4).tolist()
     sim = np.round(np.asarray(assignment.similarity, np.float64), 4).tolist()
+    entry = segment_names(assignment.colors, palette)
     segs = [
         {"id": i + 1, "color": c, "confidence": cf, "similarity": s, "reference": rn,
-         "reference_segment": rs, "area": a}
-        for i, (c, cf, s, rn, rs, a) in enumerate(zip(
+         "reference_segment": rs, "area": a, "palette_entry": pe}
+        for i, (c, cf, s, rn, rs, a, pe) in enumerate(zip(
             np.asarray(assignment.colors, np.uint8).tolist(), conf, sim, ref_names,
-            np.asarray(assignment.ref_segment, np.int64).tolist(), areas.tolist()))
+            np.asarray(assignment.ref_segment, np.int64).tolist(), areas.tolist(), entry))
     ]
     src = source if source is not None else frame.path
     h, w = frame.size
@@ -108,13 +122,26 @@ def frame_record(frame: SegmentedFrame, assignment: Assignment, model_name: str,
         "line_pixels": int(np.count_nonzero(frame.labels == 0)),
         "line_art": dict(frame.line_art),  # line_mode used (fixed/adaptive), levels, specks
         "n_segments": n,
+        "palette": None if palette is None else {"source": palette.source,
+                                                 "entries": palette.entries()},
         "segments": segs,
     }
 
 
-def _write_exr(path: Path, rgba: np.ndarray, frame: SegmentedFrame, confidence: np.ndarray,
-               attrs: dict[str, str]) -> None:
-    import OpenEXR
+def exr_channels(rgba: np.ndarray, labels: np.ndarray, confidence_px: np.ndarray,
+                 colors: np.ndarray, palette: "Palette | None" = None,
+                 ) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+    """The EXR's channels (contiguous arrays) and Cryptomatte header attributes.
+
+    rgba: HxWx4 uint8 (sRGB, straight alpha); labels: HxW (0 = line); confidence_px: HxW;
+    colors: (n, 4) segment colors (row i = label i+1), named by ``palette.segment_names``.
+    """
+    from .cryptomatte import crypto_layer
+    from .palette import segment_names
+
+    present = np.unique(labels)
+    present = present[(present > 0) & (present <= len(colors))].astype(np.int64)
+    names = segment_names(np.asarray(colors, np.uint8).reshape(-1, 4)[present - 1], palette)
 
     f = rgba.astype(np.float32) / np.float32(255.0)
     alpha = f[:, :, 3]
@@ -124,13 +151,35 @@ def _write_exr(path: Path, rgba: np.ndarray, frame: SegmentedFrame, confidence: 
         "G": np.ascontiguousarray(rgb[:, :, 1], dtype=np.float32),
         "B": np.ascontiguousarray(rgb[:, :, 2], dtype=np.float32),
         "A": np.ascontiguousarray(alpha),
-        "segment.id": np.ascontiguousarray(frame.labels, dtype=np.uint32),
-        "confidence": np.ascontiguousarray(confidence_image(frame, confidence),
-                                           dtype=np.float16),
+        "segment.id": np.ascontiguousarray(labels, dtype=np.uint32),
+        "confidence": np.ascontiguousarray(confidence_px, dtype=np.float16),
     }
+    header: dict[str, str] = {}
+    by_color = {k: n for k, n in zip(present.tolist(), names) if n is not None}
+    by_segment = {k: f"segment_{k}" for k in present.tolist()}
+    for layer, label_names in (("CryptoPalette", by_color), ("CryptoSegment", by_segment)):
+        ch, hd = crypto_layer(layer, labels, label_names)
+        channels.update(ch)
+        header.update(hd)
+    return channels, header
+
+
+def write_exr(path: PathLike, channels: dict[str, np.ndarray], attrs: dict[str, str]) -> None:
+    """One single-part scanline EXR, ZIP-compressed, with string header attributes."""
+    import OpenEXR
+
     header = {"compression": OpenEXR.ZIP_COMPRESSION, "type": OpenEXR.scanlineimage}
     header.update({k: str(v) for k, v in attrs.items()})
-    OpenEXR.File(header, channels).write(os.fspath(path))
+    OpenEXR.File(header, {k: np.ascontiguousarray(v) for k, v in channels.items()}
+                 ).write(os.fspath(path))
+
+
+def _write_exr(path: Path, rgba: np.ndarray, frame: SegmentedFrame, confidence: np.ndarray,
+               attrs: dict[str, str], colors: np.ndarray,
+               palette: "Palette | None" = None) -> None:
+    channels, crypto = exr_channels(rgba, frame.labels, confidence_image(frame, confidence),
+                                    colors, palette)
+    write_exr(path, channels, {**attrs, **crypto})
 
 
 def read_exr_outputs(path: PathLike) -> dict[str, np.ndarray]:
@@ -170,11 +219,13 @@ def output_paths(out_dir: PathLike, stem: str, formats: Sequence[str]) -> list[P
 def write_frame_outputs(out_dir: PathLike, stem: str, frame: SegmentedFrame,
                         assignment: Assignment, *, formats: Sequence[str] = ("png", "json"),
                         model_name: str = "", references: Sequence = (),
-                        overwrite: bool = False) -> list[Path]:
+                        overwrite: bool = False, palette: "Palette | None" = None) -> list[Path]:
     """Write ``<stem>.png`` / ``.json`` / ``.exr`` for one frame; return the paths written.
 
     All or nothing: existing destinations raise DaconError before anything is written
     (unless ``overwrite``), and on any failure the files this call put in place are removed.
+    ``palette``: names fills in the JSON record and the EXR's Cryptomatte (the colors must
+    already be palette values; see :mod:`palette`).
     """
     from . import imageio
 
@@ -191,7 +242,7 @@ def write_frame_outputs(out_dir: PathLike, stem: str, frame: SegmentedFrame,
         if fmt == "png":
             imageio.write_png(tmp, rgba, overwrite=True)
         elif fmt == "json":
-            rec = frame_record(frame, assignment, model_name, names)
+            rec = frame_record(frame, assignment, model_name, names, palette=palette)
             tmp.write_text(json.dumps(rec, indent=1) + "\n", encoding="utf-8")
         else:
             _write_exr(tmp, rgba, frame, assignment.confidence, {
@@ -200,7 +251,8 @@ def write_frame_outputs(out_dir: PathLike, stem: str, frame: SegmentedFrame,
                 "dacon_references": json.dumps(names),
                 "dacon_alpha": "premultiplied",
                 "dacon_color": "linear-rec709",
-            })
+                "dacon_palette": "" if palette is None else (palette.source or ""),
+            }, assignment.colors, palette)
 
     inodes: dict[Path, int] = {}
     try:
@@ -228,10 +280,12 @@ def write_frame_outputs(out_dir: PathLike, stem: str, frame: SegmentedFrame,
 __all__ = [
     "FORMATS",
     "confidence_image",
+    "exr_channels",
     "frame_record",
     "output_paths",
     "read_exr_header",
     "read_exr_outputs",
     "render_colors",
+    "write_exr",
     "write_frame_outputs",
 ]

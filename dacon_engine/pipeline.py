@@ -27,6 +27,7 @@ from .files import check_writable_dir, collect_images, frame_number
 from .frameranges import in_ranges, parse_frame_ranges
 from .frames import Reference
 from .matching import SegmentFeaturizer
+from .palette import Palette
 
 OUTPUT_SUFFIX = {"png": ".png", "json": ".json", "exr": ".exr"}
 WRITES_IN_FLIGHT = 2  # frames waiting in the writer thread at most
@@ -171,6 +172,7 @@ class ColorizeJob:
     resumed: list[int] = field(default_factory=list)
     workers: int = 1
     worker_settings: dict = field(default_factory=dict)
+    palette: Palette | None = None
 
     @classmethod
     def create(cls, targets: Sequence[str | os.PathLike], *, out: str | os.PathLike,
@@ -183,8 +185,16 @@ class ColorizeJob:
                dinov2_weights: str | None = None, featurizer: SegmentFeaturizer | None = None,
                log: Callable[[str], None] | None = None, line_mode: str = "auto",
                trace_colors: Sequence[str] | None = None,
-               line_colors: Sequence[str] | None = None, workers: int = 1) -> "ColorizeJob":
-        """Check every input and option, then build the job (nothing is written yet)."""
+               line_colors: Sequence[str] | None = None, workers: int = 1,
+               palette: str | os.PathLike | Palette | None = None,
+               palette_tolerance: float | None = None,
+               strict_palette: bool = False) -> "ColorizeJob":
+        """Check every input and option, then build the job (nothing is written yet).
+
+        palette: reference colors snap to it (see :mod:`palette`); off-palette colors are
+        reported through ``log`` (stderr without one) here, or refused with
+        ``strict_palette``, before anything is written.
+        """
         from .references import expand_reference_paths, find_clip_layout
 
         fmts = tuple(dict.fromkeys(("json",) + tuple(str(f).lower() for f in formats)))
@@ -192,6 +202,9 @@ class ColorizeJob:
         from .lineart import check_line_options
 
         check_line_options(line_mode, trace_colors, line_colors)
+        from .palette import check_palette_options
+
+        palette = check_palette_options(palette, palette_tolerance, strict_palette)
         if not targets:
             raise DaconError(None, "no targets given")
         ref_colors = [Path(r) for r in refs]
@@ -220,7 +233,9 @@ class ColorizeJob:
                    "line_colors": line_colors}
         colorizer = Colorizer(featurizer if featurizer is not None else model, device=device,
                               gap_radius=gap_radius, dinov2_weights=dinov2_weights, log=log,
-                              keep_reference_images=contact_sheet, **line_kw)
+                              keep_reference_images=contact_sheet, palette=palette,
+                              palette_tolerance=palette_tolerance,
+                              strict_palette=strict_palette, **line_kw)
         created = not Path(out).exists()
         out_dir = check_writable_dir(out)
         try:
@@ -237,6 +252,8 @@ class ColorizeJob:
                 _check_outputs_free(out_dir, ["contact_sheet"], ["png"], overwrite or resume)
             _preflight_images([shot[i] for i in todo] + [c for c, _ in pairs] +
                               [ln for _, ln in pairs if ln is not None], gap_radius)
+            for c, ln in pairs:  # off-palette colors: reported (or refused) before any work
+                colorizer.check_palette(c, ln, name=str(c))
         except DaconError:
             if created:  # leave nothing behind: not even the folder this call made
                 with contextlib.suppress(OSError):
@@ -250,7 +267,9 @@ class ColorizeJob:
                    worker_settings={"model": os.fspath(model), "device": device, "gap_radius": gap_radius,
                                     "dinov2_weights": dinov2_weights, "line_kw": line_kw,
                                     "out_dir": out_dir, "formats": fmts,
-                                    "overwrite": overwrite or resume})
+                                    "overwrite": overwrite or resume,
+                                    "palette": colorizer.palette},
+                   palette=colorizer.palette)
 
     @classmethod
     def from_cli(cls, args: argparse.Namespace) -> "ColorizeJob":
@@ -263,7 +282,10 @@ class ColorizeJob:
                           line_mode=getattr(args, "line_mode", "auto"),
                           trace_colors=getattr(args, "trace_color", None),
                           line_colors=getattr(args, "line_color", None),
-                          workers=getattr(args, "workers", 1))
+                          workers=getattr(args, "workers", 1),
+                          palette=getattr(args, "palette", None),
+                          palette_tolerance=getattr(args, "palette_tolerance", None),
+                          strict_palette=getattr(args, "strict_palette", False))
 
     def _chain_seed(self, index: int) -> Reference | None:
         """Frame ``index`` as colored by an earlier run (its JSON record), or None."""
@@ -283,6 +305,10 @@ class ColorizeJob:
                                "differ); the chain starts from the references")
             return None
         colors = np.asarray([s["color"] for s in segs], np.uint8).reshape(-1, 4)
+        if self.palette is not None:  # an earlier run's fills: palette values here too
+            from .palette import snap_colors
+
+            colors = snap_colors(self.palette, colors)[0]
         return Reference(frame=frame, colors=colors, name=str(target))
 
     def run(self, on_frame: FrameCallback | None = None,
@@ -328,7 +354,7 @@ class ColorizeJob:
                 paths = write_frame_outputs(
                     self.out_dir, result.name, result.frame, result.assignment,
                     formats=self.formats, model_name=self.colorizer.model_name,
-                    references=sources, overwrite=self.overwrite)
+                    references=sources, overwrite=self.overwrite, palette=self.palette)
                 return paths, time.perf_counter() - t
 
             # outputs are rendered and encoded in a thread while the next frame is computed;

@@ -47,6 +47,13 @@ REQUESTS: dict[str, dict[str, tuple[tuple[type, ...], Any]]] = {
         "model": (_STR, "default"),
         "device": (_OPT_STR, None),
         "dinov2_weights": (_OPT_STR, None),
+        "palette": (_OPT_STR, None),         # a .gpl or .json palette file, null = none
+        "palette_tolerance": ((float, int, type(None)), None),  # CIEDE2000; null = 8
+        "strict_palette": (_BOOL, False),    # refuse off-palette reference colors
+    },
+    "recolor": {
+        "out": (_STR, None),                 # a colorize output folder
+        "palette": (_STR, None),             # the new palette (same names)
     },
     "review": {
         "out": (_STR, None),                 # a colorize output folder
@@ -62,9 +69,10 @@ REQUESTS: dict[str, dict[str, tuple[tuple[type, ...], Any]]] = {
     "cancel": {"job": (_STR, None)},
     "shutdown": {},
 }
-JOB_REQUESTS = ("hello", "load_model", "colorize", "review", "trace")
+JOB_REQUESTS = ("hello", "load_model", "colorize", "review", "trace", "recolor")
 CONTROL_REQUESTS = ("cancel", "shutdown")
 REQUIRED = {"colorize": ("targets", "out"), "review": ("out",), "trace": ("out",),
+            "recolor": ("out", "palette"),
             "cancel": ("job",)}
 
 EVENTS = ("accepted", "progress", "frame_done", "log", "error", "job_done")

@@ -244,7 +244,9 @@ class Service:
             model=req["model"], device=self._device(req), dinov2_weights=req["dinov2_weights"],
             workers=req["workers"], line_mode=req["line_mode"],
             trace_colors=req["trace_colors"], line_colors=req["line_colors"],
-            log=lambda message: self.log(message, job.id, "warning"))
+            log=lambda message: self.log(message, job.id, "warning"),
+            palette=req["palette"], palette_tolerance=req["palette_tolerance"],
+            strict_palette=req["strict_palette"])
         total = len(work.selected or [])
         self.emit("progress", job.id, done=0, total=total, fps=0.0)
         started = time.perf_counter()
@@ -264,6 +266,16 @@ class Service:
         result["job_seconds"] = round(time.perf_counter() - job_start, 4)  # incl. checks
         result.update(peak_memory())
         return ("cancelled" if summary.cancelled else "done"), result
+
+    def _do_recolor(self, job: _Job) -> tuple[str, dict]:
+        from .recolor import recolor_shot
+
+        self.emit("progress", job.id, done=0, total=0, fps=0.0)
+
+        def on_frame(stem, k, n):
+            self.emit("progress", job.id, done=k, total=n, fps=0.0)
+
+        return "done", recolor_shot(job.req["out"], job.req["palette"], on_frame=on_frame)
 
     def _do_review(self, job: _Job) -> tuple[str, dict]:
         from .review import review_shot

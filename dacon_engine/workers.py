@@ -57,7 +57,8 @@ def _colorize_one(index: int, path: str) -> WrittenFrame:
     t0 = time.perf_counter()
     paths = write_frame_outputs(s["out_dir"], result.name, result.frame, result.assignment,
                                 formats=s["formats"], model_name=c.model_name,
-                                references=c.reference_names(), overwrite=s["overwrite"])
+                                references=c.reference_names(), overwrite=s["overwrite"],
+                                palette=s.get("palette"))
     timings = dict(c.timings)
     timings["write"] = time.perf_counter() - t0
     return WrittenFrame(result.name, index, paths, timings, result.frame.n_segments)

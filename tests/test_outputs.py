@@ -106,7 +106,8 @@ def test_exr_roundtrip_exact_ids_and_half_confidence(tmp_path):
                                references=["r.png"])
     assert p.name == "f.exr"
     ch = read_exr_outputs(p)
-    assert set(ch) == {"R", "G", "B", "A", "segment.id", "confidence"}
+    assert set(ch) == {"R", "G", "B", "A", "segment.id", "confidence"} | {
+        f"{layer}00.{c}" for layer in ("CryptoPalette", "CryptoSegment") for c in "RGBA"}
     assert ch["segment.id"].dtype == np.uint32
     assert (ch["segment.id"] == labels.astype(np.uint32)).all()
     assert ch["confidence"].dtype == np.float16
