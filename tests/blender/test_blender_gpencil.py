@@ -24,8 +24,8 @@ from dacon_blender_addon import gpencil
 ROOT = Path(__file__).resolve().parents[2]
 ENGINE_PYTHON = ROOT / ".venv" / "bin" / "python"
 SIZE = (128, 96)
-pytestmark = pytest.mark.skipif(not ENGINE_PYTHON.is_file(),
-                                reason="needs the engine venv (scripts/setup_env.sh)")
+needs_engine = pytest.mark.skipif(not ENGINE_PYTHON.is_file(),
+                                  reason="needs the engine venv (scripts/setup_env.sh)")
 
 
 @pytest.fixture(scope="module")
@@ -74,6 +74,7 @@ def close(a: Any, b: Any, tol: int = 3) -> bool:
     return bool(np.all(np.abs(np.asarray(a[:3], int) - np.asarray(b[:3], int)) <= tol))
 
 
+@needs_engine
 def test_line_art_render_is_closed_flat_black_and_restores_the_scene(addon, tmp_path):
     parts = G.small_face()
     scene, obj = G.make_scene(parts, frames=2, size=SIZE)
@@ -98,6 +99,7 @@ def test_line_art_render_is_closed_flat_black_and_restores_the_scene(addon, tmp_
     assert after == before
 
 
+@needs_engine
 def test_colorize_writes_fills_under_the_lines_and_rerun_replaces(addon, engine, tmp_path):
     parts = G.small_face()
     scene, obj = G.make_scene(parts, frames=3, size=SIZE)
@@ -160,6 +162,7 @@ def test_colorize_writes_fills_under_the_lines_and_rerun_replaces(addon, engine,
     assert gpencil.find_plane(obj) is None and cg.find_layer(gp, gpencil.FILL_LAYER) is None
 
 
+@needs_engine
 def test_hole_showing_the_paper_is_cut_out(addon, engine, tmp_path):
     """A ring whose middle the artist left unpainted: its fill gets a holdout stroke."""
     ring = G.Part("Ring", G.circle(0.0, 0.0, 1.1), (200, 120, 40), 0.06)
@@ -182,6 +185,7 @@ def test_hole_showing_the_paper_is_cut_out(addon, engine, tmp_path):
     assert (img[line][:, :3].max(axis=1) <= 8).mean() > 0.98
 
 
+@needs_engine
 def test_keys_only_holds_colors_over_each_exposure(addon, engine, tmp_path):
     parts = [G.Part("Block", G.rect(-1.2, -0.6, 0.2, 0.6), (90, 60, 200), 0.05),
              G.small_face()[-1]]
@@ -220,3 +224,24 @@ def test_plain_functions_refuse_what_they_cannot_do(addon, tmp_path):
     obj.dacon_gp.output_dir = "//rel/"
     with pytest.raises(gpencil.GPError, match="save the .blend"):
         gpencil.colorize_object(scene, obj)
+
+
+def test_gp_classes_register_and_unregister_with_the_addon(addon):
+    from dacon_blender_addon import ops_gpencil
+
+    def state() -> list[bool]:
+        return [bool(c.is_registered) for c in ops_gpencil.CLASSES] + [
+            "dacon_gp" in bpy.types.Object.bl_rna.properties]
+
+    assert all(state())
+    assert hasattr(bpy.ops.dacon, "gp_colorize")
+    addon.unregister()
+    try:
+        assert not any(state())
+    finally:
+        addon.register()
+    assert all(state())
+    scene, obj = G.make_scene(G.small_face()[:1], frames=1, size=SIZE)
+    with bpy.context.temp_override(active_object=obj, object=obj):
+        assert bpy.ops.dacon.gp_reference_add(frame=1) == {"FINISHED"}
+    assert [(r.source, r.frame) for r in obj.dacon_gp.references] == [("FRAME", 1)]
