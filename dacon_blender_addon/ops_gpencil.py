@@ -10,7 +10,7 @@ from typing import Any
 
 import bpy
 
-from . import compat, compat_gpencil, gpencil
+from . import compat, compat_gpencil, engine, gpencil
 from .compat import OperatorResult
 from .preferences import engine_python, get_preferences
 
@@ -87,13 +87,14 @@ class DACON_OT_gp_colorize(bpy.types.Operator):
     def execute(self, context: Any) -> OperatorResult:
         try:
             obj = _active_gp(context)
-            report = gpencil.colorize_object(context.scene, obj,
-                                             python=engine_python(get_preferences(context)))
+            # the sequencer's session engine: started once, model kept loaded between jobs
+            client = engine.session_client(engine_python(get_preferences(context)))
+            report = gpencil.colorize_object(context.scene, obj, client=client)
         except gpencil.GPError as ex:
             self.report({"ERROR"}, str(ex))
             return {"CANCELLED"}
         except Exception as ex:  # noqa: BLE001 - engine errors, shown in one line
-            self.report({"ERROR"}, f"{type(ex).__name__}: {ex}")
+            self.report({"ERROR"}, engine.error_message(ex))
             return {"CANCELLED"}
         fills = report.get("fills", {})
         self.report({"INFO"}, f"colorized {report['rendered']} drawings of '{obj.name}'"

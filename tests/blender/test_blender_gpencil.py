@@ -245,3 +245,21 @@ def test_gp_classes_register_and_unregister_with_the_addon(addon):
     with bpy.context.temp_override(active_object=obj, object=obj):
         assert bpy.ops.dacon.gp_reference_add(frame=1) == {"FINISHED"}
     assert [(r.source, r.frame) for r in obj.dacon_gp.references] == [("FRAME", 1)]
+
+
+@needs_engine
+def test_operator_runs_through_the_session_engine(addon, tmp_path, monkeypatch):
+    from dacon_blender_addon import engine as session
+
+    scene, obj = G.make_scene(G.small_face()[3:], frames=1, size=SIZE)  # the box alone
+    configure(obj, tmp_path / "out")
+    monkeypatch.setattr("dacon_blender_addon.ops_gpencil.engine_python",
+                        lambda prefs: str(ENGINE_PYTHON))
+    try:
+        with bpy.context.temp_override(active_object=obj, object=obj):
+            assert bpy.ops.dacon.gp_colorize() == {"FINISHED"}
+        assert session.current_client() is not None and session.current_client().alive
+    finally:
+        session.stop_all()
+    layer = cg.find_layer(obj.data, gpencil.FILL_LAYER)
+    assert cg.stroke_count(cg.frame_at(layer, 1)) == 1
