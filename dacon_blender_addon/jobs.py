@@ -228,10 +228,13 @@ def start_colorize(scene: Any, strip: Any, *, frames: str | None = None, resume:
     _refuse_second_job(strip)
     request = shots.colorize_request(scene, strip)
     opts = engine_options(prefs, python)
+    formats = list(request["formats"])
+    if "png" not in formats:  # the result strip shows the PNGs
+        formats.insert(0, "png")
     request.update(frames=frames, resume=resume,
                    overwrite=(not resume) if overwrite is None else overwrite,
                    model=opts["model"], device=opts["device"],
-                   dinov2_weights=opts["dinov2_weights"], formats=list(request["formats"]))
+                   dinov2_weights=opts["dinov2_weights"], formats=formats)
     return ShotJob("colorize", scene, strip, request, opts["python"], finish_colorize)
 
 

@@ -133,7 +133,8 @@ def test_colorize_adds_frame_aligned_result_strip_equal_to_cli(addon: Any, art: 
     result.channel = 6
     before = (out / "line_0002.png").stat().st_mtime_ns
     time.sleep(0.01)
-    assert bpy.ops.dacon.colorize_shot(strip="line") == {"FINISHED"}
+    # INVOKE (the UI's call) runs to the end in background mode: no event loop for a modal
+    assert bpy.ops.dacon.colorize_shot("INVOKE_DEFAULT", strip="line") == {"FINISHED"}
     assert (out / "line_0002.png").stat().st_mtime_ns > before
     assert sorted(s.name for s in _strips()) == ["line", "renamed by the user", "title"]
     again = results.result_strip(scene, strip)
@@ -184,8 +185,10 @@ def test_render_puts_lines_over_the_colors(addon: Any, art: dict[str, Any], cli_
 def test_cancel_stops_the_job_and_keeps_the_engine(addon: Any, art: dict[str, Any],
                                                    tmp_path: Path) -> None:
     strip = _shot(tmp_path, art)
+    strip.dacon.formats = {"json"}
     scene = bpy.context.scene
     job = jobs.start_colorize(scene, strip)
+    assert job.request["formats"] == ["png", "json"]  # the result strip needs the PNGs
     _wait_running(job)
     pid = engine.current_client().pid
     job.cancel()

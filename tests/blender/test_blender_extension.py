@@ -74,12 +74,15 @@ def test_install_enable_disable_uninstall(extension_zip: Path, tmp_path: Path) -
 
 
 def _registered() -> dict[str, bool]:
-    from dacon_blender_addon import compat, ops_shot, panels, preferences, properties
+    from dacon_blender_addon import (compat, ops_colorize, ops_shot, panels, preferences,
+                                     properties)
 
-    classes = (*properties.CLASSES, *ops_shot.CLASSES, *preferences.CLASSES, *panels.CLASSES)
+    classes = (*properties.CLASSES, *ops_shot.CLASSES, *ops_colorize.CLASSES,
+               *preferences.CLASSES, *panels.CLASSES)
     got = {cls.__name__: bool(cls.is_registered) for cls in classes}
     got["strip.dacon"] = "dacon" in compat.strip_type().bl_rna.properties
-    assert len(got) == 15
+    got["window_manager.dacon_job"] = "dacon_job" in bpy.types.WindowManager.bl_rna.properties
+    assert len(got) >= 24
     return got
 
 
