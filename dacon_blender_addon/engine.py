@@ -1,6 +1,9 @@
 """The add-on's only door to the engine: ``dacon_engine.client`` (stdlib-only, bundled wheel).
 
-Everything here is plain Python (no bpy) so tests and headless scripts call it directly.
+One ``EngineClient`` per Blender session (:func:`session_client`), started lazily with the
+chosen interpreter, replaced when it died or the interpreter changed, stopped by
+:func:`stop_all` (add-on disabled, Python exiting). Everything here is plain Python (no bpy)
+so tests and headless scripts call it directly.
 """
 
 from __future__ import annotations
@@ -23,9 +26,8 @@ def client_module() -> Any:
 def doctor_report(python: str) -> dict[str, Any]:
     """What ``dacon doctor`` reports for the engine run by ``python`` (never raises).
 
-    TODO(engine wiring): this is the single call into ``dacon_engine.client.doctor``; the keys are
-    those of the client: ok, python, error, engine_version, protocol, torch, cuda, devices,
-    models, missing.
+    The keys are those of ``dacon_engine.client.doctor``: ok, python, error, engine_version,
+    protocol, torch, cuda, devices, models, missing.
     """
     if not python:
         return {"ok": False, "python": python, "error": "no engine interpreter is set"}

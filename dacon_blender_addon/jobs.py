@@ -36,7 +36,9 @@ def engine_options(prefs: Any | None = None, python: str | None = None) -> dict[
 
     if prefs is None:
         prefs = get_preferences()
-    weights = str(bpy.path.abspath(prefs.dinov2_weights)) if prefs and prefs.dinov2_weights else None
+    weights = None
+    if prefs is not None and prefs.dinov2_weights:
+        weights = str(bpy.path.abspath(prefs.dinov2_weights))
     return {
         "python": python or engine_python(prefs),
         "model": (prefs.model if prefs else "") or "default",
@@ -122,8 +124,8 @@ class ShotJob:
         self.result = dict(job.result or {})
         if job.state == "cancelled":
             done = self.result.get("frames_done", self.progress[0])
-            return self._end(CANCELLED, f"cancelled after {done} of "
-                                        f"{self.result.get('frames_selected', self.progress[1])} frames")
+            total = self.result.get("frames_selected", self.progress[1])
+            return self._end(CANCELLED, f"cancelled after {done} of {total} frames")
         try:
             scene, strip = self.shot()
             message = self._finish(self, scene, strip, self.result)
@@ -246,8 +248,8 @@ def finish_colorize(job: ShotJob, scene: Any, strip: Any, result: dict[str, Any]
         raise shots.ShotError(f"the engine wrote no colored frames into {out}")
     made = results.add_result_strip(scene, strip, out)
     job.strip_name = made.name
-    text = (f"colorized {result.get('frames_done', 0)} frames"
-            f"{' (kept ' + str(result['frames_skipped']) + ')' if result.get('frames_skipped') else ''}"
+    kept = f" (kept {result['frames_skipped']})" if result.get("frames_skipped") else ""
+    text = (f"colorized {result.get('frames_done', 0)} frames{kept}"
             f" in {float(result.get('seconds', 0.0)):.1f} s -> '{made.name}'")
     if missing:
         text += f"; {len(missing)} frames not colored yet ({missing[0]}...)"
@@ -301,7 +303,8 @@ def finish_review(job: ShotJob, scene: Any, strip: Any, result: dict[str, Any]) 
     worst = result.get("worst")
     if not worst:
         return f"nothing below {job.request['threshold']:g} -> '{made.name}'"
-    entry: dict[str, Any] = next((f for f in result.get("frames", []) if f.get("frame") == worst), {})
+    entry: dict[str, Any] = next(
+        (f for f in result.get("frames", []) if f.get("frame") == worst), {})
     return (f"most to check: {worst} ({100 * float(entry.get('low_fraction', 0)):.1f} % "
             f"below {job.request['threshold']:g}) -> '{made.name}'")
 

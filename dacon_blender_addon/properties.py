@@ -7,6 +7,8 @@ renames, moves (channel, frame, into meta strips) and reloads without any name-b
 
 from __future__ import annotations
 
+from typing import Any
+
 import bpy
 
 from . import compat
@@ -62,6 +64,10 @@ class DaconShot(bpy.types.PropertyGroup):
     output_dir: bpy.props.StringProperty(  # type: ignore[valid-type]
         name="Output Folder", subtype="DIR_PATH", options=compat.path_options(),
         description="Where colored frames go; '//' is the .blend's folder. Empty: //dacon/<strip name>/")
+    palette: bpy.props.StringProperty(  # type: ignore[valid-type]
+        name="Palette", subtype="FILE_PATH", options=compat.path_options(),
+        description="GIMP .gpl or JSON palette: fills snap to its exact colors and are named "
+                    "in the EXR's Cryptomatte. Empty: no palette")
     result_uid: bpy.props.StringProperty(  # type: ignore[valid-type]
         name="Result Strip ID", options={"HIDDEN"},
         description="Stored id of the strip showing the colored frames (kept through re-runs)")
@@ -95,8 +101,8 @@ def register() -> None:
     for cls in CLASSES:
         bpy.utils.register_class(cls)
     compat.strip_type().dacon = bpy.props.PointerProperty(type=DaconShot)  # type: ignore[func-returns-value]
-    bpy.types.WindowManager.dacon_job = bpy.props.PointerProperty(  # type: ignore[attr-defined,func-returns-value,unused-ignore]
-        type=DaconJobStatus)
+    wm_type: Any = bpy.types.WindowManager
+    wm_type.dacon_job = bpy.props.PointerProperty(type=DaconJobStatus)  # type: ignore[func-returns-value]
 
 
 def unregister() -> None:

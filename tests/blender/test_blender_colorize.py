@@ -293,14 +293,17 @@ def test_fixed_frame_as_reference_propagates_to_the_rest(addon: Any, art: dict[s
         scene.frame_set(START - 1)
         bpy.ops.dacon.use_frame_as_reference(strip="line")
 
-    # The artist repaints the top-right region of frame 2 yellow (any paint program) ...
+    # The artist repaints the top-right region of frame 2 yellow in Blender's Image editor
+    # (and forgets to save: Use Frame as Reference saves it) ...
     yellow = (250, 220, 30)
     k = 2
     fixed = read_png(out / f"line_{k:04d}.png")
     region = np.all(fixed[:, :, :3] == shot_art.TOP_RIGHT, axis=2)
     assert region.sum() > 200
     fixed[region, :3] = yellow
-    write_png(out / f"line_{k:04d}.png", fixed)
+    painted = bpy.data.images.load(str(out / f"line_{k:04d}.png"))
+    painted.pixels.foreach_set((fixed[::-1].astype(np.float32) / 255.0).ravel())
+    assert painted.is_dirty
     before = {n: read_png(out / f"line_{n:04d}.png") for n in (1, 3)}
     for n in (3,):
         assert tuple(before[n][shot_art.points(n)["top_right"]][:3]) == shot_art.TOP_RIGHT
@@ -308,6 +311,7 @@ def test_fixed_frame_as_reference_propagates_to_the_rest(addon: Any, art: dict[s
     # ... uses that frame as a reference and colorizes from there.
     scene.frame_set(START + k - 1)
     assert bpy.ops.dacon.use_frame_as_reference(strip="line") == {"FINISHED"}
+    assert not painted.is_dirty and np.array_equal(read_png(out / "line_0002.png"), fixed)
     shot = strip.dacon
     assert len(shot.references) == 2
     ref = shot.references[1]
