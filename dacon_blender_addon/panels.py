@@ -64,6 +64,7 @@ class DACON_PT_shot(_DaconPanel):
         col.prop(shot, "gap_radius")
         col.row().prop(shot, "formats")
         col.prop(shot, "output_dir", placeholder=shots.default_output_dir(strip))
+        col.prop(shot, "palette")
 
 
 class DACON_PT_references(_DaconPanel):

@@ -225,7 +225,7 @@ def colorize_request(scene: Any, strip: Any) -> dict[str, Any]:
     targets = list(dict.fromkeys(path for _frame, path in line_art_files(strip)))  # holds: once
     if not targets:
         raise ShotError(f"shot '{strip.name}' shows no frames")
-    return {
+    request = {
         "targets": targets,
         "references": [resolve_reference(scene, ref) for ref in shot.references],
         "out": resolve_output_dir(strip),
@@ -233,4 +233,7 @@ def colorize_request(scene: Any, strip: Any) -> dict[str, Any]:
         "formats": tuple(f for f, _n, _d in FORMATS if f in shot.formats),
         "gap_radius": int(shot.gap_radius),
     }
+    if shot.palette:  # the engine snaps reference colors to it (dacon colorize --palette)
+        request["palette"] = absolute_path(str(shot.palette))
+    return request
 

@@ -109,3 +109,17 @@ def test_blender_cryptomatte_node_reads_the_engine_exr(engine_shot, tmp_path, na
                          tmp_path / "matte.exr")
     assert matte.shape == expected.shape
     assert np.array_equal(matte, expected.astype(np.float32))
+
+
+def test_shot_palette_reaches_the_colorize_request(addon, frames, tmp_path):
+    import bpy
+
+    from dacon_blender_addon import compat, shots
+
+    coll = compat.ensure_top_strips(bpy.context.scene)
+    strip = coll.new_image(name="line", filepath=str(frames[0]), channel=1, frame_start=1)
+    shots.make_shot(strip).output_dir = str(tmp_path / "out")
+    shots.add_reference(strip, color_path=str(frames[0]), line_path=str(frames[0]))
+    assert "palette" not in shots.colorize_request(bpy.context.scene, strip)
+    strip.dacon.palette = str(tmp_path / "day.gpl")
+    assert shots.colorize_request(bpy.context.scene, strip)["palette"] == str(tmp_path / "day.gpl")
