@@ -281,3 +281,24 @@ def test_review_through_the_service(engine, shot, tmp_path):
     assert all(Path(f["review"]).is_file() for f in result["frames"])
     with pytest.raises(EngineError, match="--threshold 3"):
         engine.review(out, threshold=3).wait(60)
+
+
+def test_palette_warnings_strict_refusal_and_recolor_through_the_service(engine, shot, tmp_path):
+    pal = tmp_path / "day.gpl"  # no entry for the mouth (#c8283c): off-palette
+    pal.write_text("GIMP Palette\n250 222 198 skin\n30 160 60 hat\n40 90 205 eye\n")
+    out = tmp_path / "out"
+    job = engine.colorize(targets=[str(shot["root"] / "line")], references=refs(shot),
+                          out=str(out), palette=str(pal), model="baseline")
+    assert job.wait(120)["frames_done"] == 4
+    warnings = [e["message"] for e in job.poll() if e["type"] == "log" and e["level"] == "warning"]
+    assert any("color #c8283c (" in m and "nearest palette entry" in m for m in warnings)
+    with pytest.raises(EngineError, match="--strict-palette"):
+        engine.colorize(targets=[str(shot["root"] / "line")], references=refs(shot),
+                        out=str(tmp_path / "strict"), palette=str(pal), strict_palette=True,
+                        model="baseline").wait(120)
+    assert not (tmp_path / "strict").exists()
+    night = tmp_path / "night.json"
+    night.write_text('{"skin": "#203040", "hat": "#102010", "eye": "#000040"}')
+    result = engine.recolor(out, night).wait(60)
+    assert result["frames"] == 4 and result["palette"] == str(night)
+    assert (read_image(out / "0001.png")[..., :3] == (0x20, 0x30, 0x40)).all(-1).any()
