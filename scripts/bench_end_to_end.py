@@ -1,61 +1,168 @@
 #!/usr/bin/env python
-"""End-to-end seconds per frame of `dacon colorize` work at 1920x1920: read the line art,
-segment, features, match, write PNG + JSON (model loading and references excluded).
+"""End-to-end throughput of `dacon colorize` at 1920x1920, and memory in the number of
+references.
 
-    .venv/bin/python scripts/bench_end_to_end.py [--model default] [--frames 5] [--threads 2]
+Shot mode (default): a keyframe shot of N frames (PaintBucket 0242 shifted per frame, or a
+synthetic 1920x1920 frame without ../shared), one reference, the real file-level job
+(read, segment, features, match, write PNG + JSON); model loading and references excluded
+from the frame rate. Each configuration runs in a fresh process, so its peak RSS is its own.
+
+    .venv/bin/python scripts/bench_end_to_end.py [--frames 10 100] [--workers 1 2]
+        [--model default] [--threads 0] [--sequential]
+
+Reference mode: peak RSS and time with R references of 1920x1920 and one target.
+
+    .venv/bin/python scripts/bench_end_to_end.py --refs 1 10 40 100
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import resource
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
-import torch
-
-from dacon_engine.colorizer import Colorizer
-from dacon_engine.imageio import read_image, write_png
-from dacon_engine.outputs import write_frame_outputs
 
 REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "paintbucket_0242"
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--model", default="default")
-    ap.add_argument("--frames", type=int, default=5)
-    ap.add_argument("--threads", type=int, default=0)
-    args = ap.parse_args()
+def _frame() -> tuple[np.ndarray, np.ndarray, str]:
+    from dacon_engine.imageio import read_image
+
+    if (REAL / "line.png").is_file():
+        return read_image(REAL / "line.png"), read_image(REAL / "gt.png"), "PaintBucket 0242"
+    from dacon_engine import synth
+
+    f = synth.make_clip(7, n_frames=1, size=1920).frames[0]
+    return f.line, f.gt, "synthetic"
+
+
+def _write_inputs(folder: Path, n: int) -> tuple[list[Path], Path, Path, str]:
+    from dacon_engine.imageio import write_png
+
+    line, gt, source = _frame()
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for k in range(n):
+        p = folder / f"line_{k + 1:04d}.png"
+        write_png(p, np.roll(line, 8 * k, axis=1))
+        paths.append(p)
+    ref, ref_line = folder / "ref.png", folder / "ref_line.png"
+    write_png(ref, gt)
+    write_png(ref_line, line)
+    return paths, ref, ref_line, source
+
+
+def child_shot(args: argparse.Namespace) -> dict:
+    import torch
+
+    from dacon_engine.pipeline import ColorizeJob
+
     if args.threads:
         torch.set_num_threads(args.threads)
-    if (REAL / "line.png").is_file():
-        line, gt = read_image(REAL / "line.png"), read_image(REAL / "gt.png")
-        source = "PaintBucket 0242 (1920x1920)"
-    else:
-        from dacon_engine import synth
+    with tempfile.TemporaryDirectory() as tmp:
+        paths, ref, ref_line, source = _write_inputs(Path(tmp) / "in", args.n)
+        job = ColorizeJob.create([str(p) for p in paths], out=Path(tmp) / "out", refs=[ref],
+                                 ref_lines=[ref_line], quiet=True, model=args.model,
+                                 device=args.device, workers=args.w, batch_size=args.batch_size)
+        if args.sequential:  # writes not overlapped with the model (for comparison)
+            import dacon_engine.pipeline as pl
 
-        f = synth.make_clip(7, n_frames=1, size=1920).frames[0]
-        line, gt, source = f.line, f.gt, "synthetic 1920x1920"
+            pl.WRITES_IN_FLIGHT = 0
+        first: list[float] = []
+        t0 = time.perf_counter()
+        summary = job.run(on_frame=lambda *a: first or first.append(time.perf_counter()))
+        total = time.perf_counter() - t0
+        # the frame rate counts from the first frame out (references and start-up excluded)
+        rate = (summary.frames_done - 1) / (time.perf_counter() - first[0]) if len(first) else 0
+        rate = rate if summary.frames_done > 1 else summary.frames_done / total
+    return {"source": source, "frames": summary.frames_done, "fps": rate,
+            "seconds": total, "model": summary.model, "threads": torch.get_num_threads(),
+            "timings": {k: round(v / max(1, summary.frames_done) * 1000, 1)
+                        for k, v in summary.timings.items() if k != "references"},
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "children_peak_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}
+
+
+def child_refs(args: argparse.Namespace) -> dict:
+    from dacon_engine.colorizer import Colorizer
+    from dacon_engine.imageio import read_image, write_png
+
+    line, gt, source = _frame()
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        paths = []
-        for k in range(args.frames):
-            p = tmp / f"line_{k:04d}.png"
-            write_png(p, np.roll(line, 8 * k, axis=1))
-            paths.append(p)
-        c = Colorizer(args.model)
-        c.add_reference(gt, line)
-        list(c.colorize(paths[:1]))  # warm-up
+        write_png(tmp / "ref.png", gt)
+        write_png(tmp / "ref_line.png", line)
+        write_png(tmp / "target.png", np.roll(line, 16, axis=1))
+        c = Colorizer(args.model, device=args.device, keep_reference_images=False)
+        base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         t0 = time.perf_counter()
-        for r in c.colorize(paths, batch_size=1):
-            write_frame_outputs(tmp / "out", r.name, r.frame, r.assignment,
-                                formats=("png", "json"), model_name=c.model_name,
-                                references=c.reference_names(), overwrite=True)
-        dt = (time.perf_counter() - t0) / args.frames
-    print(f"{source}, model {c.model_name}, torch threads {torch.get_num_threads()}: "
-          f"{dt * 1000:.0f} ms per frame end to end (read, segment, features, match, write)")
+        for k in range(args.n):  # the same drawing R times: the bank grows like R sheets
+            c.add_reference(tmp / "ref.png", tmp / "ref_line.png", name=f"ref{k}")
+        t_refs = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        result = next(iter(c.colorize([tmp / "target.png"])))
+        t_target = time.perf_counter() - t0
+        del read_image, result
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {"source": source, "refs": args.n, "peak_rss_mb": peak, "base_rss_mb": base,
+            "seconds_references": t_refs, "seconds_target": t_target}
+
+
+def run_child(argv: list[str]) -> dict:
+    out = subprocess.run([sys.executable, __file__, *argv], capture_output=True, text=True)
+    if out.returncode != 0:
+        raise SystemExit(out.stderr)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--frames", type=int, nargs="+", default=[10, 100])
+    ap.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    ap.add_argument("--refs", type=int, nargs="+", default=None)
+    ap.add_argument("--model", default="default")
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--threads", type=int, default=0)
+    ap.add_argument("--batch-size", type=int, default=4)
+    ap.add_argument("--sequential", action="store_true",
+                    help="also run the single-process path with writes not overlapped (comparison)")
+    ap.add_argument("--child", choices=("shot", "refs"), help=argparse.SUPPRESS)
+    ap.add_argument("--n", type=int, help=argparse.SUPPRESS)
+    ap.add_argument("--w", type=int, default=1, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.child:
+        fn = child_shot if args.child == "shot" else child_refs
+        print(json.dumps(fn(args)))
+        return
+    common = ["--model", args.model, "--device", args.device, "--threads", str(args.threads),
+              "--batch-size", str(args.batch_size)]
+    if args.refs:
+        print(f"{'refs':>5} {'peak RSS MB':>12} {'MB per ref':>11} {'refs s':>8} {'target s':>9}")
+        for n in args.refs:
+            r = run_child(["--child", "refs", "--n", str(n), *common])
+            per = (r["peak_rss_mb"] - r["base_rss_mb"]) / n
+            print(f"{n:>5} {r['peak_rss_mb']:>12.0f} {per:>11.1f} "
+                  f"{r['seconds_references']:>8.1f} {r['seconds_target']:>9.2f}")
+        return
+    configs = [(n, w, False) for n in args.frames for w in args.workers]
+    if args.sequential:
+        configs += [(n, 1, True) for n in args.frames]
+    print(f"{'frames':>6} {'workers':>7} {'path':>10} {'fps':>6} {'ms/frame':>9} "
+          f"{'peak RSS MB (main / workers)':>29}  stage ms/frame")
+    for n, w, seq in configs:
+        argv = ["--child", "shot", "--n", str(n), "--w", str(w), *common]
+        r = run_child(argv + (["--sequential"] if seq else []))
+        path = "no w-overlap" if seq else "pipelined"
+        print(f"{n:>6} {w:>7} {path:>10} {r['fps']:>6.2f} {1000 / max(r['fps'], 1e-9):>9.0f} "
+              f"{r['peak_rss_mb']:>14.0f} / {r['children_peak_rss_mb']:<12.0f}  {r['timings']}")
+    print(f"({r['source']} 1920x1920, model {r['model']}, torch threads {r['threads']}; "
+          "fps counted from the first frame out)")
 
 
 if __name__ == "__main__":
