@@ -154,7 +154,7 @@ def _recolor_frame(f: _Frame, pal: Palette) -> list[Path]:
         writes.append((f.png, lambda tmp: write_png(tmp, png, overwrite=True)))
     if exr is not None and f.exr is not None:
         header = {k: v for k, v in read_exr_header(f.exr).items()
-                  if isinstance(v, str) and (k.startswith("dacon_") or k.startswith("cryptomatte/"))}
+                  if isinstance(v, str) and k.startswith(("dacon_", "cryptomatte/"))}
         header["dacon_palette"] = pal.source or ""
         fl = rgba.astype(np.float32) / np.float32(255.0)
         lin = srgb_to_linear(fl[:, :, :3]) * fl[:, :, 3:4]
