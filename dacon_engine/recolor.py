@@ -25,7 +25,9 @@ from pathlib import Path
 import numpy as np
 
 from .errors import DaconError
+from .files import sorted_by_frame
 from .palette import Palette, load_palette, segment_names
+from .records import frame_labels, read_record
 
 PathLike = str | os.PathLike
 
@@ -38,21 +40,6 @@ class _Frame:
     names: list[str | None]
     png: Path | None
     exr: Path | None
-
-
-def _read_record(path: Path) -> dict | None:
-    """A colorize record, or None for other JSON files (review, trace...)."""
-    try:
-        rec = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise DaconError(path, f"cannot read this JSON record ({e})") from None
-    if not isinstance(rec, dict) or not {"segments", "n_segments", "frame"} <= set(rec):
-        return None
-    segs = rec["segments"]
-    if not isinstance(segs, list) or len(segs) != rec["n_segments"] or \
-            sorted(s.get("id") for s in segs) != list(range(1, len(segs) + 1)):
-        raise DaconError(path, "record is incomplete (its segments do not match n_segments)")
-    return rec
 
 
 def _names(rec: dict) -> list[str | None]:
@@ -69,8 +56,8 @@ def plan_recolor(out_dir: PathLike, palette: PathLike | Palette) -> tuple[Palett
     if not out.is_dir():
         raise DaconError(out, "no such output folder")
     frames: list[_Frame] = []
-    for path in sorted(out.glob("*.json")):
-        rec = _read_record(path)
+    for path in sorted_by_frame(out.glob("*.json")):
+        rec = read_record(path)
         if rec is None:
             continue
         png, exr = out / f"{path.stem}.png", out / f"{path.stem}.exr"
@@ -99,26 +86,6 @@ def plan_recolor(out_dir: PathLike, palette: PathLike | Palette) -> tuple[Palett
     return pal, frames
 
 
-def _labels_from_line_art(f: _Frame) -> np.ndarray:
-    from .segments import segment_frame
-
-    rec = f.record
-    info = rec.get("line_art") or {}
-    hexes = lambda cs: None if cs is None else \
-        ["#" + "".join(f"{int(v):02x}" for v in c[:3]) for c in cs]  # noqa: E731
-    kw = {"gap_radius": int(info.get("gap_radius", 0))}
-    if info.get("line_mode") in ("fixed", "adaptive"):
-        kw["line_mode"] = info["line_mode"]
-    frame = segment_frame(rec["frame"]["source"], trace_colors=hexes(info.get("trace_colors")),
-                          line_colors=hexes(info.get("line_colors")), **kw)
-    areas = [s["area"] for s in sorted(rec["segments"], key=lambda s: s["id"])]
-    if frame.n_segments != rec["n_segments"] or frame.areas().tolist() != areas:
-        raise DaconError(f.png, f"its line art {rec['frame']['source']} no longer gives the "
-                                "recorded segments (changed since it was colored?); nothing "
-                                "of this frame was rewritten")
-    return frame.labels
-
-
 def _recolor_frame(f: _Frame, pal: Palette) -> list[Path]:
     from .files import atomic_path
     from .imageio import read_image, srgb_to_linear, write_png
@@ -139,7 +106,7 @@ def _recolor_frame(f: _Frame, pal: Palette) -> list[Path]:
             raise DaconError(f.exr, "has no segment.id channel; cannot recolor it")
         labels = exr["segment.id"].astype(np.int64)
     else:
-        labels = _labels_from_line_art(f)
+        labels = frame_labels(f.record_path, f.record)
     if labels.max(initial=0) > len(new):
         raise DaconError(f.exr or f.png, "segment ids exceed the record's segments")
     fill = labels > 0

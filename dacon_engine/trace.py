@@ -36,7 +36,7 @@ import cv2
 import numpy as np
 
 from .errors import DaconError
-from .files import atomic_write_text, sorted_by_frame
+from .files import atomic_write_text
 
 PathLike = str | os.PathLike
 TRACE_SUFFIX = ".trace.json"
@@ -175,21 +175,15 @@ def trace_frame(out_dir: PathLike, record_path: PathLike, *, epsilon: float = 0.
 
     Returns {"frame", "trace" (path), "segments", "polygons", "holes", "clear_holes"}.
     """
-    from .review import _labels
+    from .records import frame_labels, read_record, segment_array
 
     out_dir, record_path = Path(out_dir), Path(record_path)
     stem = record_path.stem
-    try:
-        record = json.loads(record_path.read_text(encoding="utf-8"))
-        segs = record["segments"]
-        colors = np.zeros((len(segs), 4), np.uint8)
-        colors[[int(s["id"]) - 1 for s in segs]] = [s["color"] for s in segs]
-    except (OSError, ValueError, KeyError, TypeError, IndexError) as e:
-        raise DaconError(record_path, f"not a readable colorize record ({e})") from None
-    labels = _labels(out_dir, stem, record, record_path)
-    if int(labels.max(initial=0)) != len(segs):
-        raise DaconError(record_path, f"names {len(segs)} segments but its frame now has "
-                                      f"{int(labels.max(initial=0))}; colorize it again")
+    record = read_record(record_path)
+    if record is None:
+        raise DaconError(record_path, "is not a colorize record")
+    colors = np.asarray(segment_array(record, "color"), np.uint8).reshape(-1, 4)
+    labels = frame_labels(record_path, record)
     traced = trace_labels(labels, colors, epsilon=epsilon, expand=expand)
     h, w = labels.shape
     doc = {"frame": stem, "width": int(w), "height": int(h),
@@ -205,12 +199,9 @@ def trace_frame(out_dir: PathLike, record_path: PathLike, *, epsilon: float = 0.
 
 def records(out_dir: PathLike) -> list[Path]:
     """The colorize records (``<stem>.json``) of an output folder, in frame order."""
-    out = Path(out_dir)
-    if not out.is_dir():
-        raise DaconError(out, "no such output folder")
-    return sorted_by_frame(p for p in out.glob("*.json")
-                           if not p.name.endswith(TRACE_SUFFIX)
-                           and (p.with_suffix(".png").exists() or p.with_suffix(".exr").exists()))
+    from .records import record_paths
+
+    return record_paths(out_dir)
 
 
 def trace_shot(out_dir: PathLike, *, epsilon: float = 0.5, expand: bool = True,

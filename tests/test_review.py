@@ -72,5 +72,13 @@ def test_nothing_below_zero_and_bad_input(colored, tmp_path, capsys):
     rec = json.loads((colored / "0002.json").read_text())
     rec["segments"] = rec["segments"][:-1]
     (colored / "0002.json").write_text(json.dumps(rec))
-    with pytest.raises(DaconError, match="0002.json: names .* segments but its frame now has"):
+    with pytest.raises(DaconError, match="0002.json: record is incomplete"):
+        review_shot(colored, 0.5)
+    rec["n_segments"] -= 1  # a consistent record that no longer fits its frame
+    (colored / "0002.json").write_text(json.dumps(rec))
+    with pytest.raises(DaconError, match="0002.json: names .* segments but 0002.exr has"):
+        review_shot(colored, 0.5)
+    (colored / "0002.exr").unlink()
+    with pytest.raises(DaconError, match="0002.json: its line art .* no longer gives the "
+                                         "recorded segments"):
         review_shot(colored, 0.5)
