@@ -7,9 +7,11 @@ exit code 2, with no partial outputs.
 from __future__ import annotations
 
 import argparse
+import math
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from .errors import DaconError
 
@@ -25,62 +27,35 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(EXIT_USER_ERROR)
 
 
-def _int_at_least(low: int, multiple: int = 1):
-    """argparse type: a whole number >= ``low`` (and a multiple of ``multiple``)."""
-    def parse(text: str) -> int:
+def _number(kind: type, ok: Callable[[Any], bool], allowed: str) -> Callable[[str], Any]:
+    """argparse type: a ``kind`` (int or float) for which ``ok(value)`` holds, else the
+    one-line error ``<text>: must be <allowed>`` (NaN fails every comparison)."""
+    def parse(text: str) -> Any:
         try:
-            value = int(text)
+            value = kind(text)
         except ValueError:
             value = None
-        if value is None or value < low or value % multiple:
-            extra = f" and a multiple of {multiple}" if multiple > 1 else ""
-            raise argparse.ArgumentTypeError(f"{text}: must be a whole number >= {low}{extra}")
+        if value is None or not ok(value):
+            raise argparse.ArgumentTypeError(f"{text}: must be {allowed}")
         return value
     return parse
 
 
-def _seed(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if not 0 <= value < 2**32:
-        raise argparse.ArgumentTypeError(f"{text}: must be a whole number from 0 to {2**32 - 1}")
-    return value
+def _int_at_least(low: int, multiple: int = 1) -> Callable[[str], int]:
+    extra = f" and a multiple of {multiple}" if multiple > 1 else ""
+    return _number(int, lambda v: v >= low and v % multiple == 0,
+                   f"a whole number >= {low}{extra}")
 
 
-def _fraction(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = float("nan")
-    if not 0.0 <= value <= 1.0:  # also refuses NaN
-        raise argparse.ArgumentTypeError(f"{text}: must be a number from 0 to 1")
-    return value
+def _positive_float(upper: float | None = None) -> Callable[[str], float]:
+    rng = f"more than 0 and at most {upper:g}" if upper is not None else "more than 0"
+    return _number(float, lambda v: 0 < v < math.inf and (upper is None or v <= upper),
+                   f"a number {rng}")
 
 
-def _positive_float(upper: float | None = None):
-    def parse(text: str) -> float:
-        try:
-            value = float(text)
-        except ValueError:
-            value = float("nan")
-        ok = value > 0 and value != float("inf") and (upper is None or value <= upper)
-        if not ok:
-            rng = f"more than 0 and at most {upper:g}" if upper is not None else "more than 0"
-            raise argparse.ArgumentTypeError(f"{text}: must be a number {rng}")
-        return value
-    return parse
-
-
-def _non_negative_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = float("nan")
-    if not (value >= 0 and value != float("inf")):  # also refuses NaN
-        raise argparse.ArgumentTypeError(f"{text}: must be a number >= 0")
-    return value
+_seed = _number(int, lambda v: 0 <= v < 2**32, f"a whole number from 0 to {2**32 - 1}")
+_fraction = _number(float, lambda v: 0.0 <= v <= 1.0, "a number from 0 to 1")
+_non_negative_float = _number(float, lambda v: 0 <= v < math.inf, "a number >= 0")
 
 
 def _palette_file(text: str) -> Path:
@@ -109,15 +84,8 @@ def _add_palette_args(p: argparse.ArgumentParser) -> None:
 SYNTH_MIN, SYNTH_MAX = 64, 8192
 
 
-def _synth_size(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if not SYNTH_MIN <= value <= SYNTH_MAX:
-        raise argparse.ArgumentTypeError(f"{text}: must be a whole number of pixels from "
-                                         f"{SYNTH_MIN} to {SYNTH_MAX}")
-    return value
+_synth_size = _number(int, lambda v: SYNTH_MIN <= v <= SYNTH_MAX,
+                      f"a whole number of pixels from {SYNTH_MIN} to {SYNTH_MAX}")
 
 
 def _formats(text: str) -> tuple[str, ...]:
