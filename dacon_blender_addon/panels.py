@@ -67,15 +67,20 @@ class DACON_PT_shot(_DaconPanel):
         col.prop(shot, "palette")
 
 
-class DACON_PT_references(_DaconPanel):
-    """Reference sheets of the active shot."""
+class _ShotSubPanel(_DaconPanel):
+    """A sub-panel of the shot panel, shown when a shot strip is active."""
 
-    bl_label = "Reference Sheets"
     bl_parent_id = "DACON_PT_shot"
 
     @classmethod
     def poll(cls, context: Any) -> bool:
         return shots.is_shot(_shot_strip(context))
+
+
+class DACON_PT_references(_ShotSubPanel):
+    """Reference sheets of the active shot."""
+
+    bl_label = "Reference Sheets"
 
     def draw(self, context: Any) -> None:
         layout: Any = self.layout
@@ -105,15 +110,10 @@ class DACON_PT_references(_DaconPanel):
             box.prop(ref, "line_path")
 
 
-class DACON_PT_colorize(_DaconPanel):
+class DACON_PT_colorize(_ShotSubPanel):
     """Colorize the active shot, follow the job, review and fix."""
 
     bl_label = "Colorize"
-    bl_parent_id = "DACON_PT_shot"
-
-    @classmethod
-    def poll(cls, context: Any) -> bool:
-        return shots.is_shot(_shot_strip(context))
 
     def draw(self, context: Any) -> None:
         layout: Any = self.layout
