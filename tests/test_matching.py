@@ -1,0 +1,109 @@
+"""The matcher's contracts (dacon_engine.matching): the bank, the similarity scale, and what
+an assignment reports for each target segment."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from dacon_engine.frames import Reference, SegmentedFrame
+from dacon_engine.matching import Bank, assign, color_ids, cosine_similarity01
+
+RED, BLUE, GREEN = (255, 0, 0, 255), (0, 0, 255, 255), (0, 255, 0, 255)
+
+
+def _ref(colors: list[tuple[int, int, int, int]]) -> Reference:
+    n = len(colors)
+    frame = SegmentedFrame(np.zeros((1, n, 4), np.uint8),
+                           np.arange(1, n + 1, dtype=np.int32)[None], n)
+    return Reference(frame, np.asarray(colors, np.int64))
+
+
+def test_cosine_similarity_is_mapped_to_zero_one():
+    v = torch.tensor([[3.0, 4.0]])
+    bank = torch.tensor([[6.0, 8.0], [-3.0, -4.0], [-4.0, 3.0], [1e-4, 1.33e-4]])
+    s = cosine_similarity01(v, bank)
+    assert s.shape == (1, 4) and s.dtype == torch.float32
+    # same direction (any length, even tiny) 1; opposite 0; orthogonal 0.5
+    np.testing.assert_allclose(s[0].numpy(), [1.0, 0.0, 0.5, 1.0], atol=1e-3)
+    half = cosine_similarity01(torch.tensor([[1.0, 0.0]], dtype=torch.float16),
+                               torch.tensor([[1.0, 1.0]]))
+    assert half.dtype == torch.float32
+    assert float(half) == pytest.approx((np.sqrt(0.5) + 1) / 2, abs=1e-6)
+
+
+def test_a_bank_stacks_every_reference_and_remembers_where_rows_came_from():
+    refs = [_ref([RED, BLUE]), _ref([GREEN]), _ref([BLUE, RED, GREEN])]
+    feats = [torch.full((r.frame.n_segments, 3), float(k), dtype=torch.float64)
+             for k, r in enumerate(refs)]
+    bank = Bank.build(refs, feats)
+    assert len(bank) == 6
+    assert bank.features.dtype == torch.float32
+    assert bank.colors.dtype == np.uint8
+    assert bank.colors.tolist() == [list(c) for c in (RED, BLUE, GREEN, BLUE, RED, GREEN)]
+    assert bank.ref_index.tolist() == [0, 0, 1, 2, 2, 2]
+    assert bank.ref_segment.tolist() == [1, 2, 1, 1, 2, 3]
+    assert bank.features[:, 0].tolist() == [0, 0, 1, 2, 2, 2]
+    # reference numbers given by the caller (e.g. a subset of the references)
+    assert Bank.build(refs[1:], feats[1:], ref_ids=[7, 9]).ref_index.tolist() == [7, 9, 9, 9]
+    with pytest.raises(ValueError, match="at least one reference"):
+        Bank.build([], [])
+
+
+def test_extending_a_bank_appends_rows_in_order():
+    a = Bank.build([_ref([RED])], [torch.zeros(1, 2)])
+    b = Bank.build([_ref([BLUE, GREEN])], [torch.ones(2, 2, dtype=torch.float64)], ref_ids=[5])
+    ab = a.extend(b)
+    assert len(ab) == 3 and len(a) == 1  # the original bank is unchanged
+    assert ab.features.dtype == torch.float32
+    assert ab.features[:, 0].tolist() == [0, 1, 1]
+    assert ab.colors.tolist() == [list(RED), list(BLUE), list(GREEN)]
+    assert ab.ref_index.tolist() == [0, 5, 5]
+    assert ab.ref_segment.tolist() == [1, 1, 2]
+
+
+def test_color_ids_tell_every_channel_apart():
+    colors = np.array([[1, 2, 3, 4], [1, 2, 3, 4], [2, 1, 3, 4], [1, 3, 2, 4], [1, 2, 4, 3],
+                       [1, 2, 3, 5], [255, 255, 255, 255], [255, 255, 255, 254],
+                       [0, 0, 0, 0], [128, 0, 0, 0]], np.uint8)
+    ids = color_ids(colors)
+    assert ids.dtype == np.int64
+    assert ids[0] == ids[1]
+    assert len(set(ids[1:].tolist())) == len(colors) - 1  # all others differ
+    assert ids.tolist()[-1] > 0  # the top bit of red is not lost
+    # differing only in alpha: a transparent fill is not the same color
+    assert len(set(color_ids(np.array([[9, 9, 9, 0], [9, 9, 9, 255]], np.uint8)))) == 2
+
+
+def test_assign_picks_the_most_similar_row_with_its_source():
+    bank = Bank.build([_ref([RED, BLUE]), _ref([GREEN, RED])], [torch.zeros(2, 1)] * 2)
+    sim = torch.tensor([[0.1, 0.2, 0.3, 0.95],
+                        [0.1, 0.8, 0.3, 0.2],
+                        [0.9, 0.1, 0.85, 0.2]], dtype=torch.float64)
+    a = assign(sim, bank)
+    assert a.colors.dtype == np.uint8
+    assert a.colors.tolist() == [list(RED), list(BLUE), list(RED)]
+    assert a.ref_index.tolist() == [1, 0, 0]
+    assert a.ref_segment.tolist() == [2, 2, 1]
+    assert a.similarity.dtype == np.float32 and a.confidence.dtype == np.float32
+    np.testing.assert_allclose(a.similarity, [0.95, 0.8, 0.9], atol=1e-6)
+    # row 0: best other color 0.3 -> full margin; row 2: green at 0.85 is close
+    np.testing.assert_allclose(a.confidence, [0.95, 0.8, 0.9 * np.sqrt(0.5)], atol=1e-5)
+
+
+def test_confidence_stays_in_zero_one_for_out_of_range_similarities():
+    bank = Bank.build([_ref([RED, BLUE])], [torch.zeros(2, 1)])
+    a = assign(torch.tensor([[1.4, 0.2], [-0.5, -0.9], [0.04, 0.0]]), bank)
+    np.testing.assert_allclose(a.confidence, [1.0, 0.0, np.sqrt(0.4) * 0.04], atol=1e-6)
+    assert a.similarity.tolist() == pytest.approx([1.4, -0.5, 0.04])
+
+
+def test_assign_with_no_target_segments():
+    bank = Bank.build([_ref([RED])], [torch.zeros(1, 2)])
+    a = assign(torch.zeros(0, 1), bank)
+    assert a.colors.shape == (0, 4) and a.colors.dtype == np.uint8
+    assert a.confidence.shape == (0,) and a.confidence.dtype == np.float32
+    assert a.similarity.shape == (0,) and a.similarity.dtype == np.float32
+    assert a.ref_index.dtype == np.int64 and a.ref_segment.dtype == np.int64
+    assert a.ref_index.shape == (0,) and a.ref_segment.shape == (0,)
