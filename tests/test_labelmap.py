@@ -65,3 +65,47 @@ def test_relabel_raster():
     out, n = relabel_raster(lab)
     assert n == 4
     assert out.tolist() == [[0, 1, 1, 2], [3, 3, 0, 2], [0, 0, 4, 4]]
+
+
+def test_labels_that_cannot_be_a_label_map_are_refused():
+    for bad in (np.zeros((2, 2), np.float32), np.zeros((2, 2, 1), np.int32),
+                np.zeros(4, np.int32)):
+        with pytest.raises(ValueError, match="HxW integer array"):
+            encode_labels(bad)
+    with pytest.raises(ValueError, match="must be >= 0, got -1"):
+        encode_labels(np.array([[0, -1]], np.int32))
+    assert encode_labels(np.zeros((0, 5), np.int64)).shape == (0, 5, 3)
+    assert encode_labels(np.array([[MAX_LABEL, 0]], np.uint32))[0].tolist() == [
+        [255, 255, 255], [0, 0, 0]]
+    for bad in (np.zeros((2, 2), np.uint8), np.zeros((2, 2, 2), np.uint8),
+                np.zeros((2, 2, 5), np.uint8), np.zeros((2, 2, 3), np.uint16)):
+        with pytest.raises(ValueError, match="HxWx3/4 uint8"):
+            decode_labels(bad)
+    assert decode_labels(np.array([[[1, 0, 0, 9]]], np.uint8)).tolist() == [[65536]]
+
+
+def test_a_file_that_is_no_image_says_so(tmp_path):
+    (tmp_path / "text.png").write_text("just text, not a PNG")
+    with pytest.raises(DaconError, match=r"text.png: cannot read image \(not a recognized "
+                                         r"image format\)"):
+        read_label_map(tmp_path / "text.png")
+    Image.fromarray(np.zeros((2, 2, 3), np.uint8)).save(tmp_path / "cut.png")
+    data = (tmp_path / "cut.png").read_bytes()
+    (tmp_path / "cut.png").write_bytes(data[: len(data) // 2])  # a truncated download
+    with pytest.raises(DaconError, match=r"cut.png: cannot read image \(\w"):
+        read_label_map(tmp_path / "cut.png")
+
+
+def test_relabel_raster_keeps_line_pixels_wherever_they_are():
+    lab = np.array([[5, 0, 3],
+                    [3, 3, 0],
+                    [0, 8, 5]], np.int64)
+    out, n = relabel_raster(lab)
+    assert n == 3 and out.dtype == np.int32
+    assert out.tolist() == [[1, 0, 2], [2, 2, 0], [0, 3, 1]]
+    out, n = relabel_raster(np.array([[0, 0], [0, 0]], np.int32))
+    assert n == 0 and out.tolist() == [[0, 0], [0, 0]]
+    out, n = relabel_raster(np.zeros((0, 3), np.int64))
+    assert n == 0 and out.shape == (0, 3) and out.dtype == np.int32
+    out, n = relabel_raster(np.array([[7]], np.int32))
+    assert n == 1 and out.tolist() == [[1]]
