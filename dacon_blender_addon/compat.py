@@ -2,7 +2,8 @@
 
 4.2 calls sequencer strips ``Sequence`` and keeps them in ``SequenceEditor.sequences``;
 5.0 renamed them ``Strip`` / ``strips`` (the old names are gone) and added
-``context.sequencer_scene``. Nothing else in the add-on may touch these names.
+``context.sequencer_scene``. Nothing else in the add-on may touch these names. Palette
+colors changed meaning too (sRGB in 4.x, scene linear in 5.x: :func:`palette_color_srgb`).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 import bpy
+import mathutils
 
 
 # What Operator.execute/invoke/modal return.
@@ -107,3 +109,18 @@ def move_strip(strip: Any, frame: int) -> None:
 def is_image_strip(strip: Any) -> bool:
     """True for image (sequence) strips, the only kind that can hold line art."""
     return strip is not None and getattr(strip, "type", "") == "IMAGE"
+
+
+def palette_color_srgb(color: Any) -> tuple[float, float, float]:
+    """A ``PaletteColor``'s value as display sRGB floats (0-1).
+
+    4.x stores palette colors as sRGB (RNA subtype ``COLOR_GAMMA``: the stored floats are
+    what the color picker shows); 5.0 stores them scene linear (subtype ``COLOR``), which
+    Blender's own color management converts back (``Color.from_scene_linear_to_srgb``,
+    following the file's working space).
+    """
+    rgb = mathutils.Color(tuple(color.color)[:3])
+    prop = bpy.types.PaletteColor.bl_rna.properties["color"]
+    if prop.subtype != "COLOR_GAMMA":
+        rgb = rgb.from_scene_linear_to_srgb()
+    return float(rgb.r), float(rgb.g), float(rgb.b)

@@ -7,7 +7,8 @@ on Blender's main thread (a modal operator's timer, or a loop in background mode
 blocks, mirrors progress into ``WindowManager.dacon_job`` for the panel and status bar, and
 when the engine is done it adds or updates the result strip (:func:`finish_colorize`).
 
-Review, "use frame as reference" and "colorize from here" live here too.
+Recolor (a palette swap), review, "use frame as reference" and "colorize from here" live here
+too.
 """
 
 from __future__ import annotations
@@ -270,6 +271,39 @@ def colorize_from_here(scene: Any, strip: Any, frame: int | None = None,
                               "numbered line-art files (e.g. line_0012.png)")
     last = max(n for n in numbers if n is not None)
     return start_colorize(scene, strip, frames=f"{first}-{max(first, last)}", **kwargs)
+
+
+# --- recolor -------------------------------------------------------------------------------
+
+
+def start_recolor(scene: Any, strip: Any, *, python: str | None = None,
+                  prefs: Any | None = None) -> ShotJob:
+    """Rewrite the colored shot with its palette as set now (engine ``recolor``, no model).
+
+    The palette must hold every name the shot's frames use (same names, new values): the
+    engine refuses it otherwise, in one line, and writes nothing.
+    """
+    _refuse_second_job(strip)
+    if not shots.is_shot(strip):
+        raise shots.ShotError(f"'{strip.name}' is not a DACoN shot")
+    out = shots.resolve_output_dir(strip)
+    if not os.path.isdir(out):
+        raise shots.ShotError(f"shot '{strip.name}' has no results in {out}: colorize it first")
+    palette = shots.palette_path(strip)
+    if palette is None:
+        raise shots.ShotError(f"shot '{strip.name}' has no palette: choose a palette file or "
+                              "a Blender palette to recolor with")
+    request = {"out": out, "palette": palette}
+    return ShotJob("recolor", scene, strip, request, engine_options(prefs, python)["python"],
+                   finish_recolor)
+
+
+def finish_recolor(job: ShotJob, scene: Any, strip: Any, result: dict[str, Any]) -> str:
+    """Show the rewritten files (result strip and open images); a one-line summary."""
+    made = results.refresh_result_strip(scene, strip, job.request["out"])
+    job.strip_name = made.name
+    return (f"recolored {int(result.get('frames', 0))} frames with "
+            f"{os.path.basename(job.request['palette'])} -> '{made.name}'")
 
 
 # --- review --------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Colorize, review and fix operators: thin wrappers around :mod:`jobs`.
+"""Colorize, recolor, review and fix operators: thin wrappers around :mod:`jobs`.
 
 Engine jobs run modal when invoked from the UI (a 0.2 s timer calls ``ShotJob.update``; Esc
 or the panel's Cancel button stops the job; the status bar shows progress) and to the end when
@@ -118,6 +118,16 @@ class DACON_OT_colorize_from_here(_JobOperator):
         return jobs.colorize_from_here(scene, shot)
 
 
+class DACON_OT_recolor_shot(_JobOperator):
+    """Rewrite the colored frames with the shot's palette as set now (same names, no model)"""
+
+    bl_idname = "dacon.recolor_shot"
+    bl_label = "Recolor with Palette"
+
+    def start(self, context: Any, scene: Any, shot: Any) -> jobs.ShotJob:
+        return jobs.start_recolor(scene, shot)
+
+
 class DACON_OT_review_shot(_JobOperator):
     """Highlight segments colored with low confidence, as a strip above the result"""
 
@@ -185,6 +195,7 @@ class DACON_OT_use_frame_as_reference(_ShotOperator):
 CLASSES = (
     DACON_OT_colorize_shot,
     DACON_OT_colorize_from_here,
+    DACON_OT_recolor_shot,
     DACON_OT_review_shot,
     DACON_OT_cancel_job,
     DACON_OT_jump_to_worst,

@@ -64,7 +64,10 @@ class DACON_PT_shot(_DaconPanel):
         col.prop(shot, "gap_radius")
         col.row().prop(shot, "formats")
         col.prop(shot, "output_dir", placeholder=shots.default_output_dir(strip))
-        col.prop(shot, "palette")
+        row = col.row()
+        row.active = shot.palette_datablock is None  # a Blender palette wins over the file
+        row.prop(shot, "palette")
+        col.prop(shot, "palette_datablock")
 
 
 class _ShotSubPanel(_DaconPanel):
@@ -130,6 +133,8 @@ class DACON_PT_colorize(_ShotSubPanel):
             row.operator(ops_colorize.DACON_OT_cancel_job.bl_idname, text="", icon="CANCEL")
         else:
             layout.operator(ops_colorize.DACON_OT_colorize_shot.bl_idname, icon="BRUSH_DATA")
+            if shot.palette or shot.palette_datablock is not None:
+                layout.operator(ops_colorize.DACON_OT_recolor_shot.bl_idname, icon="COLOR")
             if status is not None and status.shot == strip.name and status.message:
                 icon = "ERROR" if status.state == jobs.FAILED else "INFO"
                 layout.label(text=status.message[:120], icon=icon)

@@ -68,6 +68,11 @@ class DaconShot(bpy.types.PropertyGroup):
         name="Palette", subtype="FILE_PATH", options=compat.path_options(),
         description="GIMP .gpl or JSON palette: fills snap to its exact colors and are named "
                     "in the EXR's Cryptomatte. Empty: no palette")
+    palette_datablock: bpy.props.PointerProperty(  # type: ignore[valid-type]
+        type=bpy.types.Palette, name="Blender Palette",
+        description="A Blender palette to use instead of the palette file: written as "
+                    "palette_<name>.gpl into the output folder, colors named color_01, "
+                    "color_02, ... (or by the palette's 'dacon_names' list)")
     result_uid: bpy.props.StringProperty(  # type: ignore[valid-type]
         name="Result Strip ID", options={"HIDDEN"},
         description="Stored id of the strip showing the colored frames (kept through re-runs)")

@@ -140,6 +140,37 @@ def result_strip(scene: Any, shot_strip: Any) -> Any | None:
     return shots.find_strip_by_uid(scene, shot_strip.dacon.result_uid)
 
 
+def refresh_result_strip(scene: Any, shot_strip: Any, out_dir: str) -> Any:
+    """After the result files changed on disk (same names): show them again.
+
+    The sequencer keeps decoded frames in its cache (5.x renders use them too), so the result
+    strip's cache is invalidated, and images opened in Blender from ``out_dir`` are reloaded
+    (unless they hold unsaved paint). A deleted result strip is made again.
+    """
+    strip = result_strip(scene, shot_strip)
+    if strip is None or not compat.is_image_strip(strip):
+        strip = add_result_strip(scene, shot_strip, out_dir)
+    else:
+        strip.invalidate_cache("RAW")
+    reload_images(out_dir)
+    return strip
+
+
+def reload_images(folder: str) -> int:
+    """Reload every image datablock read from a file directly in ``folder``; how many."""
+    target = os.path.normcase(os.path.normpath(folder))
+    count = 0
+    for image in bpy.data.images:
+        if image.source not in ("FILE", "SEQUENCE") or image.packed_file is not None \
+                or image.is_dirty:
+            continue
+        path = os.path.normpath(bpy.path.abspath(image.filepath, library=image.library))
+        if os.path.normcase(os.path.dirname(path)) == target:
+            image.reload()
+            count += 1
+    return count
+
+
 def review_strip(scene: Any, shot_strip: Any) -> Any | None:
     """The shot's review strip, or None."""
     return shots.find_strip_by_uid(scene, shot_strip.dacon.review_uid)

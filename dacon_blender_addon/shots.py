@@ -14,7 +14,7 @@ from typing import Any
 
 import bpy
 
-from . import compat
+from . import compat, palettes
 from .properties import DEFAULT_FORMATS, FORMATS
 
 _UNSAFE = re.compile(r'[\\/:*?"<>|\x00-\x1f]+')
@@ -233,7 +233,25 @@ def colorize_request(scene: Any, strip: Any) -> dict[str, Any]:
         "formats": tuple(f for f, _n, _d in FORMATS if f in shot.formats),
         "gap_radius": int(shot.gap_radius),
     }
-    if shot.palette:  # the engine snaps reference colors to it (dacon colorize --palette)
-        request["palette"] = absolute_path(str(shot.palette))
+    palette = palette_path(strip)
+    if palette is not None:  # the engine snaps reference colors to it (dacon colorize --palette)
+        request["palette"] = palette
     return request
 
+
+def palette_path(strip: Any) -> str | None:
+    """The shot's palette file for the engine (absolute), or None without a palette.
+
+    A Blender palette datablock (``palette_datablock``) wins over the palette file: it is
+    written (again) as ``<output folder>/palette_<name>.gpl`` and that path is returned.
+    """
+    shot = strip.dacon
+    block = shot.palette_datablock
+    if block is not None:
+        try:
+            return palettes.write_gpl(block, resolve_output_dir(strip))
+        except palettes.PaletteError as ex:
+            raise ShotError(str(ex)) from None
+    if shot.palette:
+        return absolute_path(str(shot.palette))
+    return None
