@@ -123,8 +123,19 @@ def test_unwritable_places_are_clear_errors(tmp_path):
     blocker.write_text("x")
     with pytest.raises(DaconError, match="file.txt: cannot write here"):
         atomic_write_text(blocker / "out.txt", "x")
-    with pytest.raises(DaconError, match="output folder cannot be written"):
+    with pytest.raises(DaconError, match=r"out: output folder cannot be written "
+                                         r"\(Not a directory\)$"):
         check_writable_dir(blocker / "out")
     made = check_writable_dir(tmp_path / "a" / "b")
     assert made == tmp_path / "a" / "b" and made.is_dir()
+    assert check_writable_dir(made) == made  # an existing folder is fine
     assert list(made.iterdir()) == []  # the probe file is gone
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="needs Linux /proc")
+def test_an_existing_folder_that_refuses_files_is_reported():
+    from dacon_engine.files import check_writable_dir
+
+    # /proc exists, but no one (root included) can create files in it
+    with pytest.raises(DaconError, match="^/proc: output folder cannot be written"):
+        check_writable_dir("/proc")

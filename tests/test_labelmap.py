@@ -89,11 +89,55 @@ def test_a_file_that_is_no_image_says_so(tmp_path):
     with pytest.raises(DaconError, match=r"text.png: cannot read image \(not a recognized "
                                          r"image format\)"):
         read_label_map(tmp_path / "text.png")
-    Image.fromarray(np.zeros((2, 2, 3), np.uint8)).save(tmp_path / "cut.png")
+    noise = np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8)
+    Image.fromarray(noise).save(tmp_path / "cut.png")
     data = (tmp_path / "cut.png").read_bytes()
-    (tmp_path / "cut.png").write_bytes(data[: len(data) // 2])  # a truncated download
-    with pytest.raises(DaconError, match=r"cut.png: cannot read image \(\w"):
+    (tmp_path / "cut.png").write_bytes(data[: len(data) * 3 // 4])  # a truncated download
+    with pytest.raises(DaconError, match=r"cut.png: cannot read image \(image file is "
+                                         r"truncated"):
         read_label_map(tmp_path / "cut.png")
+
+
+def test_read_errors_name_the_file_and_the_problem(tmp_path, monkeypatch):
+    import PIL.Image
+
+    with pytest.raises(DaconError, match=r"missing.png: no such file$"):
+        read_label_map(tmp_path / "missing.png")
+    Image.fromarray(np.zeros((2, 2), np.uint8), "L").save(tmp_path / "gray.png")
+    with pytest.raises(DaconError, match=r"gray.png: not a label map \(image mode L; expected "
+                                         r"8-bit RGB with label = R\*65536 \+ G\*256 \+ B\)$"):
+        read_label_map(tmp_path / "gray.png")
+    with pytest.raises(DaconError, match=r"seg.png: more than 16777215 segments"):
+        write_label_map(tmp_path / "seg.png", np.array([[MAX_LABEL + 1]], np.int64))
+    assert not (tmp_path / "seg.png").exists()
+    # an error without a text still says what went wrong
+    Image.fromarray(np.zeros((2, 2, 3), np.uint8)).save(tmp_path / "ok.png")
+
+    def fail(*a, **k):
+        raise OSError()
+
+    monkeypatch.setattr(PIL.Image, "open", fail)
+    with pytest.raises(DaconError, match=r"ok.png: cannot read image \(OSError\)$"):
+        read_label_map(tmp_path / "ok.png")
+
+
+@pytest.mark.parametrize("size", [(0, 3), (3, 0)])
+def test_a_zero_size_image_is_refused(tmp_path, monkeypatch, size):
+    import PIL.Image
+
+    (tmp_path / "empty.png").write_bytes(b"")
+    monkeypatch.setattr(PIL.Image, "open", lambda p: PIL.Image.new("RGB", size))
+    with pytest.raises(DaconError, match=r"empty.png: cannot read image \(it has zero size\)$"):
+        read_label_map(tmp_path / "empty.png")
+
+
+@pytest.mark.parametrize("shape", [(1, 4), (4, 1), (1, 1)])
+def test_one_pixel_wide_label_maps_round_trip(tmp_path, shape):
+    lab = np.arange(70000, 70000 + shape[0] * shape[1], dtype=np.int32).reshape(shape)
+    write_label_map(tmp_path / "strip.png", lab)
+    assert (read_label_map(tmp_path / "strip.png") == lab).all()
+    write_label_map(tmp_path / "strip.png", lab + 1)  # replaces by default
+    assert (read_label_map(tmp_path / "strip.png") == lab + 1).all()
 
 
 def test_relabel_raster_keeps_line_pixels_wherever_they_are():
