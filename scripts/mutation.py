@@ -9,7 +9,9 @@ that survived last time (new tests may kill them now). --fresh starts a module o
 
     python scripts/mutation.py [--jobs N] [--fresh] [MODULE ...]
 
-Prints killed / survived / timeout / other per module and a total; the score is killed / all.
+Prints killed / survived / timeout / other per module and a total; the score is killed / all,
+and "w/o equiv." leaves out the survivors explained as equivalent in
+scripts/mutation_survivors.md (mutants no test can kill: same behaviour as the original).
 Exit status 0 even when mutants survive (it is a measurement, not a gate), 1 on a failed run.
 """
 
@@ -28,6 +30,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 WORK = ROOT / ".mutation"
+SURVIVORS = ROOT / "scripts" / "mutation_survivors.md"
 
 # mutmut 3 exit codes of a mutant's test run -> the column it is counted in
 KILLED = {1, 3}
@@ -135,9 +138,18 @@ def reset_survivors(dest: Path, module: str) -> int:
     return n
 
 
-def count(codes: dict[str, int | None]) -> dict[str, int]:
-    c = {"killed": 0, "survived": 0, "timeout": 0, "other": 0}
-    for code in codes.values():
+def equivalent_mutants() -> set[str]:
+    """Mutant names listed in scripts/mutation_survivors.md (``- `name`: why`` lines)."""
+    if not SURVIVORS.is_file():
+        return set()
+    return set(re.findall(r"^- `(dacon_engine\.[\w.]+)`", SURVIVORS.read_text(), re.M))
+
+
+def count(codes: dict[str, int | None], equivalent: set[str]) -> dict[str, int]:
+    c = {"killed": 0, "survived": 0, "timeout": 0, "other": 0, "equivalent": 0}
+    for name, code in codes.items():
+        if code in SURVIVED and name in equivalent:
+            c["equivalent"] += 1
         if code in KILLED:
             c["killed"] += 1
         elif code in SURVIVED:
@@ -151,9 +163,12 @@ def count(codes: dict[str, int | None]) -> dict[str, int]:
 
 
 def row(name: str, c: dict[str, int]) -> str:
-    score = f"{100 * c['killed'] / c['total']:5.1f} %" if c["total"] else "    -  "
+    def pct(k: int, n: int) -> str:
+        return f"{100 * k / n:5.1f} %" if n else "    -  "
+
     return (f"{name:<12} {c['killed']:>7} {c['survived']:>9} {c['timeout']:>8} "
-            f"{c['other']:>6} {c['total']:>6}   {score}")
+            f"{c['other']:>6} {c['total']:>6}   {pct(c['killed'], c['total'])}   "
+            f"{pct(c['killed'], c['total'] - c['equivalent'])}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -195,18 +210,20 @@ def main(argv: list[str] | None = None) -> int:
 
     print()
     print(f"{'module':<12} {'killed':>7} {'survived':>9} {'timeout':>8} {'other':>6} "
-          f"{'total':>6}   score")
-    total = {"killed": 0, "survived": 0, "timeout": 0, "other": 0, "total": 0}
+          f"{'total':>6}   score     w/o equiv.")
+    total = {"killed": 0, "survived": 0, "timeout": 0, "other": 0, "total": 0, "equivalent": 0}
+    equivalent = equivalent_mutants()
     for module in modules:
         codes = load_codes(WORK / module, module)
-        c = count(codes)
+        c = count(codes, equivalent)
         for k in total:
             total[k] += c[k]
         print(row(module, c))
         if args.survivors:
             for k, code in sorted(codes.items()):
                 if code not in KILLED:
-                    print(f"    {k}  ({'survived' if code == 0 else code})")
+                    why = "equivalent" if k in equivalent else "survived" if code == 0 else code
+                    print(f"    {k}  ({why})")
     print(row("total", total))
     return 1 if failed else 0
 
