@@ -17,7 +17,7 @@ def _ref(colors: list[tuple[int, int, int, int]]) -> Reference:
     n = len(colors)
     frame = SegmentedFrame(np.zeros((1, n, 4), np.uint8),
                            np.arange(1, n + 1, dtype=np.int32)[None], n)
-    return Reference(frame, np.asarray(colors, np.int64))
+    return Reference(frame, np.asarray(colors, np.int64).reshape(-1, 4))
 
 
 def test_cosine_similarity_is_mapped_to_zero_one():
@@ -27,6 +27,9 @@ def test_cosine_similarity_is_mapped_to_zero_one():
     assert s.shape == (1, 4) and s.dtype == torch.float32
     # same direction (any length, even tiny) 1; opposite 0; orthogonal 0.5
     np.testing.assert_allclose(s[0].numpy(), [1.0, 0.0, 0.5, 1.0], atol=1e-3)
+    # several rows at once, each normalized on its own (tiny rows too)
+    rows = cosine_similarity01(torch.tensor([[3.0, 4.0], [3e-5, 4e-5], [0.0, 2.0]]), v)
+    np.testing.assert_allclose(rows[:, 0].numpy(), [1.0, 1.0, 0.9], atol=1e-3)
     half = cosine_similarity01(torch.tensor([[1.0, 0.0]], dtype=torch.float16),
                                torch.tensor([[1.0, 1.0]]))
     assert half.dtype == torch.float32
@@ -47,7 +50,7 @@ def test_a_bank_stacks_every_reference_and_remembers_where_rows_came_from():
     assert bank.features[:, 0].tolist() == [0, 0, 1, 2, 2, 2]
     # reference numbers given by the caller (e.g. a subset of the references)
     assert Bank.build(refs[1:], feats[1:], ref_ids=[7, 9]).ref_index.tolist() == [7, 9, 9, 9]
-    with pytest.raises(ValueError, match="at least one reference"):
+    with pytest.raises(ValueError, match="^a bank needs at least one reference$"):
         Bank.build([], [])
 
 
@@ -61,19 +64,25 @@ def test_extending_a_bank_appends_rows_in_order():
     assert ab.colors.tolist() == [list(RED), list(BLUE), list(GREEN)]
     assert ab.ref_index.tolist() == [0, 5, 5]
     assert ab.ref_segment.tolist() == [1, 1, 2]
+    # a colored frame's features (half precision on a GPU) join in the bank's precision
+    frame = Bank(torch.ones(1, 2, dtype=torch.float16), np.array([RED], np.uint8),
+                 np.array([9]), np.array([1]))
+    assert a.extend(frame).features.dtype == torch.float32
 
 
 def test_color_ids_tell_every_channel_apart():
-    colors = np.array([[1, 2, 3, 4], [1, 2, 3, 4], [2, 1, 3, 4], [1, 3, 2, 4], [1, 2, 4, 3],
-                       [1, 2, 3, 5], [255, 255, 255, 255], [255, 255, 255, 254],
-                       [0, 0, 0, 0], [128, 0, 0, 0]], np.uint8)
-    ids = color_ids(colors)
+    base = [1, 2, 3, 4]
+    variants = [base, [2, 2, 3, 4], [1, 3, 3, 4], [1, 2, 4, 4], [1, 2, 3, 5]]  # one channel
+    ids = color_ids(np.array([base] + variants, np.uint8))
     assert ids.dtype == np.int64
-    assert ids[0] == ids[1]
-    assert len(set(ids[1:].tolist())) == len(colors) - 1  # all others differ
-    assert ids.tolist()[-1] > 0  # the top bit of red is not lost
-    # differing only in alpha: a transparent fill is not the same color
-    assert len(set(color_ids(np.array([[9, 9, 9, 0], [9, 9, 9, 255]], np.uint8)))) == 2
+    assert ids[0] == ids[1]  # equal colors, equal ids
+    assert len(set(ids[1:].tolist())) == len(variants)
+    # a channel's high bit must not land on its neighbour's low bit
+    for a, b in [([1, 0, 0, 0], [0, 128, 0, 0]), ([0, 1, 0, 0], [0, 0, 128, 0]),
+                 ([0, 0, 1, 0], [0, 0, 0, 128]), ([255, 255, 255, 255], [255, 255, 255, 254]),
+                 ([9, 9, 9, 0], [9, 9, 9, 255])]:  # differing only in alpha: not the same
+        x, y = color_ids(np.array([a, b], np.uint8))
+        assert x != y, (a, b)
 
 
 def test_assign_picks_the_most_similar_row_with_its_source():
@@ -97,6 +106,13 @@ def test_confidence_stays_in_zero_one_for_out_of_range_similarities():
     a = assign(torch.tensor([[1.4, 0.2], [-0.5, -0.9], [0.04, 0.0]]), bank)
     np.testing.assert_allclose(a.confidence, [1.0, 0.0, np.sqrt(0.4) * 0.04], atol=1e-6)
     assert a.similarity.tolist() == pytest.approx([1.4, -0.5, 0.04])
+
+
+def test_an_all_line_target_against_an_all_line_reference():
+    empty = Bank.build([_ref([])], [torch.zeros(0, 2)])
+    assert len(empty) == 0
+    a = assign(torch.zeros(0, 0), empty)
+    assert a.colors.shape == (0, 4) and a.confidence.shape == (0,)
 
 
 def test_assign_with_no_target_segments():
