@@ -167,7 +167,7 @@ def load_net(checkpoint: str | os.PathLike | None, *, mode: str | None = None,
 def build_featurizer(spec: str | os.PathLike = "default", device: str = "auto",
                      dinov2_weights: str | os.PathLike | None = None, *,
                      checkpoint: str | os.PathLike | None = None,
-                     batch_size: int = 4) -> DaconFeaturizer:
+                     batch_size: int | None = None) -> DaconFeaturizer:
     """A model name (see SPECS) or a checkpoint path -> a cached DaconFeaturizer."""
     dev = resolve_device(device)
     s = os.fspath(spec)
@@ -192,6 +192,8 @@ def build_featurizer(spec: str | os.PathLike = "default", device: str = "auto",
     key = (s, str(ck.resolve()) if ck else None, str(dpath.resolve()) if dpath else None, str(dev))
     if key not in _CACHE:
         net = load_net(ck, mode=mode, dinov2_weights=dpath)
+        if batch_size is None:  # batching pays on a GPU; on a CPU one frame at a time is
+            batch_size = 4 if dev.type == "cuda" else 1  # faster (measured 105 vs 188 ms)
         feat = DaconFeaturizer(net, dev, batch_size=batch_size)
         if name:
             feat.name = f"{name}: {feat.name}"
