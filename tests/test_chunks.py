@@ -272,3 +272,26 @@ def test_line_options_reach_the_segmentation_of_every_path(capsys, tmp_path):
         assert code == 0, err
         rec = json.loads((out / "0001.json").read_text())
         assert rec["line_art"]["line_mode"] == "adaptive"
+
+
+@pytest.mark.parametrize("mode", ["keyframe", "consecutive"])
+def test_pipelined_job_equals_a_plain_sequential_loop(tmp_path, mode):
+    """The job overlaps reading, the model and writing in threads; its files must be the
+    ones a plain one-frame-at-a-time loop over the API writes."""
+    from dacon_engine.colorizer import Colorizer
+    from dacon_engine.outputs import write_frame_outputs
+    from dacon_engine.pipeline import ColorizeJob
+
+    shot = make_shot(tmp_path / "shot", n=6)
+    job = ColorizeJob.create(shot["lines"], out=tmp_path / "job", refs=[shot["ref"]],
+                             ref_lines=[shot["ref_line"]], mode=mode, batch_size=3,
+                             model="default", device="cpu", quiet=True)
+    job.run()
+    c = Colorizer("default", device="cpu")
+    c.add_reference(shot["ref"], shot["ref_line"], name=str(shot["ref"]))
+    names = c.reference_names() + ([str(p) for p in shot["lines"]] if mode != "keyframe" else [])
+    for r in c.colorize(shot["lines"], mode, batch_size=1):  # nothing overlapped
+        write_frame_outputs(tmp_path / "loop", r.name, r.frame, r.assignment,
+                            formats=("json", "png"), model_name=c.model_name, references=names)
+    for p in sorted((tmp_path / "job").iterdir()):
+        assert p.read_bytes() == (tmp_path / "loop" / p.name).read_bytes(), p.name
