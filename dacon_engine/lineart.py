@@ -145,15 +145,17 @@ def composite_rgb(rgba: np.ndarray) -> np.ndarray:
     return cv2.add(out, cv2.bitwise_not(a3))
 
 
-def is_clean(gray: np.ndarray, exempt: int = 0) -> bool:
+def is_clean(gray: np.ndarray, exempt: int = 0, hist: np.ndarray | None = None) -> bool:
     """True when the composited luminance is two-level-like: (almost) no pixel lies
     strictly between ink and paper (grey 24..231), and the paper is one exact level (no
     pixel within 12 levels of it). At most 0.2 % of the pixels may break each rule.
 
-    exempt: how many pixels are exactly a trace or line color (legitimately mid-grey).
+    exempt: how many pixels are exactly a trace or line color (legitimately mid-grey);
+    hist: :func:`gray_histogram` of ``gray`` when already computed.
     """
     n = gray.size
-    hist = cv2.calcHist([gray], [0], None, [256], [0, 256]).ravel()
+    if hist is None:
+        hist = gray_histogram(gray)
     mid = hist[_MID_LO:_MID_HI + 1].sum() - exempt
     if mid > _CLEAN_MAX_MID * n:
         return False
@@ -180,9 +182,21 @@ class PaperInk:
                 "weak": self.weak}
 
 
-def estimate_levels(rgb: np.ndarray, gray: np.ndarray) -> PaperInk:
-    """Paper and ink levels of composited line art (see the module docstring)."""
-    hist = cv2.calcHist([gray], [0], None, [256], [0, 256]).ravel()
+def gray_histogram(gray: np.ndarray) -> np.ndarray:
+    """(256,) float32 histogram of HxW uint8 luminance."""
+    return cv2.calcHist([gray], [0], None, [256], [0, 256]).ravel()
+
+
+def estimate_levels(rgb: np.ndarray, gray: np.ndarray, hist: np.ndarray | None = None
+                    ) -> PaperInk:
+    """Paper and ink levels of composited line art (see the module docstring).
+
+    hist: :func:`gray_histogram` of ``gray`` when already computed. The paper color is
+    the mean over the paper-level pixels of every 4th row (a noise-level average needs
+    no more).
+    """
+    if hist is None:
+        hist = gray_histogram(gray)
     lp = int(np.argmax(hist[64:])) + 64  # paper: the most common light level
     lo, hi = max(lp - 30, 0), min(lp + 30, 255)
     win = hist[lo:hi + 1]
@@ -190,8 +204,11 @@ def estimate_levels(rgb: np.ndarray, gray: np.ndarray) -> PaperInk:
     q16, q50, q84 = (int(np.searchsorted(cdf, q)) for q in (0.16, 0.5, 0.84))
     # one-sided (bright half) spread: the dark half holds anti-aliasing ramps too
     noise = max(float(q84 - q50), 0.5)
-    mask = cv2.inRange(gray, max(lp - 2 * noise - 1, 0), min(lp + 2 * noise + 1, 255))
-    paper_rgb = np.array(cv2.mean(rgb, mask=mask)[:3], np.float32)
+    step = 4 if gray.shape[0] >= 64 else 1
+    g4 = np.ascontiguousarray(gray[::step])
+    mask = cv2.inRange(g4, max(lp - 2 * noise - 1, 0), min(lp + 2 * noise + 1, 255))
+    paper_rgb = np.array(cv2.mean(np.ascontiguousarray(rgb[::step]), mask=mask)[:3],
+                         np.float32)
     dark_lim = lp - max(6.0 * noise, 40.0)
     ink = 0
     if dark_lim > 0:
@@ -206,28 +223,42 @@ def estimate_levels(rgb: np.ndarray, gray: np.ndarray) -> PaperInk:
     return PaperInk(lp, paper_rgb, noise, ink, strong, weak)
 
 
-def adaptive_line_mask(gray: np.ndarray, lv: PaperInk) -> np.ndarray:
-    """HxW uint8 255/0: black line pixels of adaptive mode (see the module docstring)."""
-    dark = cv2.subtract(np.full_like(gray, lv.paper), gray)  # saturating Lp - Y
-    weak = at_least(dark, lv.weak)
+def darkness(gray: np.ndarray, lv: PaperInk) -> np.ndarray:
+    """HxW uint8 darkness ``Lp - Y`` (saturating at 0)."""
+    return cv2.subtract(np.full_like(gray, lv.paper), gray)
+
+
+def adaptive_line_mask(gray: np.ndarray, lv: PaperInk, dark: np.ndarray | None = None
+                       ) -> np.ndarray:
+    """HxW uint8 255/0: black line pixels of adaptive mode (see the module docstring).
+
+    dark: :func:`darkness` of ``gray`` when already computed.
+    """
+    if dark is None:
+        dark = darkness(gray, lv)
     strong = at_least(dark, lv.strong)
     localmax = cv2.dilate(dark, np.ones((3, 3), np.uint8))
     half = cv2.compare(cv2.add(dark, dark), localmax, cv2.CMP_GE)  # 2d >= max (no overflow
     # issue: saturation at 255 only where d >= 128, i.e. surely >= half of any max)
-    cand = cv2.bitwise_and(weak, cv2.bitwise_or(strong, half))
-    # hysteresis: drop small pieces without a strong pixel
-    n1, lab = cv2.connectedComponentsWithAlgorithm(cand, 8, cv2.CV_32S, cv2.CCL_SAUF)
-    if n1 <= 1:
+    cand = cv2.bitwise_and(at_least(dark, lv.weak), half)
+    cv2.bitwise_or(cand, strong, dst=cand)  # strong >= weak: strong pixels are candidates
+    # hysteresis: drop the 8-connected pieces without a strong pixel. Only the soft
+    # (candidate, not strong) pixels can lie in such a piece: they are looked up and
+    # cleared sparsely, no full-size lookup through the component labels
+    soft = cv2.findNonZero(cv2.bitwise_xor(cand, strong))
+    if soft is None:
         return cand
+    n1, lab = cv2.connectedComponentsWithAlgorithm(cand, 8, cv2.CV_32S, cv2.CCL_SAUF)
     keep = np.zeros(n1, bool)
-    pts = cv2.findNonZero(cv2.bitwise_and(strong, cand))
+    pts = cv2.findNonZero(strong)
     if pts is not None:
         pts = pts.reshape(-1, 2)
         keep[lab[pts[:, 1], pts[:, 0]]] = True
-    keep[0] = False
-    if keep[1:].all():
-        return cand
-    return keep.view(np.uint8)[lab] * np.uint8(255)
+    soft = soft.reshape(-1, 2)
+    drop = ~keep[lab[soft[:, 1], soft[:, 0]]]
+    if drop.any():
+        cand[soft[drop, 1], soft[drop, 0]] = 0
+    return cand
 
 
 @dataclass
@@ -305,13 +336,18 @@ _OFFSETS = sorted(((dy, dx) for dy in range(-_SPECK_RADIUS, _SPECK_RADIUS + 1)
 
 
 def find_specks(labels: np.ndarray, areas: np.ndarray, dark: np.ndarray | None = None,
-                min_dark: float = 0.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                min_dark: float = 0.0, runs: tuple[np.ndarray, np.ndarray, np.ndarray] | None
+                = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Speck regions: <= SPECK_MAX_AREA px, or <= SPECK_THIN_MAX_AREA px and thin (area
     <= 2 x the longer side of its bounding box: nowhere much wider than 2 px).
 
     Returns ((n+1,) bool per label, xs, ys of the speck pixels, raster order). Only the
-    pixels of small regions are examined.
+    pixels of small regions are examined: they are expanded from the label map's
+    row-major runs (``runs``: :func:`dacon_engine.segments.label_runs`, computed when
+    not given), no full-size lookup.
     """
+    from .segments import label_runs
+
     n = areas.size - 1
     small = areas <= max(SPECK_MAX_AREA, SPECK_THIN_MAX_AREA)
     small[0] = False
@@ -319,10 +355,14 @@ def find_specks(labels: np.ndarray, areas: np.ndarray, dark: np.ndarray | None =
     empty = np.zeros(0, np.int64)
     if not small.any():
         return speck, empty, empty
-    pts = cv2.findNonZero(small.view(np.uint8)[labels])
-    pts = pts.reshape(-1, 2)
-    xs, ys = pts[:, 0].astype(np.int64), pts[:, 1].astype(np.int64)
-    sid = labels[ys, xs]
+    starts, lengths, run_lab = label_runs(labels) if runs is None else runs
+    sel = small[run_lab]
+    st, ln = starts[sel], lengths[sel]
+    offs = np.cumsum(ln) - ln  # where each selected run begins in the output
+    idx = np.repeat(st - offs, ln) + np.arange(int(ln.sum()), dtype=np.int64)
+    w = labels.shape[1]
+    ys, xs = np.divmod(idx, w)
+    sid = np.repeat(run_lab[sel].astype(np.int64), ln)
     big = np.iinfo(np.int64).max
     x0 = np.full(n + 1, big); y0 = np.full(n + 1, big)
     x1 = np.full(n + 1, -1); y1 = np.full(n + 1, -1)

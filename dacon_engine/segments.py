@@ -220,16 +220,28 @@ def _merge_small_regions(labels: np.ndarray, n: int, max_area: int) -> tuple[np.
     return relabel_raster(lut[labels])
 
 
-def label_areas(labels: np.ndarray, n: int) -> np.ndarray:
-    """(n+1,) int64 pixel count per label 0..n of HxW labels (via run lengths: faster
-    than a bincount over every pixel when regions are large)."""
+def label_runs(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Row-major runs of equal labels of HxW labels: (starts (flat index), lengths,
+    labels), each (R,) in raster order."""
     flat = np.ascontiguousarray(labels).ravel()
     if flat.size == 0:
-        return np.zeros(n + 1, np.int64)
+        e = np.zeros(0, np.int64)
+        return e, e, flat[:0]
     ends = np.flatnonzero(flat[1:] != flat[:-1])  # last index of each run but the final
     starts = np.concatenate(([0], ends + 1))
     lengths = np.diff(np.concatenate((starts, [flat.size])))
-    return np.bincount(flat[starts], weights=lengths, minlength=n + 1).astype(np.int64)
+    return starts, lengths, flat[starts]
+
+
+def label_areas(labels: np.ndarray, n: int,
+                runs: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+    """(n+1,) int64 pixel count per label 0..n of HxW labels (via run lengths: faster
+    than a bincount over every pixel when regions are large). runs: :func:`label_runs`
+    of ``labels`` when already computed."""
+    starts, lengths, lab = label_runs(labels) if runs is None else runs
+    if starts.size == 0:
+        return np.zeros(n + 1, np.int64)
+    return np.bincount(lab, weights=lengths, minlength=n + 1).astype(np.int64)
 
 
 def _point_components(xs: np.ndarray, ys: np.ndarray, width: int) -> np.ndarray:
@@ -340,6 +352,11 @@ def segment_line_art(rgba: np.ndarray, *, gap_radius: int = 0,
     return labels, n
 
 
+def _rgb_gray(c) -> int:
+    """OpenCV's luminance of one RGB color."""
+    return int(cv2.cvtColor(np.array([[c]], np.uint8), cv2.COLOR_RGB2GRAY)[0, 0])
+
+
 def _exact_color_count(rgb: np.ndarray, colors) -> int:
     """Pixels of composited RGB exactly equal to one of ``colors``."""
     return sum(cv2.countNonZero(cv2.inRange(rgb, c, c)) for c in colors)
@@ -375,18 +392,29 @@ def segment_line_art_details(rgba: np.ndarray, *, gap_radius: int = 0,
     """
     from . import lineart as la
 
-    a = _as_rgba(rgba)
-    check_gap_radius(gap_radius, a.shape[:2], path)
+    arr = np.asarray(rgba)
+    if arr.dtype == np.uint8 and arr.ndim == 3 and arr.shape[2] == 3:
+        rgb = np.ascontiguousarray(arr)  # opaque RGB: already composited
+    else:
+        rgb = la.composite_rgb(_as_rgba(arr))
+    check_gap_radius(gap_radius, rgb.shape[:2], path)
     opts = la.LineOptions.make(line_mode, threshold, trace_colors, line_colors)
-    rgb = la.composite_rgb(a)
     gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
     mode = opts.mode
+    hist = None
     if mode == "auto":
+        hist = la.gray_histogram(gray)
         exempt = 0
-        hist_mid = cv2.countNonZero(cv2.inRange(gray, la._MID_LO, la._MID_HI))
-        if hist_mid:  # exact trace/line-color pixels are legitimately mid-grey
-            exempt = _exact_color_count(rgb, opts.trace_colors + opts.line_colors)
-        mode = "fixed" if la.is_clean(gray, exempt) else "adaptive"
+        mid = float(hist[la._MID_LO:la._MID_HI + 1].sum())
+        limit = la._CLEAN_MAX_MID * gray.size
+        colors_ = opts.trace_colors + opts.line_colors
+        # exact trace/line-color pixels are legitimately mid-grey: counted only when they
+        # could decide (at most the pixels at those colors' grey levels)
+        at_levels = sum(float(hist[g]) for g in {_rgb_gray(c) for c in colors_}
+                        if la._MID_LO <= g <= la._MID_HI)
+        if mid > limit and mid - at_levels <= limit:
+            exempt = _exact_color_count(rgb, colors_)
+        mode = "fixed" if la.is_clean(gray, exempt, hist) else "adaptive"
     info: dict = {"line_mode": mode, "requested": opts.mode, "gap_radius": int(gap_radius),
                   "trace_colors": [list(c) for c in opts.trace_colors],
                   "line_colors": [list(c) for c in opts.line_colors]}
@@ -397,9 +425,10 @@ def segment_line_art_details(rgba: np.ndarray, *, gap_radius: int = 0,
         free = cv2.threshold(gray, float(opts.threshold), 255, cv2.THRESH_BINARY)[1]
         colors = la.classify_colors(rgb, opts, None, 0.0, adaptive=False)
     else:
-        lv = la.estimate_levels(rgb, gray)
+        lv = la.estimate_levels(rgb, gray, hist)
         info["levels"] = lv.record()
-        free = cv2.bitwise_not(la.adaptive_line_mask(gray, lv))
+        dark = la.darkness(gray, lv)
+        free = cv2.bitwise_not(la.adaptive_line_mask(gray, lv, dark))
         colors = la.classify_colors(rgb, opts, lv.paper_rgb, float(lv.ink), adaptive=True)
     cpts = colors.trace
     for pts in cpts + [colors.line]:
@@ -415,13 +444,24 @@ def segment_line_art_details(rgba: np.ndarray, *, gap_radius: int = 0,
     sx = sy = None
     info["specks"] = info["speck_pixels"] = 0
     if mode == "adaptive" and n > 0:
-        speck, sx, sy = la.find_specks(labels, label_areas(labels, n),
-                                       cv2.subtract(np.full_like(gray, lv.paper), gray),
-                                       la.SPECK_MIN_DARK * (lv.paper - lv.ink))
+        runs = label_runs(labels)
+        speck, sx, sy = la.find_specks(labels, label_areas(labels, n, runs), dark,
+                                       la.SPECK_MIN_DARK * (lv.paper - lv.ink), runs)
         if speck.any():
             lut, n = la.merge_specks(labels, speck, sx, sy)
             info["specks"], info["speck_pixels"] = int(speck.sum()), int(sx.size)
-            labels = lut[labels]
+            if gap_radius and gap_radius > 0:
+                labels = lut[labels]
+            else:
+                # relabel without a full-size lookup: the specks are whole components,
+                # so labelling again without them numbers the kept regions 1..n in the
+                # same order (what ``lut`` does); speck pixels then take their target
+                new = lut[labels[sy, sx]]
+                free[sy, sx] = 0
+                n1, labels = connected_components(free, 4)
+                if n1 - 1 != n:  # pragma: no cover - guards the reasoning above
+                    raise AssertionError("speck relabelling out of step")
+                labels[sy, sx] = new
     if min_region and min_region > 0 and n > 0:
         labels, n = _merge_small_regions(labels, n, int(min_region))
     n_regions = n
@@ -429,14 +469,20 @@ def segment_line_art_details(rgba: np.ndarray, *, gap_radius: int = 0,
     if mode == "adaptive" and n > n_regions:
         # color-line pieces that became tiny segments of their own (compression
         # fragments of a trace line): specks too
-        areas = label_areas(labels, n)
+        # new segments are made of trace pixels only: everything here is sparse
+        px = np.concatenate([p[0] for p in cpts if p is not None])
+        py = np.concatenate([p[1] for p in cpts if p is not None])
+        plab = labels[py, px]
+        areas = np.bincount(plab, minlength=n + 1)
         speck = np.zeros(n + 1, bool)
         speck[n_regions + 1:] = areas[n_regions + 1:] <= la.SPECK_MAX_AREA
         if speck.any():
-            pts = cv2.findNonZero(speck.view(np.uint8)[labels]).reshape(-1, 2)
-            tx, ty = pts[:, 0].astype(np.int64), pts[:, 1].astype(np.int64)
+            sel = speck[plab]
+            order = np.lexsort((px[sel], py[sel]))  # raster order
+            tx, ty = px[sel][order], py[sel][order]
             lut, n = la.merge_specks(labels, speck, tx, ty)
-            labels = lut[labels]
+            # lut is the identity on regions (1..n_regions): only trace pixels change
+            labels[py, px] = lut[plab]
             info["specks"] += int(speck.sum())
             info["speck_pixels"] += int(tx.size)
             sx = tx if sx is None else np.concatenate([sx, tx])
