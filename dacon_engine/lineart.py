@@ -298,9 +298,8 @@ def classify_colors(rgb: np.ndarray, opts: LineOptions, paper_rgb: np.ndarray | 
     cand = at_least(ch, cmin)
     if not cv2.countNonZero(cand):
         return none
-    pts = cv2.findNonZero(cand).reshape(-1, 2)
-    order = np.lexsort((pts[:, 0], pts[:, 1]))  # raster order
-    xs, ys = pts[order, 0].astype(np.int64), pts[order, 1].astype(np.int64)
+    pts = cv2.findNonZero(cand).reshape(-1, 2)  # row by row: already in raster order
+    xs, ys = pts[:, 0].astype(np.int64), pts[:, 1].astype(np.int64)
     # signed absorption (float, not clipped) of the candidates
     vv = p[None, :] - rgb[ys, xs].astype(np.float32)
     norm_d = np.linalg.norm(dirs, axis=1)

@@ -139,6 +139,53 @@ def test_jpeg_specks_are_merged_never_colored_alone(art):
     assert (out[~line_px] == colors[labels[~line_px] - 1]).all()
 
 
+def test_speck_merge_keeps_raster_numbering_and_inputs_agree():
+    """After specks are merged (relabelled by labelling again, not through a lookup) the
+    segments are still numbered 1..n in raster order of their first pixel; opaque RGB
+    and the same pixels as RGBA give the same result."""
+    from dacon_engine.labelmap import relabel_raster
+
+    line, _ = draw(160)  # no trace line: every segment is a region
+    img = deg.jpeg(deg.antialias(line, 1, 0.6), 70)
+    labels, n, info, _ = segment_line_art_details(img)
+    assert info["specks"] > 0
+    again, m = relabel_raster(labels)
+    assert (again == labels).all() and m == n
+    rgba = np.dstack([img, np.full(img.shape[:2], 255, np.uint8)])
+    l2, n2, info2, _ = segment_line_art_details(rgba)
+    assert n2 == n and (l2 == labels).all() and info2 == info
+
+
+def test_find_specks_pixels_are_the_small_regions():
+    from dacon_engine.lineart import find_specks
+    from dacon_engine.segments import label_areas
+
+    rng = np.random.default_rng(5)
+    labels = np.zeros((40, 50), np.int32)
+    labels[:, :25] = 1
+    labels[:, 26:] = 2
+    for k, (y, x, h, w) in enumerate([(3, 3, 2, 3), (10, 30, 1, 20), (20, 5, 6, 6),
+                                      (30, 40, 3, 3)], start=3):
+        labels[y:y + h, x:x + w] = k  # 6 px, 20 px thin, 36 px square, 9 px
+    labels[rng.integers(0, 40, 5), 25] = 0
+    areas = label_areas(labels, 6)
+    speck, xs, ys = find_specks(labels, areas)
+    assert speck.tolist() == [False, False, False, True, True, False, True]
+    ey, ex = np.nonzero(speck[labels])
+    assert (xs == ex).all() and (ys == ey).all()
+
+
+def test_exact_trace_colors_keep_clean_art_fixed(paper):
+    """Many exactly pure green pixels (mid-grey luminance) are exempt from the clean test."""
+    img = paper(60, 60)
+    img[:, 30] = BLACK
+    img[10:40, 5:25] = (0, 255, 0, 255)
+    _, n, info, _ = segment_line_art_details(img)
+    assert info["line_mode"] == "fixed" and n == 3
+    img[10:40, 5:25] = (10, 250, 5, 255)  # not exact: soft colors mean adaptive
+    assert segment_line_art_details(img)[2]["line_mode"] == "adaptive"
+
+
 def test_isolated_noise_is_not_line(paper):
     img = paper(60, 60)
     img[:, 30] = BLACK
