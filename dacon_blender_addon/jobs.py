@@ -276,6 +276,18 @@ def colorize_from_here(scene: Any, strip: Any, frame: int | None = None,
 # --- recolor -------------------------------------------------------------------------------
 
 
+def _colored_output(strip: Any) -> str:
+    """The output folder of a shot that has been colorized (ShotError otherwise; also when
+    a job of the shot is still running)."""
+    _refuse_second_job(strip)
+    if not shots.is_shot(strip):
+        raise shots.ShotError(f"'{strip.name}' is not a DACoN shot")
+    out = shots.resolve_output_dir(strip)
+    if not os.path.isdir(out):
+        raise shots.ShotError(f"shot '{strip.name}' has no results in {out}: colorize it first")
+    return out
+
+
 def start_recolor(scene: Any, strip: Any, *, python: str | None = None,
                   prefs: Any | None = None) -> ShotJob:
     """Rewrite the colored shot with its palette as set now (engine ``recolor``, no model).
@@ -283,12 +295,7 @@ def start_recolor(scene: Any, strip: Any, *, python: str | None = None,
     The palette must hold every name the shot's frames use (same names, new values): the
     engine refuses it otherwise, in one line, and writes nothing.
     """
-    _refuse_second_job(strip)
-    if not shots.is_shot(strip):
-        raise shots.ShotError(f"'{strip.name}' is not a DACoN shot")
-    out = shots.resolve_output_dir(strip)
-    if not os.path.isdir(out):
-        raise shots.ShotError(f"shot '{strip.name}' has no results in {out}: colorize it first")
+    out = _colored_output(strip)
     palette = shots.palette_path(strip)
     if palette is None:
         raise shots.ShotError(f"shot '{strip.name}' has no palette: choose a palette file or "
@@ -317,12 +324,7 @@ def review_dir(strip: Any) -> str:
 def start_review(scene: Any, strip: Any, *, threshold: float | None = None,
                  python: str | None = None, prefs: Any | None = None) -> ShotJob:
     """Highlight low-confidence segments of the colored shot (engine ``review``)."""
-    _refuse_second_job(strip)
-    if not shots.is_shot(strip):
-        raise shots.ShotError(f"'{strip.name}' is not a DACoN shot")
-    out = shots.resolve_output_dir(strip)
-    if not os.path.isdir(out):
-        raise shots.ShotError(f"shot '{strip.name}' has no results in {out}: colorize it first")
+    out = _colored_output(strip)
     t = float(strip.dacon.review_threshold if threshold is None else threshold)
     request = {"out": out, "threshold": t, "review_dir": review_dir(strip)}
     return ShotJob("review", scene, strip, request, engine_options(prefs, python)["python"],
