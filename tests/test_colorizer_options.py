@@ -491,3 +491,33 @@ def test_nearest_order_in_edge_cases():
     line = draw(64)[0]
     assert processing_order([line, line, line], ["0001.png"], "nearest") == [
         (1, None), (0, 1), (2, 1)]
+
+
+# -- models and devices -------------------------------------------------------------------------
+def test_the_default_model_on_the_best_device_unless_told():
+    c = Colorizer()
+    assert c.model_name.startswith("default: ")
+    assert build_featurizer() is c.featurizer  # the same cached model, device "auto"
+    want = "cuda" if torch.cuda.is_available() else "cpu"
+    assert c.featurizer.device.type == want
+
+
+def test_a_device_this_machine_lacks_is_refused():
+    with pytest.raises(DaconError, match=r"--device tpu: unknown device \(this machine has: "):
+        Colorizer("default", device="tpu")
+
+
+def test_a_checkpoint_file_is_a_model(tmp_path):
+    from dacon_engine.model.network import DaconConfig, DaconNet
+    from dacon_engine.model.registry import save_checkpoint
+
+    torch.manual_seed(0)
+    ck = tmp_path / "tiny.pt"
+    save_checkpoint(DaconNet(DaconConfig(mode="unet", unet_base=4, unet_input=64,
+                                         feat_dim=16)), ck)
+    by_path, by_name = Colorizer(ck, device="cpu"), Colorizer(str(ck), device="cpu")
+    assert by_path.featurizer is by_name.featurizer
+    assert not by_path.model_name.startswith("default")
+    line, gt = draw(96)
+    by_path.add_reference(gt, line)
+    assert len(by_path.bank()) == by_path.references[0].frame.n_segments
