@@ -521,3 +521,14 @@ def test_a_checkpoint_file_is_a_model(tmp_path):
     line, gt = draw(96)
     by_path.add_reference(gt, line)
     assert len(by_path.bank()) == by_path.references[0].frame.n_segments
+
+
+def test_the_dinov2_weights_given_are_the_ones_read(tmp_path, monkeypatch):
+    monkeypatch.delenv("DACON_DINOV2_WEIGHTS", raising=False)
+    missing = tmp_path / "dinov2_vits14.pth"
+    with pytest.raises(DaconError) as err:
+        Colorizer("zeroshot-dinov2", device="cpu", dinov2_weights=str(missing))
+    assert err.value.path == str(missing) and "DINOv2 weights not found" in err.value.problem
+    with pytest.raises(DaconError) as err:
+        build_featurizer("zeroshot-dinov2", device="cpu", dinov2_weights=str(missing))
+    assert err.value.path == str(missing)
