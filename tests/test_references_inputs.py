@@ -135,6 +135,10 @@ def test_line_files_pair_with_color_files_by_position(tmp_path):
         expand_reference_paths([colors[0]], [None, lines[1]])
     assert str(err.value) == (f"{lines[1]}: more reference line-art files (2) than reference "
                               "color frames (1)")
+    with pytest.raises(DaconError) as err:  # extra "no line art" slots count too
+        expand_reference_paths([colors[0]], [None, None])
+    assert str(err.value) == ("more reference line-art files (2) than reference color "
+                              "frames (1)")
     with pytest.raises(DaconError) as err:
         expand_reference_paths([], [])
     assert str(err.value) == "no reference color frames given"
