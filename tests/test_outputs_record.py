@@ -33,6 +33,7 @@ def _frame(path: str | None = "in/0007.png", rgb: bool = False) -> SegmentedFram
     line = np.zeros(LABELS.shape + (4,), np.uint8)
     line[..., :3] = 255
     line[LABELS == 0] = (10, 20, 30, 200)
+    line[1, 0] = (90, 80, 70, 255)  # line pixels differ from one another
     if rgb:
         line = line[..., :3].copy()
     return SegmentedFrame(line, LABELS.copy(), 3, None if path is None else Path(path),
@@ -147,7 +148,8 @@ def test_rgb_line_art_lines_are_copied_opaque():
     frame = _frame(rgb=True)
     out = render_colors(frame, COLORS)
     assert out.shape == (3, 4, 4) and out.dtype == np.uint8
-    np.testing.assert_array_equal(out[LABELS == 0], [[10, 20, 30, 255]] * 4)
+    np.testing.assert_array_equal(out[LABELS == 0], [[10, 20, 30, 255], [90, 80, 70, 255],
+                                                     [10, 20, 30, 255], [10, 20, 30, 255]])
     np.testing.assert_array_equal(out[LABELS == 2], [[40, 90, 205, 255]] * 3)
     with pytest.raises(ValueError) as err:
         render_colors(frame, COLORS[:2])
@@ -207,3 +209,21 @@ def test_a_failed_write_names_the_file_and_leaves_nothing(tmp_path, monkeypatch,
         write_frame_outputs(tmp_path, "f", _frame(), _assignment(), formats=["json", "png"])
     assert str(err.value) == f"{tmp_path / 'f.png'}: {problem}"
     assert sorted(p.name for p in tmp_path.iterdir()) == []  # the JSON written first is gone
+
+
+def test_a_failed_rename_removes_the_outputs_already_in_place(tmp_path, monkeypatch):
+    """Files are renamed into place last (the PNG before the JSON here); when a later rename
+    fails the frame's earlier outputs are removed, so no frame is left half written."""
+    import os
+
+    real = os.replace
+
+    def replace(src, dst):
+        if str(dst).endswith(".json"):
+            raise OSError(errno.EIO, "Input/output error")
+        real(src, dst)
+
+    monkeypatch.setattr(os, "replace", replace)
+    with pytest.raises(OSError):
+        write_frame_outputs(tmp_path, "f", _frame(), _assignment(), formats=["json", "png"])
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
