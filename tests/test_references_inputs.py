@@ -14,8 +14,8 @@ from art import draw
 from clips import save
 from dacon_engine.errors import DaconError
 from dacon_engine.references import (as_rgba, expand_reference_paths, find_clip_layout,
-                                     load_reference, load_references, reference_from_arrays,
-                                     segment_colors, unpack_rgba, pack_rgba)
+                                     load_reference, load_references, pack_rgba,
+                                     reference_from_arrays, segment_colors, unpack_rgba)
 from dacon_engine.segments import segment_line_art
 
 
