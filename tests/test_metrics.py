@@ -8,7 +8,14 @@ import numpy as np
 import pytest
 
 from dacon_engine.errors import DaconError
-from dacon_engine.metrics import evaluate, format_table, frame_metrics, is_background, mean_metrics
+from dacon_engine.metrics import (
+    METRICS,
+    evaluate,
+    format_table,
+    frame_metrics,
+    is_background,
+    mean_metrics,
+)
 
 RED, BLUE, GREEN = (255, 0, 0, 255), (0, 0, 255, 255), (0, 255, 0, 255)
 BG0, BG1 = (0, 0, 0, 0), (255, 255, 255, 0)
@@ -212,3 +219,220 @@ def test_evaluate_plain_colored_frames(tmp_path):
     res = evaluate(tmp_path / "pred", tmp_path / "gt")
     assert res["mean"]["acc"] == 1.0 and res["mean"]["pix_acc"] == 1.0
     assert segments  # used for the GT segments
+
+
+# --- checks a user relies on: shapes, degenerate rows, reading GT, messages ------------------
+
+def test_mismatched_color_tables_are_refused():
+    lab = labels_5_20_100()
+    for gt, pred in ((c(RED, BLUE, BG0), c(RED, BLUE)), (c(RED, BLUE), c(RED, BLUE, BG0))):
+        with pytest.raises(ValueError, match=r"colors must both be \(\d, 4\)"):
+            frame_metrics(lab, gt, pred)
+
+
+def test_plain_int_lists_and_labels_outside_the_table():
+    lab = labels_5_20_100()
+    lab[0, :3] = 7                            # a label with no color row: not counted
+    m = frame_metrics(lab, [list(RED), list(BLUE), list(BG0)], [list(GREEN), list(BLUE),
+                                                                 list(BG1)])
+    assert m["n_pixels"] == 125 and m["n_segments"] == 3
+    assert m["acc"] == pytest.approx(1 / 3) and m["pix_b_miou"] == 1.0
+    lab3 = labels_5_20_100()
+    lab3[lab3 == 3] = 0                       # the last label has no pixels at all
+    m = frame_metrics(lab3, c(RED, BLUE, BG0), c(RED, GREEN, BG0))
+    assert m["n_segments"] == 2 and m["n_pixels"] == 25 and m["pix_acc"] == pytest.approx(0.2)
+    assert isinstance(m["n_pixels"], int) and isinstance(m["n_correct"], int)
+
+
+def test_segment_level_background_iou_without_background_is_one():
+    lab = labels_5_20_100()
+    m = frame_metrics(lab, c(RED, BLUE, GREEN), c(RED, RED, GREEN))
+    assert m["b_miou"] == 1.0
+
+
+def test_mean_includes_segment_iou_and_all_none_stays_none():
+    lab = labels_5_20_100()
+    r1 = frame_metrics(lab, c(RED, BLUE, BG0), c(RED, BG0, BG1))   # b_miou 1/2
+    r2 = frame_metrics(lab, c(RED, BLUE, GREEN), c(RED, BLUE, GREEN))  # b_miou 1
+    m = mean_metrics([r1, r2])
+    assert m["b_miou"] == pytest.approx(0.75)
+    none = mean_metrics([dict(r1, pix_f_acc=None), dict(r2, pix_f_acc=None)])
+    assert none["pix_f_acc"] is None and none["acc"] is not None
+    assert mean_metrics([]) == {**{k: None for k in (*METRICS, "b_miou")}, "n_frames": 0}
+
+
+def _one_frame(tmp_path, colors_json: str):
+    """A GT folder with seg/0000.png (labels_5_20_100) + the given JSON, and a prediction."""
+    lab = labels_5_20_100()
+    gt_dir, pred_dir = tmp_path / "gt", tmp_path / "pred"
+    _write_seg_gt(gt_dir, "0000", lab, c(RED, BLUE, BG0))
+    (gt_dir / "seg" / "0000.json").write_text(colors_json)
+    _write_png(pred_dir / "0000.png", _paint(lab, c(RED, BLUE, BG0)))
+    return gt_dir, pred_dir, gt_dir / "seg" / "0000.json"
+
+
+def test_seg_json_rgb_triplets_mean_opaque(tmp_path):
+    gt_dir, pred_dir, _ = _one_frame(tmp_path, json.dumps(
+        {"1": [255, 0, 0], "2": [0, 0, 255], "3": [255, 255, 255]}))
+    _write_png(pred_dir / "0000.png", _paint(labels_5_20_100(), c(RED, BLUE, (255, 255, 255, 255))))
+    res = evaluate(pred_dir, gt_dir)
+    assert res["frames"][0]["acc"] == 1.0 and res["frames"][0]["pix_b_miou"] == 1.0
+
+
+@pytest.mark.parametrize("text, problem", [
+    ("{not json", "cannot read segment colors"),
+    ("[1, 2]", "cannot read segment colors"),
+    (json.dumps({"2": [0, 0, 255], "3": [0, 0, 0, 0]}), "segment 1 has no color "
+                                                         "(1 of 3 segments missing)"),
+    (json.dumps({"1": [255, 0], "2": [0, 0, 255, 255, 0], "3": [0, 0, 0, 0]}),
+     "segment colors must be [r, g, b, a] lists"),
+    (json.dumps({"1": [255, 0, 0, 5, 5], "2": [0, 0, 255, 255, 0], "3": [0, 0, 0, 0, 0]}),
+     "segment colors must be [r, g, b, a] lists of 0..255"),
+    (json.dumps({"1": [256, 0, 0, 255], "2": [0, 0, 255, 255], "3": [0, 0, 0, 0]}),
+     "segment colors must be [r, g, b, a] lists of 0..255"),
+    (json.dumps({"1": [-1, 0, 0, 255], "2": [0, 0, 255, 255], "3": [0, 0, 0, 0]}),
+     "segment colors must be [r, g, b, a] lists of 0..255"),
+])
+def test_bad_seg_json_names_the_file(tmp_path, text, problem):
+    gt_dir, pred_dir, js = _one_frame(tmp_path, text)
+    with pytest.raises(DaconError) as e:
+        evaluate(pred_dir, gt_dir)
+    assert str(e.value).startswith(f"{js}: {problem}")
+
+
+def test_flat_gt_folder_of_label_maps_with_json(tmp_path):
+    from dacon_engine.labelmap import write_label_map
+
+    lab = labels_5_20_100()
+    gt_dir = tmp_path / "gt"
+    gt_dir.mkdir()
+    write_label_map(gt_dir / "0000.png", lab)
+    (gt_dir / "0000.json").write_text(json.dumps({"1": list(RED), "2": list(BLUE),
+                                                  "3": list(BG0)}))
+    _write_png(tmp_path / "pred" / "0000.png", _paint(lab, c(GREEN, BLUE, BG0)))
+    row = evaluate(tmp_path / "pred", gt_dir)["frames"][0]
+    assert row["acc"] == pytest.approx(2 / 3) and row["n_segments"] == 3
+
+
+def test_gt_folder_messages(tmp_path):
+    pred = tmp_path / "pred"
+    pred.mkdir()
+    missing = tmp_path / "nope"
+    with pytest.raises(DaconError) as e:
+        evaluate(pred, missing)
+    assert str(e.value) == f"{missing}: ground-truth folder not found"
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(DaconError) as e:
+        evaluate(pred, empty)
+    assert str(e.value) == f"{empty}: ground-truth folder holds no image files"
+    (empty / "seg").mkdir()
+    (empty / "seg" / "0000.jpg").write_bytes(b"")
+    with pytest.raises(DaconError) as e:
+        evaluate(pred, empty)
+    assert str(e.value) == f"{empty / 'seg'}: segment folder holds no .png label maps"
+    from dacon_engine.labelmap import write_label_map
+
+    write_label_map(empty / "seg" / "0001.png", labels_5_20_100())
+    with pytest.raises(DaconError) as e:
+        evaluate(pred, empty)
+    assert str(e.value) == (f"{empty / 'seg' / '0001.png'}: no colors for this segment map "
+                            f"(expected 0001.json beside it or {empty / 'gt' / '0001.png'})")
+    (empty / "gt").mkdir()
+    _write_png(empty / "gt" / "0001.png", np.zeros((7, 25, 4), np.uint8))
+    _write_png(pred / "0001.png", np.zeros((6, 25, 4), np.uint8))
+    with pytest.raises(DaconError) as e:
+        evaluate(pred, empty)
+    assert str(e.value) == (f"{empty / 'gt' / '0001.png'}: size 25x7 does not match segment "
+                            f"map {empty / 'seg' / '0001.png'} 25x6")
+
+
+def test_all_line_plain_gt_frame_names_the_file(tmp_path):
+    black = np.zeros((4, 4, 4), np.uint8)
+    black[..., 3] = 255
+    _write_png(tmp_path / "gt" / "0000.png", black)
+    _write_png(tmp_path / "pred" / "0000.png", black)
+    with pytest.raises(DaconError) as e:
+        evaluate(tmp_path / "pred", tmp_path / "gt")
+    assert str(e.value).startswith(f"{tmp_path / 'gt' / '0000.png'}: no regions found")
+
+
+def test_an_exr_beside_is_not_a_prediction(tmp_path):
+    lab = labels_5_20_100()
+    gt_dir, pred_dir = tmp_path / "gt", tmp_path / "pred"
+    _write_seg_gt(gt_dir, "0000", lab, c(RED, BLUE, BG0))
+    pred_dir.mkdir()
+    (pred_dir / "0000.exr").write_bytes(b"not read: our EXR sidecar, never a prediction")
+    with pytest.raises(DaconError, match="missing prediction"):
+        evaluate(pred_dir, gt_dir)
+
+
+def test_evaluate_messages_and_record(tmp_path):
+    lab = labels_5_20_100()
+    gt_dir, pred_dir = tmp_path / "gt", tmp_path / "pred"
+    _write_seg_gt(gt_dir, "0000", lab, c(RED, BLUE, BG0))
+    _write_seg_gt(gt_dir, "0001", lab, c(RED, BLUE, BG0))
+    nope = tmp_path / "nope"
+    with pytest.raises(DaconError) as e:
+        evaluate(nope, gt_dir)
+    assert str(e.value) == f"{nope}: prediction folder not found"
+    pred_dir.mkdir()
+    with pytest.raises(DaconError) as e:
+        evaluate(pred_dir, gt_dir, skip_missing=True)
+    assert str(e.value) == f"{pred_dir}: no prediction matches a ground-truth frame"
+    _write_png(pred_dir / "0000.png", _paint(lab, c(RED, BLUE, BG0)))
+    _write_png(pred_dir / "0001.png", _paint(lab, c(GREEN, BLUE, BG0)))
+    for stems in (["9999"], ["0000", "9999"], ["9999", "0001"]):
+        with pytest.raises(DaconError) as e:
+            evaluate(pred_dir, gt_dir, stems=stems)
+        assert str(e.value) == f"{gt_dir}: no ground truth for frame '9999'"
+    only = evaluate(pred_dir, gt_dir, stems=["0001"])
+    assert [r["frame"] for r in only["frames"]] == ["0001"]
+    assert only["frames"][0]["acc"] == pytest.approx(2 / 3)
+    out = tmp_path / "m.json"
+    res = evaluate(pred_dir, gt_dir, out)
+    row = res["frames"][0]
+    assert row["prediction"] == str(pred_dir / "0000.png")
+    assert row["ground_truth"] == str(gt_dir / "seg" / "0000.png")
+    assert res["protocol"].startswith("BasicPBC: exact RGBA per GT segment")
+    assert ("background = [0,0,0,0] or [255,255,255,0]; Acc-Thres counts segments > 10 px; "
+            "macro average over frames; Pix-B-MIoU = 1.0 when no background") in res["protocol"]
+    text = out.read_text()
+    assert text.startswith('{\n "protocol": "BasicPBC') and text.endswith("}\n")
+    saved = json.loads(text)
+    assert saved["frames"][1]["frame"] == "0001"
+    assert saved["mean"]["acc"] == pytest.approx((1 + 2 / 3) / 2)
+    with pytest.raises(DaconError) as e:
+        evaluate(pred_dir, gt_dir, out)
+    assert str(e.value) == f"{out}: already exists (use --overwrite to replace it)"
+    _write_png(pred_dir / "0000.png", np.zeros((7, 24, 4), np.uint8))
+    with pytest.raises(DaconError) as e:
+        evaluate(pred_dir, gt_dir)
+    assert str(e.value) == (f"{pred_dir / '0000.png'}: size 24x7 does not match ground truth "
+                            f"{gt_dir / 'seg' / '0000.png'} 25x6")
+
+
+def test_format_table_layout():
+    row = {"frame": "0", "acc": 0.5, "acc_thres": None, "pix_acc": 1.0, "pix_f_acc": 0.12345,
+           "pix_b_miou": 0.0}
+    mean = {"acc": 0.5, "acc_thres": None, "pix_acc": 1.0, "pix_f_acc": 0.12345,
+            "pix_b_miou": 0.0, "n_frames": 1}
+    assert format_table({"frames": [row], "mean": mean}) == (
+        "frame      Acc  Acc-Thres  Pix-Acc  Pix-F-Acc  Pix-B-MIoU\n"
+        "---------------------------------------------------------\n"
+        "0        50.00          -   100.00      12.35        0.00\n"
+        "---------------------------------------------------------\n"
+        "mean     50.00          -   100.00      12.35        0.00   (1 frames)")
+    assert format_table({"frames": [row], "mean": mean}, per_frame=False) == (
+        "frame      Acc  Acc-Thres  Pix-Acc  Pix-F-Acc  Pix-B-MIoU\n"
+        "---------------------------------------------------------\n"
+        "mean     50.00          -   100.00      12.35        0.00   (1 frames)")
+    long = dict(row, frame="frame_00012")
+    no_count = {k: v for k, v in mean.items() if k != "n_frames"}
+    lines = format_table({"frames": [long, long], "mean": no_count}).split("\n")
+    assert lines[0].startswith("frame            Acc  Acc-Thres")
+    assert lines[2].startswith("frame_00012    50.00")
+    assert lines[-1].startswith("mean           50.00")
+    assert lines[-1].endswith("(2 frames)")
+    assert format_table({}).split("\n")[-1] == (
+        "mean         -          -        -          -           -   (0 frames)")
