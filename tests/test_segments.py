@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from scipy import ndimage as ndi
@@ -327,3 +329,196 @@ def test_gap_closing_with_more_than_65535_cores(paper):
     plain, n0 = segment_line_art(img)
     split, n = segment_line_art(img, gap_radius=1)
     assert n == n0 == 275 * 275 and (split == plain).all()
+
+
+# --- the pixel rule, input checks and keyword pass-through ----------------------------------
+
+def test_line_mask_composites_semi_transparent_pixels_on_white():
+    px = np.array([[(0, 0, 0, 255), (0, 0, 0, 127), (0, 0, 0, 126), (100, 100, 100, 200),
+                    (255, 255, 255, 200), (255, 0, 0, 128), (255, 0, 0, 127)]], np.uint8)
+    # composited luminance: 0, 128, 129, 100*200/255 + 55 = 133, 200 + 55 = 255; red at
+    # alpha 128 is an (opaque enough) color line, at 127 it is not
+    assert line_mask(px).tolist() == [[True, True, False, False, False, True, False]]
+    assert line_mask(px, threshold=133)[0, 3] and not line_mask(px, threshold=132)[0, 3]
+    assert not line_mask(px, threshold=254)[0, 4]   # semi-transparent white stays paper
+    opaque = px.copy()
+    opaque[..., 3] = 255
+    assert (line_mask(px[..., :3]) == line_mask(opaque)).all()  # RGB = opaque RGBA
+
+
+@pytest.mark.parametrize("bad", [np.zeros((2, 2), np.uint8), np.zeros((2, 2, 4), np.float32),
+                                 np.zeros((2, 2, 5), np.uint8)])
+def test_pixels_must_be_hxwx3_or_4_uint8(bad):
+    with pytest.raises(ValueError, match=r"need HxWx3/4 uint8 pixels, got \(2, 2"):
+        line_mask(bad)
+
+
+def test_segment_limit_is_inclusive_and_names_the_file(monkeypatch, tmp_path, paper):
+    img = paper(5, 5)
+    img[:, 2] = BLACK
+    monkeypatch.setattr(seg_mod, "MAX_LABEL", 2)
+    assert segment_line_art(img)[1] == 2             # exactly the limit: fine
+    img[2, :2] = BLACK                                # a third region
+    write_png(tmp_path / "f.png", img)
+    with pytest.raises(DaconError) as e:
+        segment_frame(tmp_path / "f.png")
+    assert str(e.value) == f"{tmp_path / 'f.png'}: more than 2 segments"
+
+
+def test_segment_frame_passes_keywords_and_path(tmp_path, paper):
+    img = _gapped(paper)
+    fr = segment_frame(img, gap_radius=3, path="shot/0007.png")
+    assert fr.n_segments == 4 and fr.path == Path("shot/0007.png")
+    assert fr.line_art["line_mode"] == "fixed" and fr.line_art["gap_radius"] == 3
+    write_png(tmp_path / "g.png", img)
+    fr = segment_frame(tmp_path / "g.png", path="ignored.png")  # a file names itself
+    assert fr.path == tmp_path / "g.png" and fr.n_segments == 2
+    black = paper(3, 3)
+    black[:] = BLACK
+    with pytest.raises(DaconError) as e:
+        segment_frame(black, path="shot/0008.png")
+    assert str(e.value).startswith("shot/0008.png: no regions found")
+
+
+def test_segment_line_art_passes_its_options_on(paper):
+    img = paper(10, 10)
+    img[:, 5] = (150, 150, 150, 255)                  # a mid-grey line
+    assert segment_line_art(img, line_mode="fixed")[1] == 1
+    assert segment_line_art(img, line_mode="fixed", threshold=160)[1] == 2
+    img[:, 5] = (250, 200, 150, 255)                  # a light orange line, named
+    assert segment_line_art(img, line_mode="fixed")[1] == 1
+    labels, n = segment_line_art(img, line_mode="fixed", line_colors=["250,200,150"])
+    assert n == 2 and (labels[:, 5] == 0).all()
+    black = paper(3, 3)
+    black[:] = BLACK
+    with pytest.raises(DaconError, match="^x.png: no regions found"):
+        segment_line_art(black, path="x.png")
+
+
+def test_segmentation_record_and_classes(paper):
+    from dacon_engine.segments import PIXEL_LINE, PIXEL_REGION, segment_line_art_details
+
+    img = _gapped(paper)
+    labels, n, info, cls = segment_line_art_details(img)
+    assert cls is None and n == 2                     # classes only when asked for
+    assert info["line_mode"] == "fixed" and info["requested"] == "auto"
+    assert info["threshold"] == 128 and info["gap_radius"] == 0
+    assert info["line_colors"] == [] and info["specks"] == 0 and info["speck_pixels"] == 0
+    *_, cls = segment_line_art_details(img, classes=True)
+    assert cls.dtype == np.uint8
+    assert ((cls == PIXEL_LINE) == (labels == 0)).all() and (cls[labels > 0] == PIXEL_REGION).all()
+    info = segment_line_art_details(img, line_mode="adaptive")[2]
+    assert info["line_mode"] == "adaptive" and "threshold" not in info
+    assert set(info["levels"]) >= {"paper", "ink"}
+
+
+def test_gap_radius_one_and_its_limit_name_the_frame(paper):
+    img = paper(9, 9)
+    img[4, :] = BLACK
+    img[4, 4] = (255, 255, 255, 0)                    # a 1-px gap
+    assert segment_line_art(img)[1] == 1
+    assert segment_line_art(img, gap_radius=1)[1] == 2
+    assert segment_line_art(img, gap_radius=1, line_mode="adaptive")[1] == 2
+    with pytest.raises(DaconError) as e:
+        segment_line_art(img, gap_radius=5, path="f.png")
+    assert str(e.value) == "f.png: --gap-radius 5: too large for this 9x9 frame (at most 4)"
+    with pytest.raises(DaconError, match="too large for this 1x1 frame"):
+        segment_line_art(paper(1, 1), gap_radius=1)  # at most 1 // 2 = 0
+
+
+def test_adaptive_mode_merges_specks_of_paper_and_of_color_line(paper):
+    from dacon_engine.segments import PIXEL_SPECK, segment_line_art_details
+
+    img = paper(20, 20)
+    img[:, 8:13] = BLACK                       # a thick line between two regions, holding
+    img[9:12, 10] = RED                        # a 3-px piece of red trace line
+    img[2:4, 9:11] = (255, 255, 255, 255)      # and a 2x2 hole of paper
+    labels, n, info, _ = segment_line_art_details(img, line_mode="fixed")
+    assert n == 4 and info["specks"] == 0      # fixed mode: both are segments of their own
+    assert labels[10, 10] == 4 and labels[2, 9] == 3  # raster order, then the new piece
+    labels, n, info, cls = segment_line_art_details(img, line_mode="adaptive", classes=True)
+    assert n == 2 and info["specks"] == 2 and info["speck_pixels"] == 7
+    spots = np.zeros((20, 20), bool)
+    spots[9:12, 10] = spots[2:4, 9:11] = True
+    assert ((cls == PIXEL_SPECK) == spots).all()
+    assert (labels[spots] > 0).all() and set(np.unique(labels).tolist()) == {0, 1, 2}
+    assert labels[0, 0] == 1 and labels[0, 19] == 2
+
+
+def test_specks_with_gap_closing_and_trace_specks_alone(paper):
+    from dacon_engine.segments import segment_line_art_details
+
+    img = paper(20, 20)
+    img[:, 8:13] = BLACK
+    img[9:12, 10] = RED                        # a 3-px trace piece, the only speck
+    labels, n, info, _ = segment_line_art_details(img, line_mode="adaptive")
+    assert n == 2 and info["specks"] == 1 and info["speck_pixels"] == 3
+    img[2:4, 9:11] = (255, 255, 255, 255)      # plus a paper hole, with gap closing on
+    labels, n, info, _ = segment_line_art_details(img, line_mode="adaptive", gap_radius=1)
+    assert n == 2 and info["specks"] == 2 and (labels[2:4, 9:11] > 0).all()
+    assert labels[0, 0] == 1 and labels[0, 19] == 2 and labels.max() == 2
+    big = paper(20, 20)
+    big[:, 8:13] = BLACK
+    big[9:12, 9:12] = RED                      # 9 px: still a speck (at most 9)
+    assert segment_line_art_details(big, line_mode="adaptive")[2]["specks"] == 1
+    big[9:12, 9:13] = RED                      # 12 px: a segment of its own
+    assert segment_line_art_details(big, line_mode="adaptive")[1] == 3
+
+
+def test_min_region_can_leave_no_region(paper):
+    with pytest.raises(DaconError, match="no regions found"):
+        segment_line_art(paper(3, 3), min_region=9)  # the only region is small and alone
+    assert segment_line_art(paper(3, 3), min_region=8)[1] == 1
+
+
+def test_label_areas_and_runs_on_tiny_and_empty_maps():
+    from dacon_engine.segments import label_areas, label_runs
+
+    one = np.array([[3]], np.int32)
+    assert label_areas(one, 3).tolist() == [0, 0, 0, 1]
+    starts, lengths, labs = label_runs(one)
+    assert starts.tolist() == [0] and lengths.tolist() == [1] and labs.tolist() == [3]
+    flat = np.full((2, 3), 2, np.int32)
+    assert label_areas(flat, 4).tolist() == [0, 0, 6, 0, 0]
+    empty = np.zeros((0, 3), np.int32)
+    areas = label_areas(empty, 2)
+    assert areas.tolist() == [0, 0, 0] and areas.dtype == np.int64
+    starts, lengths, labs = label_runs(empty)
+    assert starts.size == lengths.size == labs.size == 0
+    assert starts.dtype == lengths.dtype == np.int64 and labs.dtype == np.int32
+    assert label_areas(np.array([[1, 1, 0, 2]], np.int32), 2).dtype == np.int64
+
+
+def test_equal_color_components_takes_a_0_1_mask():
+    ids = np.array([[1, 1, 2], [1, 2, 2]], np.uint32)
+    valid = np.array([[1, 0, 1], [1, 1, 1]], np.uint8)
+    labels, n = seg_mod.equal_color_components(ids, valid)
+    want, m = seg_mod.equal_color_components(ids, valid.astype(bool))
+    assert n == m == 2 and (labels == want).all() and labels[0, 1] == 0
+
+
+@pytest.mark.parametrize("turns", range(4))
+def test_small_region_joins_a_neighbour_touching_only_at_a_corner(paper, turns):
+    img = paper(7, 7)
+    img[:] = BLACK
+    img[0:3, 0:3] = (255, 255, 255, 0)         # a 9-px region ...
+    img[3, 3] = (255, 255, 255, 0)             # ... touching a 1-px one at its corner only
+    img = np.ascontiguousarray(np.rot90(img, turns))
+    _, n = segment_line_art(img)
+    assert n == 2
+    labels, n = segment_line_art(img, min_region=1)
+    assert n == 1 and labels[3, 3] == 1 and (labels > 0).sum() == 10
+
+
+@pytest.mark.parametrize("turns", range(4))
+def test_color_line_pixels_touching_only_diagonally_are_one_piece(paper, turns):
+    img = paper(7, 7)
+    img[:] = BLACK
+    for i in range(1, 6):
+        img[i, i] = RED                        # a diagonal red line touching no region
+    img[0, 6] = (255, 255, 255, 0)
+    img = np.ascontiguousarray(np.rot90(img, turns))
+    labels, n = segment_line_art(img)
+    assert n == 2 and len(set(labels[labels > 0].tolist())) == 2
+    red = (img[..., 0] == 255) & (img[..., 1] == 0)
+    assert len(set(labels[red].tolist())) == 1  # one 8-connected piece: one new segment
