@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import collections
 import contextlib
-import json
 import os
 import time
 from collections.abc import Callable, Sequence
@@ -28,6 +27,8 @@ from .frameranges import in_ranges, parse_frame_ranges
 from .frames import Reference
 from .matching import SegmentFeaturizer
 from .palette import Palette
+from .records import read_record, segment_array
+from .segments import check_gap_radius
 
 OUTPUT_SUFFIX = {"png": ".png", "json": ".json", "exr": ".exr"}
 WRITES_IN_FLIGHT = 2  # frames waiting in the writer thread at most
@@ -54,7 +55,6 @@ def _preflight_images(paths: Sequence[Path], gap_radius: int = 0) -> None:
     """Every file decodes (DaconError naming the first that does not) and the gap radius
     means something for its size."""
     from .imageio import read_image
-    from .segments import check_gap_radius
 
     for p in paths:
         image = read_image(p)
@@ -72,8 +72,7 @@ def outputs_complete(out_dir: Path, stem: str, formats: Sequence[str]) -> bool:
             return False
         try:
             if fmt == "json":
-                rec = json.loads(path.read_text(encoding="utf-8"))
-                if len(rec["segments"]) != rec["n_segments"]:
+                if read_record(path) is None:
                     return False
             elif fmt == "png":
                 read_image(path)
@@ -112,8 +111,7 @@ def _check_options(mode: str, formats: Sequence[str], gap_radius: int, batch_siz
     if bad or not formats:
         raise DaconError(None, f"--format {','.join(formats)}: unknown format "
                                "(use png, exr or png,exr)")
-    if isinstance(gap_radius, bool) or not isinstance(gap_radius, int) or gap_radius < 0:
-        raise DaconError(None, f"--gap-radius {gap_radius}: must be a whole number >= 0")
+    check_gap_radius(gap_radius)
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise DaconError(None, f"--batch-size {batch_size}: must be a whole number >= 1")
     if overwrite and resume:
@@ -291,20 +289,21 @@ class ColorizeJob:
         """Frame ``index`` as colored by an earlier run (its JSON record), or None."""
         target = self.targets[index]
         record = self.out_dir / f"{target.stem}.json"
-        if not outputs_complete(self.out_dir, target.stem, ["json"]):
+        try:
+            rec = read_record(record) if record.is_file() else None
+        except DaconError:
+            rec = None
+        if rec is None:
             self.colorizer.log(f"{target.name}: no earlier output to chain from; the chain "
                                "starts from the references")
             return None
         frame = self.colorizer.load_target(target)
-        rec = json.loads(record.read_text(encoding="utf-8"))
-        segs = sorted(rec["segments"], key=lambda s: s["id"])
-        if rec["n_segments"] != frame.n_segments or [s["id"] for s in segs] != \
-                list(range(1, frame.n_segments + 1)) or \
+        if rec["n_segments"] != frame.n_segments or \
                 (rec["frame"]["height"], rec["frame"]["width"]) != frame.size:
             self.colorizer.log(f"{record}: does not match {target.name} (segments or size "
                                "differ); the chain starts from the references")
             return None
-        colors = np.asarray([s["color"] for s in segs], np.uint8).reshape(-1, 4)
+        colors = np.asarray(segment_array(rec, "color"), np.uint8).reshape(-1, 4)
         if self.palette is not None:  # an earlier run's fills: palette values here too
             from .palette import snap_colors
 
@@ -319,8 +318,6 @@ class ColorizeJob:
         ``should_stop()`` is asked before each reference and after each frame (cancel:
         finished frames stay, nothing partial is written).
         """
-        from .outputs import write_frame_outputs
-
         t_start = time.perf_counter()
         stop = should_stop or (lambda: False)
         todo = list(range(len(self.targets))) if self.selected is None else list(self.selected)
@@ -342,55 +339,16 @@ class ColorizeJob:
                 sources += [str(t) for t in self.targets]
             bar = tqdm(total=len(todo), unit="frame", desc="colorize",
                        disable=self.quiet or len(todo) < 2)
-            if self.workers > 1:
-                done, write_s = self._run_workers(todo, sources, written, bar, on_frame, stop)
-                cancelled = done < len(todo)
-                todo = []  # handled
-            results = self.colorizer.colorize(self.targets, self.mode, batch_size=self.batch_size,
-                                              only=todo, chain_seed=self._chain_seed)
-
-            def write(result: FrameResult) -> tuple[list[Path], float]:
-                t = time.perf_counter()
-                paths = write_frame_outputs(
-                    self.out_dir, result.name, result.frame, result.assignment,
-                    formats=self.formats, model_name=self.colorizer.model_name,
-                    references=sources, overwrite=self.overwrite, palette=self.palette)
-                return paths, time.perf_counter() - t
-
-            # outputs are rendered and encoded in a thread while the next frame is computed;
-            # at most WRITES_IN_FLIGHT frames wait there, so memory stays flat
-            writer = ThreadPoolExecutor(1, thread_name_prefix="dacon-write")
-            inflight: collections.deque = collections.deque()
-
-            def settle() -> None:
-                nonlocal done, write_s
-                result, future = inflight.popleft()
-                paths, seconds = future.result()
-                write_s += seconds
-                written.extend(str(p) for p in paths)
-                done += 1
-                if self.contact_sheet:
-                    kept.append(result)
-                bar.update(1)
-                if on_frame is not None:
-                    on_frame(result, paths, done, len(todo))
-
-            submitted = 0
             try:
-                for result in results:
-                    inflight.append((result, writer.submit(write, result)))
-                    submitted += 1
-                    while len(inflight) > WRITES_IN_FLIGHT:
-                        settle()
-                    if submitted < len(todo) and stop():
-                        cancelled = True
-                        break
-                while inflight:
-                    settle()
+                if self.workers > 1:
+                    done, write_s = self._run_workers(todo, sources, written, bar, on_frame,
+                                                      stop)
+                else:
+                    done, write_s = self._run_in_process(todo, sources, written, kept, bar,
+                                                         on_frame, stop)
             finally:
-                results.close()
-                writer.shutdown(wait=True)  # started writes finish (each is atomic)
                 bar.close()
+            cancelled = done < len(todo)
         if self.contact_sheet and kept and not cancelled:
             self._write_contact_sheet(kept)
         timings = {"references": ref_s, **self.colorizer.timings, "write": write_s}
@@ -402,6 +360,59 @@ class ColorizeJob:
             seconds=time.perf_counter() - t_start, timings=timings, outputs=written,
             model=self.colorizer.model_name,
             device=str(getattr(self.colorizer.featurizer, "device", "cpu")))
+
+    def _run_in_process(self, todo: list[int], sources: list[str], written: list[str],
+                        kept: list[FrameResult], bar, on_frame: FrameCallback | None,
+                        stop: Callable[[], bool]) -> tuple[int, float]:
+        """Colorize in this process: the next frames are read and segmented in a thread
+        while the model runs, outputs are written in another; (frames written, write s)."""
+        from .outputs import write_frame_outputs
+
+        done, write_s = 0, 0.0
+        results = self.colorizer.colorize(self.targets, self.mode, batch_size=self.batch_size,
+                                          only=todo, chain_seed=self._chain_seed)
+
+        def write(result: FrameResult) -> tuple[list[Path], float]:
+            t = time.perf_counter()
+            paths = write_frame_outputs(
+                self.out_dir, result.name, result.frame, result.assignment,
+                formats=self.formats, model_name=self.colorizer.model_name,
+                references=sources, overwrite=self.overwrite, palette=self.palette)
+            return paths, time.perf_counter() - t
+
+        # outputs are rendered and encoded in a thread while the next frame is computed;
+        # at most WRITES_IN_FLIGHT frames wait there, so memory stays flat
+        writer = ThreadPoolExecutor(1, thread_name_prefix="dacon-write")
+        inflight: collections.deque = collections.deque()
+
+        def settle() -> None:
+            nonlocal done, write_s
+            result, future = inflight.popleft()
+            paths, seconds = future.result()
+            write_s += seconds
+            written.extend(str(p) for p in paths)
+            done += 1
+            if self.contact_sheet:
+                kept.append(result)
+            bar.update(1)
+            if on_frame is not None:
+                on_frame(result, paths, done, len(todo))
+
+        submitted = 0
+        try:
+            for result in results:
+                inflight.append((result, writer.submit(write, result)))
+                submitted += 1
+                while len(inflight) > WRITES_IN_FLIGHT:
+                    settle()
+                if submitted < len(todo) and stop():
+                    break
+            while inflight:
+                settle()
+        finally:
+            results.close()
+            writer.shutdown(wait=True)  # started writes finish (each is atomic)
+        return done, write_s
 
     def _run_workers(self, todo: list[int], sources: list[str], written: list[str], bar,
                      on_frame: FrameCallback | None,
