@@ -8,12 +8,15 @@ been renamed to or wherever it has been moved.
 
 The result strip sits above the line art with blend MULTIPLY: paper (white) times color is the
 color, ink (black) times anything stays ink, so lines always stay on top in the sequencer
-output, even where a fill was painted over a line. Review highlights (translucent magenta,
+output, even where a fill was painted over a line. Line art drawn on transparent paper (the
+engine's record says ``frame.transparent_paper``) would multiply into nothing there, so its
+result strip blends ALPHA_UNDER instead: the colors go under the line art. Review highlights (translucent magenta,
 transparent elsewhere) sit above the result with ALPHA_OVER.
 """
 
 from __future__ import annotations
 
+import json
 import os
 from typing import Any
 
@@ -22,6 +25,7 @@ import bpy
 from . import compat, shots
 
 RESULT_BLEND = "MULTIPLY"
+RESULT_BLEND_TRANSPARENT_PAPER = "ALPHA_UNDER"
 REVIEW_BLEND = "ALPHA_OVER"
 MAX_CHANNEL = 128
 
@@ -122,10 +126,23 @@ def place_sequence(scene: Any, shot_strip: Any, folder: str, uid_attr: str, name
     return strip
 
 
+def result_blend(out_dir: str, stem: str) -> str:
+    """MULTIPLY, or ALPHA_UNDER when frame ``stem``'s record says its paper is transparent."""
+    try:
+        with open(os.path.join(out_dir, f"{stem}.json"), encoding="utf-8") as fh:
+            transparent = bool(json.load(fh)["frame"].get("transparent_paper"))
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        transparent = False
+    return RESULT_BLEND_TRANSPARENT_PAPER if transparent else RESULT_BLEND
+
+
 def add_result_strip(scene: Any, shot_strip: Any, out_dir: str) -> Any:
-    """The colored sequence over the line art (first free channel above it, MULTIPLY)."""
+    """The colored sequence over the line art (first free channel above it; see
+    :func:`result_blend`)."""
+    first = shot_strip.elements[0].filename if len(shot_strip.elements) else ""
+    blend = result_blend(out_dir, os.path.splitext(first)[0])
     return place_sequence(scene, shot_strip, out_dir, "result_uid", f"{shot_strip.name}.color",
-                          RESULT_BLEND, above=shot_strip)
+                          blend, above=shot_strip)
 
 
 def add_review_strip(scene: Any, shot_strip: Any, review_dir: str) -> Any:

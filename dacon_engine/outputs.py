@@ -84,6 +84,15 @@ def _ref_name(r) -> str:
     return name or (os.fspath(path) if path is not None else str(r))
 
 
+def _transparent_paper(frame: SegmentedFrame) -> bool:
+    """Whether the line art's paper (non-line pixels) is transparent anywhere: editors
+    then have to put the colors under the line art rather than multiply them over it."""
+    line = frame.line
+    if line.ndim != 3 or line.shape[2] != 4:
+        return False
+    return bool(np.any((line[..., 3] < 255) & (frame.labels > 0)))
+
+
 def frame_record(frame: SegmentedFrame, assignment: Assignment, model_name: str,
                  references: Sequence = (), *, source: PathLike | None = None,
                  palette: "Palette | None" = None) -> dict:
@@ -116,7 +125,8 @@ def frame_record(frame: SegmentedFrame, assignment: Assignment, model_name: str,
     src = source if source is not None else frame.path
     h, w = frame.size
     return {
-        "frame": {"width": w, "height": h, "source": None if src is None else os.fspath(src)},
+        "frame": {"width": w, "height": h, "source": None if src is None else os.fspath(src),
+                  "transparent_paper": _transparent_paper(frame)},
         "model": model_name,
         "references": names,
         "line_pixels": int(np.count_nonzero(frame.labels == 0)),

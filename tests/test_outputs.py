@@ -59,7 +59,8 @@ def test_frame_record():
     f.path = "in/0007.png"
     rec = frame_record(f, _assignment(3), "baseline", ["ref_a", "ref_b"])
     json.dumps(rec)  # serialisable
-    assert rec["frame"] == {"width": 4, "height": 3, "source": "in/0007.png"}
+    assert rec["frame"] == {"width": 4, "height": 3, "source": "in/0007.png",
+                            "transparent_paper": True}
     assert rec["model"] == "baseline" and rec["references"] == ["ref_a", "ref_b"]
     assert rec["line_pixels"] == 4
     segs = rec["segments"]

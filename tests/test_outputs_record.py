@@ -61,7 +61,7 @@ def test_the_json_record_field_by_field():
     pal = parse_gpl(PALETTE, "day.gpl")
     rec = frame_record(_frame(), _assignment(), "baseline", REFS, palette=pal)
     assert rec == {
-        "frame": {"width": 4, "height": 3, "source": "in/0007.png"},
+        "frame": {"width": 4, "height": 3, "source": "in/0007.png", "transparent_paper": True},
         "model": "baseline",
         "references": REF_NAMES,
         "line_pixels": 4,
@@ -227,3 +227,13 @@ def test_a_failed_rename_removes_the_outputs_already_in_place(tmp_path, monkeypa
     with pytest.raises(OSError):
         write_frame_outputs(tmp_path, "f", _frame(), _assignment(), formats=["json", "png"])
     assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def test_the_record_says_whether_the_paper_is_transparent():
+    """Editors need it to put the colors under line art drawn on transparent paper."""
+    transparent = _frame()
+    opaque = _frame()
+    opaque.line[..., 3] = np.where(LABELS == 0, opaque.line[..., 3], 255)  # lines stay 200
+    for frame, expected in ((transparent, True), (opaque, False), (_frame(rgb=True), False)):
+        rec = frame_record(frame, _assignment(), "baseline")
+        assert rec["frame"]["transparent_paper"] is expected

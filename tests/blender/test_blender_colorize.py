@@ -349,3 +349,41 @@ def test_unregister_stops_the_engine(addon: Any, art: dict[str, Any], tmp_path: 
         assert not client.alive and engine.current_client() is None
     finally:
         addon.register()
+
+
+def test_line_art_on_transparent_paper_renders_colors_under_the_lines(
+        addon: Any, art: dict[str, Any], tmp_path: Path) -> None:
+    """PaintBucket-style line art (ink on transparent paper): multiplying the colors over it
+    would give nothing, so the result strip goes under it and the render shows the fills."""
+    clear = {}
+    for key in ("line", "ref_line"):
+        paths = art[key] if key == "line" else [art[key]]
+        outs = []
+        for path in paths:
+            rgba = read_png(path)
+            rgba[rgba[:, :, 0] >= 128, 3] = 0  # paper transparent, ink opaque
+            outs.append(write_png(tmp_path / "clear" / key / Path(path).name, rgba))
+        clear[key] = outs if key == "line" else outs[0]
+    clear["ref"] = art["ref"]
+    out = tmp_path / "dacon" / "line"
+    shot_art.cli_colorize(clear["line"], [(clear["ref"], clear["ref_line"])], out)
+    strip = _shot(tmp_path, clear, blocker=False)
+    made = results.add_result_strip(bpy.context.scene, strip, str(out))
+    assert made.blend_type == results.RESULT_BLEND_TRANSPARENT_PAPER
+    scene = bpy.context.scene
+    render = scene.render
+    render.engine = "BLENDER_WORKBENCH"
+    render.resolution_x = render.resolution_y = 96
+    render.resolution_percentage = 100
+    render.image_settings.file_format = "PNG"
+    render.image_settings.color_mode = "RGBA"
+    scene.view_settings.view_transform = "Standard"
+    render.filepath = str(tmp_path / "render.png")
+    k = 2
+    scene.frame_set(START + k - 1)
+    bpy.ops.render.render(write_still=True)
+    img = read_png(tmp_path / "render.png")
+    p = shot_art.points(k)
+    for key, rgb in (("left", shot_art.LEFT), ("top_right", shot_art.TOP_RIGHT),
+                     ("bottom_right", shot_art.BOTTOM_RIGHT), ("line", (0, 0, 0))):
+        assert np.all(np.abs(img[p[key]][:3].astype(int) - rgb) <= 2), key
