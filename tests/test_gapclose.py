@@ -120,6 +120,17 @@ def test_later_passes_after_one_ball_or_only_tiny_cores():
     assert n == 3 and len({labels[5, 5], labels[2, 14], labels[2, 24]}) == 3
 
 
+def test_second_pass_after_an_odd_radius_uses_the_rounded_down_half():
+    # radius 5, then 5 // 2 = 2: the r = 2 ball (5 px across) enters a 5-px-wide appendage
+    # of a 15x15 room and splits it off; a 4-px-wide one stays with the room
+    for width, parts in ((4, 1), (5, 2)):
+        free = rooms(20, 32, [(1, 1, 16, 16), (6, 16, 6 + width, 30)])
+        assert split_regions(free, 5)[1] == 1
+        labels, n = split_regions(free, 5, passes=2)
+        check_split(free, labels, n)
+        assert n == parts and (labels[8, 8] != labels[7, 28]) == (parts == 2)
+
+
 def test_neck_between_rooms_joins_the_room_it_shares_most_border_with():
     # a 3x2 notch in the left room's wall, then a 1-px corridor to the right room: the
     # neck the balls miss (3 + 2 px) is under min_fragment (2 r^2 = 8) and joins the left
