@@ -210,11 +210,10 @@ def _merge_small_regions(labels: np.ndarray, n: int, max_area: int) -> tuple[np.
     smalls = np.flatnonzero(small)
     linked = smalls[target[smalls] > 0]
     g = coo_matrix((np.ones(linked.size), (linked, target[linked])), shape=(n + 1, n + 1))
-    _, comp = connected_components(g, directed=False)
-    # each merged group keeps the number of its lowest (earliest in raster order) label
-    rep = np.full(comp.max() + 1, n + 1, np.int64)
-    np.minimum.at(rep, comp, np.arange(n + 1))
-    lut = rep[comp].astype(np.int32)
+    _, comp = connected_components(g)  # weakly connected: links in either direction
+    # each merged group keeps the number of its lowest (earliest in raster order) label:
+    # the first node of each component
+    lut = np.unique(comp, return_index=True)[1][comp].astype(np.int32)
     lut[0] = 0
     lut[smalls[target[smalls] == 0]] = 0  # isolated small regions become line
     return relabel_raster(lut[labels])
@@ -256,7 +255,7 @@ def _point_components(xs: np.ndarray, ys: np.ndarray, width: int) -> np.ndarray:
 
     n = xs.size
     stride = width + 2  # x - 1 and x + 1 never alias a pixel of another row
-    key = ys.astype(np.int64) * stride + xs
+    key = ys * stride + xs
     src, dst = [], []
     for off in (1, stride - 1, stride, stride + 1):  # right, down-left, down, down-right
         want = key + off
@@ -266,11 +265,11 @@ def _point_components(xs: np.ndarray, ys: np.ndarray, width: int) -> np.ndarray:
         dst.append(pos[hit])
     src_a, dst_a = np.concatenate(src), np.concatenate(dst)
     g = coo_matrix((np.ones(src_a.size, np.int8), (src_a, dst_a)), shape=(n, n))
-    _, comp = graph_components(g.tocsr(), directed=False)
+    _, comp = graph_components(g.tocsr())  # weakly connected: links in either direction
     # renumber by first point (points are in raster order)
     uniq, first = np.unique(comp, return_index=True)
     rank = np.empty(uniq.size, np.int64)
-    rank[np.argsort(first, kind="stable")] = np.arange(1, uniq.size + 1)
+    rank[np.argsort(first)] = np.arange(1, uniq.size + 1)  # first points all differ
     return rank[comp]
 
 
@@ -305,7 +304,7 @@ def _assign_color_lines(labels: np.ndarray, n_regions: int, n_cur: int, areas: n
     new = (k == 1) | ~touched
     new[0] = False
     new_ids = np.flatnonzero(new)
-    lut[new_ids] = np.arange(n_cur + 1, n_cur + 1 + new_ids.size, dtype=np.int32)
+    lut[new_ids] = np.arange(n_cur + 1, n_cur + 1 + new_ids.size)
     labels[ys, xs] = lut[cid]
     return n_cur + int(new_ids.size)
 
@@ -434,7 +433,7 @@ def segment_line_art_details(rgba: np.ndarray, *, gap_radius: int = 0,
     for pts in cpts + [colors.line]:
         if pts is not None:
             free[pts[1], pts[0]] = 0
-    if gap_radius and gap_radius > 0:
+    if gap_radius:  # checked above: a whole number >= 0
         from .gapclose import split_regions
 
         labels, n = split_regions(free, int(gap_radius))
@@ -450,7 +449,7 @@ def segment_line_art_details(rgba: np.ndarray, *, gap_radius: int = 0,
         if speck.any():
             lut, n = la.merge_specks(labels, speck, sx, sy)
             info["specks"], info["speck_pixels"] = int(speck.sum()), int(sx.size)
-            if gap_radius and gap_radius > 0:
+            if gap_radius:
                 labels = lut[labels]
             else:
                 # relabel without a full-size lookup: the specks are whole components,
@@ -462,7 +461,7 @@ def segment_line_art_details(rgba: np.ndarray, *, gap_radius: int = 0,
                 if n1 - 1 != n:  # pragma: no cover - guards the reasoning above
                     raise AssertionError("speck relabelling out of step")
                 labels[sy, sx] = new
-    if min_region and min_region > 0 and n > 0:
+    if min_region:  # (< 1 px, or no region: nothing is small enough to merge)
         labels, n = _merge_small_regions(labels, n, int(min_region))
     n_regions = n
     n = _label_color_lines(labels, n, cpts)
@@ -511,8 +510,8 @@ def equal_color_components(ids: np.ndarray, valid: np.ndarray) -> tuple[np.ndarr
     """
     h, w = ids.shape
     grid = np.zeros((2 * h - 1, 2 * w - 1), np.uint8)
-    v = valid.view(np.uint8) if valid.dtype == bool else (valid > 0).view(np.uint8)
-    grid[::2, ::2] = v
+    valid = valid != 0  # bool, also for a 0/1 mask
+    grid[::2, ::2] = valid
     grid[::2, 1::2] = (ids[:, 1:] == ids[:, :-1]) & valid[:, 1:] & valid[:, :-1]
     grid[1::2, ::2] = (ids[1:, :] == ids[:-1, :]) & valid[1:, :] & valid[:-1, :]
     n1, lab = connected_components(grid, 4)

@@ -522,3 +522,84 @@ def test_color_line_pixels_touching_only_diagonally_are_one_piece(paper, turns):
     assert n == 2 and len(set(labels[labels > 0].tolist())) == 2
     red = (img[..., 0] == 255) & (img[..., 1] == 0)
     assert len(set(labels[red].tolist())) == 1  # one 8-connected piece: one new segment
+
+
+# --- small-region merging (min_region) ------------------------------------------------
+
+def _canvas(paper, rows: list[str]) -> np.ndarray:
+    """Line art from a picture: '#' black line, anything else paper."""
+    img = paper(len(rows), len(rows[0]))
+    for y, row in enumerate(rows):
+        for x, ch in enumerate(row):
+            if ch == "#":
+                img[y, x] = BLACK
+    return img
+
+
+def test_min_region_specks_join_their_smallest_neighbour_and_big_regions_stay(paper):
+    img = _canvas(paper, ["aa#bbb",
+                          "aa#bbb",
+                          "a#s#bb",    # 1-px regions touching a (10 px) and b (16 px)
+                          "aa#bbb",    # at their corners
+                          "a#s#bb",
+                          "aa#bbb",
+                          "######",
+                          "ccc#dd"])   # two regions too big to merge, numbered last
+    labels, n = segment_line_art(img)
+    assert n == 6 and labels[7, 0] == 5 and labels[7, 5] == 6
+    merged, m = segment_line_art(img, min_region=1)
+    assert m == 4
+    assert merged[2, 2] == merged[4, 2] == merged[0, 0] == 1     # the smaller neighbour
+    assert merged[0, 5] == 2 and merged[7, 0] == 3 and merged[7, 5] == 4
+    assert ((merged == 0) == (labels == 0)).all()                # no speck became line
+
+
+def test_min_region_speck_never_joins_the_line(paper):
+    # the line (4 px) is smaller than the only region the speck touches: still the region
+    img = paper(9, 9)
+    img[3, 4] = img[5, 4] = img[4, 3] = img[4, 5] = BLACK
+    labels, n = segment_line_art(img, min_region=1)
+    assert n == 1 and labels[4, 4] == 1 and (labels == 0).sum() == 4
+
+
+@pytest.mark.parametrize("transpose", [False, True])
+def test_min_region_corner_neighbour_on_the_image_edge(paper, transpose):
+    img = _canvas(paper, ["aaaa#",
+                          "####s",     # touches a only at a's last pixel's corner
+                          "#####"])
+    if transpose:
+        img = np.ascontiguousarray(img.transpose(1, 0, 2))
+    labels, n = segment_line_art(img, min_region=1)
+    s = (4, 1) if transpose else (1, 4)
+    assert n == 1 and labels[s] == 1 and (labels > 0).sum() == 5
+
+
+# --- color lines at the border and without regions -------------------------------------
+
+@pytest.mark.parametrize("turns", range(4))
+def test_color_line_next_to_the_border_joins_the_thin_strip_beyond_it(paper, turns):
+    img = paper(6, 7)
+    img[:, 5] = RED                 # a 5-column region, the red line, a 1-column strip
+    img = np.ascontiguousarray(np.rot90(img, turns))
+    labels, n = segment_line_art(img)
+    red = (img[..., 0] == 255) & (img[..., 1] == 0) & (img[..., 3] == 255)
+    assert n == 2
+    strip = np.rot90(np.pad(np.ones((6, 1), bool), ((0, 0), (6, 0))), turns)
+    assert len(set(labels[red | strip].tolist())) == 1      # red joined the strip (6 px)
+    assert labels[red].min() != labels[~(red | strip)].min()
+
+
+def test_color_lines_in_a_frame_without_regions(paper):
+    img = paper(5, 5)
+    img[:] = BLACK
+    img[2, 1] = RED     # touches nothing: new segment 1
+    img[2, 2] = BLUE    # touches only that new segment: stays line
+    labels, n = segment_line_art(img)
+    assert n == 1 and labels[2, 1] == 1 and labels[2, 2] == 0 and (labels > 0).sum() == 1
+
+
+@pytest.mark.parametrize("bad", [np.zeros((4, 4), np.uint8), np.zeros((4, 4, 3), np.float32),
+                                 np.zeros((1, 4, 3, 3), np.uint8)])
+def test_segment_line_art_refuses_what_is_not_one_image(bad):
+    with pytest.raises(ValueError, match=r"need HxWx3/4 uint8 pixels"):
+        segment_line_art(bad)

@@ -186,6 +186,55 @@ def test_exact_trace_colors_keep_clean_art_fixed(paper):
     assert segment_line_art_details(img)[2]["line_mode"] == "adaptive"
 
 
+# 1000 px: the clean test allows 0.2 % = 2 pixels of mid grey (24..231), not counting the
+# pixels exactly of a trace or line color
+@pytest.mark.parametrize("pixels, line_colors, mode", [
+    ([(128, 128, 128)] * 2, None, "fixed"),
+    ([(128, 128, 128)] * 3, None, "adaptive"),
+    ([(24, 24, 24)] * 3, None, "adaptive"),
+    ([(231, 231, 231)] * 3, None, "adaptive"),
+    ([(23, 23, 23), (232, 232, 232)] * 3, None, "fixed"),
+    ([(255, 0, 0)] + [(128, 128, 128)] * 2, None, "fixed"),
+    ([(255, 0, 0)] + [(128, 128, 128)] * 3, None, "adaptive"),
+    ([(255, 0, 0)] * 2 + [(231, 231, 231)], None, "fixed"),
+    ([(0, 0, 210)] * 3, ["0,0,210"], "fixed"),        # a line color of grey 24
+    ([(255, 214, 255)] * 3, ["255,214,255"], "fixed"),  # and one of grey 231
+    ([(0, 0, 210)] * 3, None, "adaptive"),            # the same pixels, not a line color
+])
+def test_auto_mode_mid_grey_budget(paper, pixels, line_colors, mode):
+    img = paper(20, 50)
+    img[:, 25] = BLACK
+    for i, rgb in enumerate(pixels):
+        img[2 + 2 * (i // 10), 2 + 2 * (i % 10)] = (*rgb, 255)
+    info = segment_line_art_details(img, line_colors=line_colors)[2]
+    assert info["line_mode"] == mode
+
+
+def test_slivers_between_lines_are_specks_when_inky(paper):
+    """Adaptive mode: a thin region (<= 40 px) is a speck when its mean darkness is at
+    least 15 % of the paper-to-ink contrast (here grey ink 100 on white: 23 levels)."""
+    grey = (100, 100, 100, 255)
+    img = paper(24, 30)
+    for x0, shade in ((6, 250), (18, 220)):      # two 2x12 slivers, closed at the ends
+        img[4:18, x0] = img[4:18, x0 + 3] = grey
+        img[4, x0:x0 + 4] = img[17, x0:x0 + 4] = grey
+        img[5:17, x0 + 1:x0 + 3] = (shade, shade, shade, 255)
+    labels, n, info, _ = segment_line_art_details(img, line_mode="adaptive")
+    assert info["levels"]["ink"] == 100 and info["levels"]["paper"] == 255
+    assert n == 2 and info["specks"] == 1 and info["speck_pixels"] == 24
+    assert labels[10, 7] == 2                    # darkness 5: a region of its own
+    assert labels[10, 19] == labels[0, 0] == 1   # darkness 35: merged into the paper around
+
+
+def test_adaptive_frame_whose_only_region_is_a_speck_has_no_region(paper):
+    img = paper(12, 12)
+    img[:] = BLACK
+    img[5:7, 5:7] = (255, 255, 255, 255)
+    assert segment_line_art_details(img, line_mode="fixed")[1] == 1
+    with pytest.raises(DaconError, match="no regions found"):
+        segment_line_art_details(img, line_mode="adaptive")
+
+
 def test_isolated_noise_is_not_line(paper):
     img = paper(60, 60)
     img[:, 30] = BLACK
