@@ -31,9 +31,8 @@ def encode_labels(labels: np.ndarray, *, path: str | os.PathLike | None = None) 
             raise DaconError(path, f"more than {MAX_LABEL} segments")
         if lo < 0:
             raise ValueError(f"labels must be >= 0, got {lo}")
-    lab = lab.astype(np.uint32, copy=False)
     # little-endian bytes of a uint32 are B, G, R, 0 -> reverse the first three
-    le = lab.astype("<u4", copy=False)
+    le = lab.astype("<u4")
     return np.ascontiguousarray(le.view(np.uint8).reshape(lab.shape + (4,))[..., 2::-1])
 
 
@@ -70,7 +69,7 @@ def read_label_map(path: str | os.PathLike) -> np.ndarray:
             if mode not in ("RGB", "RGBA"):
                 raise DaconError(p, f"not a label map (image mode {mode}; expected 8-bit RGB "
                                     "with label = R*65536 + G*256 + B)")
-            arr = np.asarray(im, dtype=np.uint8)
+            arr = np.asarray(im)  # uint8: 8 bits per channel in both modes
     except DaconError:
         raise
     except (OSError, SyntaxError, ValueError, EOFError) as e:
@@ -94,17 +93,15 @@ def relabel_raster(labels: np.ndarray) -> tuple[np.ndarray, int]:
     flat = lab.ravel()
     if flat.size == 0:
         return lab.astype(np.int32), 0
-    start = np.empty(flat.shape, bool)
-    start[0] = True
-    np.not_equal(flat[1:], flat[:-1], out=start[1:])
-    idx = np.flatnonzero(start)
+    # run starts: the first pixel, and every pixel unlike the one before it
+    idx = np.concatenate(([0], np.flatnonzero(flat[1:] != flat[:-1]) + 1))
     vals = flat[idx]
     top = int(vals.max())
-    first = np.full(top + 1, flat.size, np.int64)
+    first = np.full(top + 1, flat.size)
     np.minimum.at(first, vals, idx)  # first pixel of each value
     first[0] = flat.size  # 0 stays 0
     present = np.flatnonzero(first < flat.size)
-    order = present[np.argsort(first[present], kind="stable")]
+    order = present[np.argsort(first[present])]  # first pixels all differ
     lut = np.zeros(top + 1, np.int32)
-    lut[order] = np.arange(1, order.size + 1, dtype=np.int32)
+    lut[order] = np.arange(1, order.size + 1)
     return lut[lab], int(order.size)

@@ -232,12 +232,15 @@ def label_runs(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return starts, lengths, flat[starts]
 
 
-def label_areas(labels: np.ndarray, n: int,
-                runs: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+def label_areas(labels: np.ndarray, n: int) -> np.ndarray:
     """(n+1,) int64 pixel count per label 0..n of HxW labels (via run lengths: faster
-    than a bincount over every pixel when regions are large). runs: :func:`label_runs`
-    of ``labels`` when already computed."""
-    starts, lengths, lab = label_runs(labels) if runs is None else runs
+    than a bincount over every pixel when regions are large)."""
+    return run_areas(label_runs(labels), n)
+
+
+def run_areas(runs: tuple[np.ndarray, np.ndarray, np.ndarray], n: int) -> np.ndarray:
+    """:func:`label_areas` from the :func:`label_runs` of the labels."""
+    starts, lengths, lab = runs
     if starts.size == 0:
         return np.zeros(n + 1, np.int64)
     return np.bincount(lab, weights=lengths, minlength=n + 1).astype(np.int64)
@@ -440,11 +443,11 @@ def segment_line_art_details(rgba: np.ndarray, *, gap_radius: int = 0,
     else:
         n1, labels = connected_components(free, 4)
         n = n1 - 1
-    sx = sy = None
+    sx = sy = np.zeros(0, np.int64)  # speck pixels
     info["specks"] = info["speck_pixels"] = 0
     if mode == "adaptive" and n > 0:
         runs = label_runs(labels)
-        speck, sx, sy = la.find_specks(labels, label_areas(labels, n, runs), dark,
+        speck, sx, sy = la.find_specks(labels, run_areas(runs, n), dark,
                                        la.SPECK_MIN_DARK * (lv.paper - lv.ink), runs)
         if speck.any():
             lut, n = la.merge_specks(labels, speck, sx, sy)
@@ -484,8 +487,7 @@ def segment_line_art_details(rgba: np.ndarray, *, gap_radius: int = 0,
             labels[py, px] = lut[plab]
             info["specks"] += int(speck.sum())
             info["speck_pixels"] += int(tx.size)
-            sx = tx if sx is None else np.concatenate([sx, tx])
-            sy = ty if sy is None else np.concatenate([sy, ty])
+            sx, sy = np.concatenate([sx, tx]), np.concatenate([sy, ty])
     if n == 0:
         raise DaconError(path, "no regions found (the image is all line)")
     _check_count(n, path)
@@ -495,8 +497,7 @@ def segment_line_art_details(rgba: np.ndarray, *, gap_radius: int = 0,
         for pts in cpts:
             if pts is not None:
                 cls[pts[1], pts[0]] = PIXEL_TRACE
-        if sx is not None and sx.size:
-            cls[sy, sx] = PIXEL_SPECK
+        cls[sy, sx] = PIXEL_SPECK
     return labels, n, info, cls
 
 

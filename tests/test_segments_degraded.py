@@ -200,6 +200,10 @@ def test_exact_trace_colors_keep_clean_art_fixed(paper):
     ([(0, 0, 210)] * 3, ["0,0,210"], "fixed"),        # a line color of grey 24
     ([(255, 214, 255)] * 3, ["255,214,255"], "fixed"),  # and one of grey 231
     ([(0, 0, 210)] * 3, None, "adaptive"),            # the same pixels, not a line color
+    # exempt only as far as they could explain the mid grey: 232 is not mid grey, and
+    # pixels of a dark line color (grey 11) excuse no smudge
+    ([(255, 0, 0)] * 2 + [(128, 128, 128)] + [(232, 232, 232)] * 2, None, "fixed"),
+    ([(0, 0, 100)] * 5 + [(128, 128, 128)] * 3, ["0,0,100"], "adaptive"),
 ])
 def test_auto_mode_mid_grey_budget(paper, pixels, line_colors, mode):
     img = paper(20, 50)
