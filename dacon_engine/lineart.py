@@ -228,37 +228,241 @@ def darkness(gray: np.ndarray, lv: PaperInk) -> np.ndarray:
     return cv2.subtract(np.full_like(gray, lv.paper), gray)
 
 
-def adaptive_line_mask(gray: np.ndarray, lv: PaperInk, dark: np.ndarray | None = None
-                       ) -> np.ndarray:
-    """HxW uint8 255/0: black line pixels of adaptive mode (see the module docstring).
-
-    dark: :func:`darkness` of ``gray`` when already computed.
-    """
-    if dark is None:
-        dark = darkness(gray, lv)
+def _line_candidates(dark: np.ndarray, lv: PaperInk) -> tuple[np.ndarray, np.ndarray]:
+    """(candidate, strong) uint8 255/0 masks of adaptive mode (module docstring)."""
     strong = at_least(dark, lv.strong)
     localmax = cv2.dilate(dark, np.ones((3, 3), np.uint8))
     half = cv2.compare(cv2.add(dark, dark), localmax, cv2.CMP_GE)  # 2d >= max (no overflow
     # issue: saturation at 255 only where d >= 128, i.e. surely >= half of any max)
     cand = cv2.bitwise_and(at_least(dark, lv.weak), half)
     cv2.bitwise_or(cand, strong, dst=cand)  # strong >= weak: strong pixels are candidates
-    # hysteresis: drop the 8-connected pieces without a strong pixel. Only the soft
-    # (candidate, not strong) pixels can lie in such a piece: they are looked up and
-    # cleared sparsely, no full-size lookup through the component labels
+    return cand, strong
+
+
+def _hysteresis(cand: np.ndarray, strong: np.ndarray,
+                seeds: list[tuple[np.ndarray, np.ndarray] | None] = ()
+                ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None, np.ndarray]:
+    """Drop, in place, the 8-connected pieces of ``cand`` with no strong pixel and no
+    seed pixel. seeds: per seed class (xs, ys) or None.
+
+    Returns (cand, soft (S, 2) xy of the soft -- candidate, not strong -- pixels kept or
+    None, their piece's seed counts (S, K) or None when no soft piece holds a seed but
+    no strong pixel, strong-piece flag (S,) bool). Only the soft pixels can lie in a
+    piece without a strong pixel: they are looked up and cleared sparsely.
+    """
     soft = cv2.findNonZero(cv2.bitwise_xor(cand, strong))
     if soft is None:
-        return cand
-    n1, lab = cv2.connectedComponentsWithAlgorithm(cand, 8, cv2.CV_32S, cv2.CCL_SAUF)
+        return cand, None, None, np.zeros(0, bool)
+    n1, lab = cv2.connectedComponentsWithAlgorithm(cand, 8, cv2.CV_32S, cv2.CCL_SPAGHETTI)
     keep = np.zeros(n1, bool)
     pts = cv2.findNonZero(strong)
     if pts is not None:
         pts = pts.reshape(-1, 2)
         keep[lab[pts[:, 1], pts[:, 0]]] = True
+    counts = np.zeros((n1, max(len(seeds), 1)), np.int64)
+    for k, sp in enumerate(seeds):
+        if sp is not None:
+            counts[:, k] = np.bincount(lab[sp[1], sp[0]], minlength=n1)
+    counts[0] = 0
+    seeded = ~keep & (counts.sum(1) > 0)
     soft = soft.reshape(-1, 2)
-    drop = ~keep[lab[soft[:, 1], soft[:, 0]]]
+    sl = lab[soft[:, 1], soft[:, 0]]
+    drop = ~(keep | seeded)[sl]
     if drop.any():
         cand[soft[drop, 1], soft[drop, 0]] = 0
-    return cand
+        soft, sl = soft[~drop], sl[~drop]
+    return cand, soft, counts[sl] if seeded.any() else None, keep[sl]
+
+
+def adaptive_line_mask(gray: np.ndarray, lv: PaperInk, dark: np.ndarray | None = None
+                       ) -> np.ndarray:
+    """HxW uint8 255/0: black line pixels of adaptive mode, without color seeds (see
+    the module docstring and :func:`adaptive_lines`).
+
+    dark: :func:`darkness` of ``gray`` when already computed.
+    """
+    if dark is None:
+        dark = darkness(gray, lv)
+    cand, strong = _line_candidates(dark, lv)
+    return _hysteresis(cand, strong)[0]
+
+
+def _add_points(pts: tuple[np.ndarray, np.ndarray] | None, xs: np.ndarray, ys: np.ndarray,
+                width: int) -> tuple[np.ndarray, np.ndarray]:
+    """Union of a raster-ordered point set and more points (raster order, none of them
+    in the set already), in raster order: a stable sort of two sorted runs, O(N)."""
+    key = ys.astype(np.int64) * width + xs
+    if pts is not None:
+        key = np.concatenate([pts[1].astype(np.int64) * width + pts[0], key])
+        key.sort(kind="stable")
+    y, x = np.divmod(key, width)
+    return x, y
+
+
+_PAIRS = (((0, -1), (0, 1)), ((-1, 0), (1, 0)), ((-1, -1), (1, 1)), ((-1, 1), (1, -1)))
+"""Opposite 8-neighbours (dy, dx): left/right, up/down, the two diagonals."""
+
+
+VALLEY_MIN_DEPTH = 0.1
+"""adaptive mode: a line pixel this much (share of the ink contrast) lighter than both
+of two opposite neighbours is paper between two lines (see :func:`open_valleys`)."""
+
+
+def _pair_kernel(a: tuple[int, int], b: tuple[int, int]) -> np.ndarray:
+    k = np.zeros((3, 3), np.uint8)
+    k[1 + a[0], 1 + a[1]] = k[1 + b[0], 1 + b[1]] = 1
+    return k
+
+
+_PAIR_KERNELS = [_pair_kernel(a, b) for a, b in _PAIRS]
+
+
+def open_valleys(line: np.ndarray, dark: np.ndarray, depth: float, ridge: float) -> int:
+    """Give back to paper the line pixels that are a valley of darkness: a 1-px gap
+    between two lines that blur made dark enough to be taken as line (a thin region
+    then vanished, or broke into pieces). A pixel is a valley when it is at least
+    ``depth`` lighter than both of two opposite neighbours (left/right, up/down, a
+    diagonal), and not at the same time a ridge across: at least ``ridge`` darker than
+    both neighbours in the perpendicular direction (a lighter spot on the core of a
+    1-px line is a valley along the line but a ridge across it, and stays line).
+
+    line: HxW uint8 255/0, modified in place; returns the pixels opened. Full-size
+    OpenCV min/max filters with two-point kernels (a few ms at 1920x1920).
+    """
+    if min(line.shape) < 3:
+        return 0
+    valley = np.zeros_like(line)
+    for i, j in ((0, 1), (1, 0), (2, 3), (3, 2)):  # direction, its perpendicular
+        deep = at_least(cv2.subtract(cv2.erode(dark, _PAIR_KERNELS[i]), dark), depth)
+        flat = cv2.compare(cv2.subtract(dark, cv2.dilate(dark, _PAIR_KERNELS[j])),
+                           float(ridge), cv2.CMP_LT)
+        cv2.bitwise_or(valley, cv2.bitwise_and(deep, flat), dst=valley)
+    cv2.bitwise_and(valley, line, dst=valley)
+    n = cv2.countNonZero(valley)
+    if n:
+        cv2.bitwise_and(line, cv2.bitwise_not(valley), dst=line)
+    return n
+
+
+def bridge_gaps(line: np.ndarray, trace: list[tuple[np.ndarray, np.ndarray] | None],
+                dark: np.ndarray, weak: int, margin: float
+                ) -> tuple[np.ndarray, list[tuple[np.ndarray, np.ndarray] | None], int]:
+    """Close 1-px gaps where a light line meets a dark one.
+
+    Next to a dark line's core, the last pixel of a light line running into it (an
+    anti-aliased or JPEG'd red trace line, a light 1-px stroke) is less than half as
+    dark as that core, so not line, and the regions on both sides of the light line
+    joined through it. A pixel that is neither line nor trace, at least ``weak`` dark,
+    between two line/trace pixels on opposite sides (left/right, up/down or a diagonal)
+    and at least as dark as the lighter of the two less ``margin`` -- a ramp from the
+    light line into the dark one, not a valley (a 1-px region between two lines is
+    lighter than both) -- becomes line, or trace of that color where either of the two
+    is trace.
+
+    line: HxW uint8 255/0 (modified in place); trace: per color (xs, ys) in raster
+    order or None. Returns (line, trace, pixels bridged).
+    """
+    h, w = line.shape
+    if h < 3 or w < 3:
+        return line, trace, 0
+    tid = np.zeros((h, w), np.uint8)  # trace color 1..K, 0 none
+    for k, p in enumerate(trace):
+        if p is not None:
+            tid[p[1], p[0]] = k + 1
+    occ = cv2.bitwise_or(line, at_least(tid, 1))
+    gap = cv2.bitwise_and(at_least(dark, weak), cv2.bitwise_not(occ))
+    pair = np.zeros((h - 2, w - 2), np.uint8)
+    for (ay, ax), (by, bx) in _PAIRS:
+        cv2.bitwise_or(pair, cv2.bitwise_and(occ[1 + ay:h - 1 + ay, 1 + ax:w - 1 + ax],
+                                             occ[1 + by:h - 1 + by, 1 + bx:w - 1 + bx]),
+                       dst=pair)
+    cv2.bitwise_and(pair, gap[1:-1, 1:-1], dst=pair)
+    pts = cv2.findNonZero(pair)
+    if pts is None:
+        return line, trace, 0
+    pts = pts.reshape(-1, 2).astype(np.int64) + 1
+    xs, ys = pts[:, 0], pts[:, 1]
+    d = dark[ys, xs].astype(np.float32)
+    ok = np.zeros(xs.size, bool)
+    color = np.zeros(xs.size, np.int64)
+    for (ay, ax), (by, bx) in _PAIRS:
+        o1, o2 = occ[ys + ay, xs + ax] > 0, occ[ys + by, xs + bx] > 0
+        lo = np.minimum(dark[ys + ay, xs + ax], dark[ys + by, xs + bx]).astype(np.float32)
+        hit = o1 & o2 & (d >= lo - margin)
+        ok |= hit
+        c = np.maximum(tid[ys + ay, xs + ax], tid[ys + by, xs + bx]).astype(np.int64)
+        color = np.where(hit & (c > color), c, color)
+    if not ok.any():
+        return line, trace, 0
+    xs, ys, color = xs[ok], ys[ok], color[ok]
+    out = list(trace)
+    for k in range(len(trace)):
+        sel = color == k + 1
+        if sel.any():
+            out[k] = _add_points(out[k], xs[sel], ys[sel], w)
+    black = color == 0
+    line[ys[black], xs[black]] = 255
+    return line, out, int(xs.size)
+
+
+def adaptive_lines(rgb: np.ndarray, gray: np.ndarray, lv: PaperInk, opts: LineOptions,
+                   dark: np.ndarray | None = None) -> tuple[np.ndarray, ColorPixels]:
+    """Adaptive mode: (HxW uint8 255/0 line mask, color-classified pixels).
+
+    As :func:`adaptive_line_mask`, but the hysteresis is also seeded by the trace and
+    line-color pixels (:func:`classify_colors`): a light colored line (red's luminance
+    is 76, so an anti-aliased or JPEG'd 1-px red line has no strong pixel) keeps the
+    candidate pixels around its colored ones. In a piece with no strong (black) pixel,
+    a candidate pixel next to a trace pixel becomes trace line of that color: where
+    JPEG's halved chroma leaves a colored line's pixels nearer grey than their hue, the
+    line stays whole and closed (instead of gaps that joined the regions on both sides,
+    or pieces that became segments of their own).
+    """
+    if dark is None:
+        dark = darkness(gray, lv)
+    colors = classify_colors(rgb, opts, lv.paper_rgb, float(lv.ink), adaptive=True)
+    cand, strong = _line_candidates(dark, lv)
+    cand, soft, counts, _ = _hysteresis(cand, strong, list(colors.trace) + [colors.line])
+    if counts is not None:
+        colors = _seeded_trace(colors, soft, counts, gray.shape)
+    contrast = float(lv.paper - lv.ink)
+    open_valleys(cand, dark, max(VALLEY_MIN_DEPTH * contrast, 2.0 * lv.noise + 2.0),
+                 max(0.05 * contrast, 2.0 * lv.noise + 2.0))
+    margin = max(2.0 * lv.noise, 0.04 * contrast)
+    cand, trace, _ = bridge_gaps(cand, colors.trace, dark, lv.weak, margin)
+    return cand, ColorPixels(trace, colors.line)
+
+
+def _seeded_trace(colors: ColorPixels, soft: np.ndarray, counts: np.ndarray,
+                  shape: tuple[int, int]) -> ColorPixels:
+    """Soft pixels (S, 2) of pieces without a strong pixel but with seeds (their seed
+    counts (S, K)) next to a trace pixel become trace of that color."""
+    seeded = counts.sum(1) > 0
+    if not seeded.any():
+        return colors
+    nt = len(colors.trace)
+    # which trace color (1..nt) lies next to each pixel (0: none; the later color wins
+    # where two meet)
+    h, w = shape
+    near = np.zeros((h, w), np.uint8)
+    for k, p in enumerate(colors.trace):
+        if p is not None:
+            near[p[1], p[0]] = k + 1
+    if colors.line is not None:
+        near[colors.line[1], colors.line[0]] = 255
+    own = near[soft[:, 1], soft[:, 0]]  # already a trace or line-color pixel
+    if colors.line is not None:
+        near[colors.line[1], colors.line[0]] = 0
+    near = cv2.dilate(near, np.ones((3, 3), np.uint8))
+    got = near[soft[:, 1], soft[:, 0]].astype(np.int64)
+    add = seeded & (own == 0) & (got > 0)
+    trace = list(colors.trace)
+    for k in range(nt):
+        sel = add & (got == k + 1)
+        if sel.any():
+            trace[k] = _add_points(trace[k], soft[sel, 0].astype(np.int64),
+                                   soft[sel, 1].astype(np.int64), w)
+    return ColorPixels(trace, colors.line)
 
 
 @dataclass
@@ -334,6 +538,45 @@ _OFFSETS = sorted(((dy, dx) for dy in range(-_SPECK_RADIUS, _SPECK_RADIUS + 1)
                   key=lambda o: (o[0] * o[0] + o[1] * o[1], o))
 
 
+SLIVER_MIN_DEPTH = 0.4
+"""adaptive mode: a thin small region whose deepest pixel is this much (share of the
+ink contrast) lighter than the lighter of two opposite neighbours ..."""
+SLIVER_MIN_MEAN_DEPTH = 0.15
+"""... and whose pixels are on average this much lighter, is a sliver of paper between
+two lines (a real region), not a speck."""
+
+
+def valley_depth(dark: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
+    """(N,) float32: how much lighter each pixel (xs, ys) is than the lighter of two
+    opposite 8-neighbours, the most over left/right, up/down and the two diagonals
+    (darkness levels; 0 where it is no valley). Border pixels compare with themselves."""
+    h, w = dark.shape
+    d = dark[ys, xs].astype(np.float32)
+    out = np.zeros(xs.size, np.float32)
+    for (ay, ax), (by, bx) in _PAIRS:
+        a = dark[np.clip(ys + ay, 0, h - 1), np.clip(xs + ax, 0, w - 1)]
+        b = dark[np.clip(ys + by, 0, h - 1), np.clip(xs + bx, 0, w - 1)]
+        np.maximum(out, np.minimum(a, b).astype(np.float32) - d, out=out)
+    return out
+
+
+def _valleys(labels: np.ndarray, dark: np.ndarray, sid: np.ndarray, xs: np.ndarray,
+             ys: np.ndarray, n: int, which: np.ndarray, areas: np.ndarray, contrast: float
+             ) -> np.ndarray:
+    """(n+1,) bool: the regions in ``which`` that are slivers of paper between two lines
+    (SLIVER_MIN_DEPTH, SLIVER_MIN_MEAN_DEPTH). sid, xs, ys: the small regions' pixels."""
+    out = np.zeros(n + 1, bool)
+    sel = which[sid]
+    if not sel.any() or contrast <= 0:
+        return out
+    dep = valley_depth(dark, xs[sel], ys[sel]) / contrast
+    s = sid[sel]
+    top = np.zeros(n + 1, np.float32)
+    np.maximum.at(top, s, dep)
+    mean = np.bincount(s, weights=dep, minlength=n + 1) / np.maximum(areas, 1)
+    return which & (top >= SLIVER_MIN_DEPTH) & (mean >= SLIVER_MIN_MEAN_DEPTH)
+
+
 def find_specks(labels: np.ndarray, areas: np.ndarray, dark: np.ndarray | None = None,
                 min_dark: float = 0.0, runs: tuple[np.ndarray, np.ndarray, np.ndarray] | None
                 = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -372,6 +615,9 @@ def find_specks(labels: np.ndarray, areas: np.ndarray, dark: np.ndarray | None =
     if dark is not None:  # thin AND inky: its pixels are, on average, in a line's fringe
         mean_dark = np.bincount(sid, weights=dark[ys, xs], minlength=n + 1) / np.maximum(areas, 1)
         thin &= mean_dark >= min_dark
+        # ... but not a sliver of paper between two lines (a valley of darkness)
+        thin &= ~_valleys(labels, dark, sid, xs, ys, n, thin & small & (areas > SPECK_MAX_AREA),
+                          areas, min_dark / SPECK_MIN_DARK)
     speck = small & ((areas <= SPECK_MAX_AREA) | thin)
     speck &= areas <= np.where(areas <= SPECK_MAX_AREA, SPECK_MAX_AREA, SPECK_THIN_MAX_AREA)
     sel = speck[sid]

@@ -430,8 +430,8 @@ def segment_line_art_details(rgba: np.ndarray, *, gap_radius: int = 0,
         lv = la.estimate_levels(rgb, gray, hist)
         info["levels"] = lv.record()
         dark = la.darkness(gray, lv)
-        free = cv2.bitwise_not(la.adaptive_line_mask(gray, lv, dark))
-        colors = la.classify_colors(rgb, opts, lv.paper_rgb, float(lv.ink), adaptive=True)
+        line, colors = la.adaptive_lines(rgb, gray, lv, opts, dark)
+        free = cv2.bitwise_not(line)
     cpts = colors.trace
     for pts in cpts + [colors.line]:
         if pts is not None:

@@ -146,7 +146,7 @@ def test_speck_merge_keeps_raster_numbering_and_inputs_agree():
     from dacon_engine.labelmap import relabel_raster
 
     line, _ = draw(160)  # no trace line: every segment is a region
-    img = deg.jpeg(deg.antialias(line, 1, 0.6), 70)
+    img = deg.jpeg(deg.antialias(line, 2, 0.8), 70)
     labels, n, info, _ = segment_line_art_details(img)
     assert info["specks"] > 0
     again, m = relabel_raster(labels)
