@@ -323,25 +323,47 @@ def open_valleys(line: np.ndarray, dark: np.ndarray, depth: float, ridge: float)
     then vanished, or broke into pieces). A pixel is a valley when it is at least
     ``depth`` lighter than both of two opposite neighbours (left/right, up/down, a
     diagonal), and not at the same time a ridge across: at least ``ridge`` darker than
-    both neighbours in the perpendicular direction (a lighter spot on the core of a
-    1-px line is a valley along the line but a ridge across it, and stays line).
+    both neighbours in the perpendicular direction, or with its neighbour there at
+    least ``ridge`` darker than the two pixels flanking the pair (a lighter spot on the
+    core of a 1- or 2-px line is a valley along the line but a ridge across it, and
+    stays line; a 1-px region between two lines is no ridge along its length).
 
-    line: HxW uint8 255/0, modified in place; returns the pixels opened. Full-size
-    OpenCV min/max filters with two-point kernels (a few ms at 1920x1920).
+    line: HxW uint8 255/0, modified in place; returns the pixels opened. The valleys
+    come from full-size OpenCV min filters with two-point kernels (one bit per
+    direction); the ridge test only looks at those few pixels.
     """
-    if min(line.shape) < 3:
+    h, w = line.shape
+    if h < 3 or w < 3:
         return 0
-    valley = np.zeros_like(line)
-    for i, j in ((0, 1), (1, 0), (2, 3), (3, 2)):  # direction, its perpendicular
-        deep = at_least(cv2.subtract(cv2.erode(dark, _PAIR_KERNELS[i]), dark), depth)
-        flat = cv2.compare(cv2.subtract(dark, cv2.dilate(dark, _PAIR_KERNELS[j])),
-                           float(ridge), cv2.CMP_LT)
-        cv2.bitwise_or(valley, cv2.bitwise_and(deep, flat), dst=valley)
-    cv2.bitwise_and(valley, line, dst=valley)
-    n = cv2.countNonZero(valley)
-    if n:
-        cv2.bitwise_and(line, cv2.bitwise_not(valley), dst=line)
-    return n
+    bits = np.zeros_like(line)
+    for i, k in enumerate(_PAIR_KERNELS):
+        deep = at_least(cv2.subtract(cv2.erode(dark, k), dark), depth)
+        cv2.bitwise_and(deep, 1 << i, dst=deep)
+        cv2.bitwise_or(bits, deep, dst=bits)
+    cv2.bitwise_and(bits, line, dst=bits)
+    pts = cv2.findNonZero(bits)
+    if pts is None:
+        return 0
+    pts = pts.reshape(-1, 2).astype(np.int64)
+    xs, ys = pts[:, 0], pts[:, 1]
+    b = bits[ys, xs]
+    d0 = dark[ys, xs].astype(np.int16)
+
+    def at(k: int, e: tuple[int, int]) -> np.ndarray:
+        return dark[np.clip(ys + k * e[0], 0, h - 1),
+                    np.clip(xs + k * e[1], 0, w - 1)].astype(np.int16)
+
+    opened = np.zeros(xs.size, bool)
+    for i, j in ((0, 1), (1, 0), (2, 3), (3, 2)):  # valley direction, its perpendicular
+        e = _PAIRS[j][1]
+        m1, p1, m2, p2 = at(-1, e), at(1, e), at(-2, e), at(2, e)
+        ridged = ((d0 - np.maximum(m1, p1) >= ridge)
+                  | (np.minimum(d0, p1) - np.maximum(m1, p2) >= ridge)
+                  | (np.minimum(d0, m1) - np.maximum(p1, m2) >= ridge))
+        opened |= ((b >> i) & 1).astype(bool) & ~ridged
+    if opened.any():
+        line[ys[opened], xs[opened]] = 0
+    return int(opened.sum())
 
 
 def bridge_gaps(line: np.ndarray, trace: list[tuple[np.ndarray, np.ndarray] | None],
@@ -492,11 +514,19 @@ def classify_colors(rgb: np.ndarray, opts: LineOptions, paper_rgb: np.ndarray | 
     chroma_c = dirs[1:].max(1) - dirs[1:].min(1)
     pv = tuple(float(v) for v in np.clip(np.rint(p), 0, 255))
     if adaptive:
-        v = cv2.subtract(cv2.bitwise_not(rgb), (255 - pv[0], 255 - pv[1], 255 - pv[2], 0))
+        v = cv2.bitwise_not(rgb)
+        cv2.subtract(v, (255 - pv[0], 255 - pv[1], 255 - pv[2], 0), dst=v)
     else:  # white paper: absorption chroma = chroma of the pixel itself
         v = rgb
-    c0, c1, c2 = cv2.split(v)
-    ch = cv2.subtract(cv2.max(cv2.max(c0, c1), c2), cv2.min(cv2.min(c0, c1), c2))
+    # into preallocated planes, reused below (cv2.split allocating its own planes and
+    # a fresh array per step cost several times the arithmetic at 1920x1920)
+    c = [np.empty(rgb.shape[:2], np.uint8) for _ in range(3)]
+    cv2.split(v, c)
+    ch = cv2.max(c[0], c[1])
+    cv2.max(ch, c[2], dst=ch)
+    cv2.min(c[0], c[1], dst=c[0])
+    cv2.min(c[0], c[2], dst=c[0])
+    cv2.subtract(ch, c[0], dst=ch)
     lim = 0.15 if adaptive else 0.5
     cmin = max(float(chroma_c.min()) * lim * 0.8, 12.0 if adaptive else 1.0)
     cand = at_least(ch, cmin)
