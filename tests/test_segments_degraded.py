@@ -249,6 +249,142 @@ def test_isolated_noise_is_not_line(paper):
     assert labels[10, 10] > 0 and (labels[:, 30] == 0).all()
 
 
+# --- thin lines, gaps and slivers (adaptive mode) --------------------------------------
+
+def _box(paper, h=48, w=64, width=1):
+    img = paper(h, w)
+    cv2.rectangle(img, (2, 2), (w - 3, h - 3), BLACK, width)
+    return img
+
+
+# a red trace line ending diagonally against a 5-px black line (cut from the synthetic
+# benchmark frame): the wedge between them is a region of its own
+_JUNCTION = """\
+........#####...........
+........#####...........
+.........#####..........
+..........#####.........
+..........#####.........
+...........#####........
+............#####.......
+............######......
+.............#####......
+..............#####.....
+.............r.#####....
+...........rr..#####....
+..........r.....#####...
+.........r.......#####..
+........r........#####..
+.......r..........#####.
+......r............#####
+.....r.............#####
+....r...............####
+...r.................###"""
+
+
+@pytest.mark.parametrize("q", [95, 90, 80])
+def test_light_trace_line_keeps_its_regions_apart_under_jpeg(q):
+    """A 1-px red line has no pixel dark enough to be sure line (red's luminance is 76)
+    and JPEG halves its chroma: where it met the dark black line its last pixels were
+    neither line nor trace, and the wedge between them joined the region on the other
+    side (they stay apart down to JPEG 80; at 70 they still join here)."""
+    img = np.full((24, 28, 3), 255, np.uint8)
+    img[:2] = img[-2:] = 0
+    img[:, :2] = img[:, -2:] = 0
+    for y, row in enumerate(_JUNCTION.splitlines()):
+        for x, ch in enumerate(row):
+            if ch != ".":
+                img[2 + y, 2 + x] = (0, 0, 0) if ch == "#" else RED[:3]
+    clean, n = segment_line_art(img)
+    assert n == 3 and len({clean[4, 4], clean[19, 12], clean[12, 25]}) == 3
+    labels, n, info, cls = segment_line_art_details(deg.jpeg(deg.antialias(img, 1, 0.6), q),
+                                                    classes=True)
+    assert info["line_mode"] == "adaptive" and n == 3
+    assert len({labels[4, 4], labels[19, 12], labels[12, 25]}) == 3
+    if q >= 90:  # at 80 JPEG leaves this short line no chroma: it is taken as black line
+        assert (cls == PIXEL_TRACE).sum() >= 8
+
+
+def test_sliver_between_blurred_lines_survives(paper):
+    """A 1-px region between two lines 2 px apart: blur makes it a valley of darkness
+    (lighter than the lines on both sides), kept as a region, not taken as line or
+    merged away as a speck."""
+    img = _box(paper)
+    img[10:40, 30] = BLACK
+    img[10:40, 32] = BLACK
+    img[10, 30:33] = BLACK
+    img[39, 30:33] = BLACK
+    clean, _ = segment_line_art(img)
+    labels, _, info, _ = segment_line_art_details(deg.antialias(img, 1, 0.6))
+    assert info["line_mode"] == "adaptive"
+    sliver = clean[20, 31]
+    assert (clean == sliver).sum() == 28
+    assert labels[20, 31] > 0 and labels[20, 31] not in (labels[20, 20], labels[20, 45])
+    assert (labels[12:38, 31] == labels[20, 31]).all()
+
+
+def test_open_valleys_spares_line_cores():
+    """A lighter spot along a 1-px or 2-px line is a valley along the line but a ridge
+    across it: it stays line. A pixel between two lines is opened."""
+    from dacon_engine.lineart import open_valleys
+
+    dark = np.zeros((20, 30), np.uint8)
+    dark[5, 2:28] = 200          # 1-px line with a light spot
+    dark[5, 14] = 120
+    dark[12:14, 2:28] = 200      # 2-px line with a light spot across both rows
+    dark[12:14, 14] = 120
+    line = np.where(dark > 0, 255, 0).astype(np.uint8)
+    before = line.copy()
+    assert open_valleys(line, dark, 25, 10) == 0 and (line == before).all()
+    dark2 = np.zeros((9, 9), np.uint8)
+    dark2[:, 3] = dark2[:, 5] = 200
+    dark2[:, 4] = 120            # the gap between two lines, blurred dark
+    line2 = np.where(dark2 > 0, 255, 0).astype(np.uint8)
+    assert open_valleys(line2, dark2, 25, 10) == 9
+    assert (line2[:, 4] == 0).all() and (line2[:, 3] == 255).all()
+
+
+def test_bridge_gaps_closes_ramps_not_valleys():
+    from dacon_engine.lineart import bridge_gaps
+
+    dark = np.zeros((11, 12), np.uint8)
+    dark[:, 8] = 220                   # dark vertical line
+    dark[5, 1:7] = 60                  # light horizontal line ending 1 px short of it
+    dark[5, 7] = 70                    # the fringe pixel between: a ramp
+    line = np.where(dark >= 100, 255, 0).astype(np.uint8)
+    trace = [(np.arange(1, 7), np.full(6, 5))]  # the light line is red trace
+    line, out, n = bridge_gaps(line, trace, dark, 30, 5.0)
+    assert n == 1 and line[5, 7] == 0 and 7 in out[0][0]
+    xs, ys = out[0]
+    assert (np.diff(ys * 12 + xs) > 0).all()  # still in raster order
+    dark2 = np.zeros((7, 7), np.uint8)
+    dark2[:, 2] = dark2[:, 4] = 200
+    dark2[:, 3] = 90                   # a valley between two lines: a thin region
+    line2 = np.where(dark2 >= 100, 255, 0).astype(np.uint8)
+    assert bridge_gaps(line2, [None], dark2, 30, 5.0)[2] == 0
+
+
+def test_thin_valley_regions_are_not_specks():
+    """Thin small regions: a sliver of paper between two lines (its pixels well below
+    both sides) is a region; a pocket in a line's fringe (no valley) is a speck."""
+    from dacon_engine.lineart import SPECK_MIN_DARK, find_specks
+    from dacon_engine.segments import label_areas
+
+    labels = np.zeros((30, 40), np.int32)
+    labels[:, :10] = 1
+    labels[:, 13:] = 2
+    labels[5:25, 11] = 3                # 20 px, 1 px wide, between two line columns
+    dark = np.zeros(labels.shape, np.uint8)
+    dark[:, 10] = dark[:, 12] = 200
+    dark[5:25, 11] = 80                 # sliver: 120 lighter than both sides
+    areas = label_areas(labels, 3)
+    speck, _, _ = find_specks(labels, areas, dark, SPECK_MIN_DARK * 200)
+    assert not speck[3]
+    dark[5:25, 11] = 190                # as dark as the lines: a fringe pocket
+    speck, _, _ = find_specks(labels, areas, dark, SPECK_MIN_DARK * 200)
+    assert speck[3]
+
+
 # --- trace colors --------------------------------------------------------------------
 
 def _trace_art(paper, color=RED):
