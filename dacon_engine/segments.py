@@ -445,7 +445,7 @@ def segment_line_art_details(rgba: np.ndarray, *, gap_radius: int = 0,
         n = n1 - 1
     sx = sy = np.zeros(0, np.int64)  # speck pixels
     info["specks"] = info["speck_pixels"] = 0
-    if mode == "adaptive" and n > 0:
+    if mode == "adaptive":  # (no region: no speck either)
         runs = label_runs(labels)
         speck, sx, sy = la.find_specks(labels, run_areas(runs, n), dark,
                                        la.SPECK_MIN_DARK * (lv.paper - lv.ink), runs)
