@@ -12,7 +12,18 @@ Two modes decide which pixels are line (see :func:`dacon_engine.segments.segment
   the darkest pixel next to it, so a light 1-px anti-aliased line (whose core is its own
   local maximum) stays whole and closed while the soft fringe of a dark line does not
   widen it. ``weak`` = max(0.12 D, 5 noise + 6). 8-connected line pieces without a
-  strong pixel (paper noise, JPEG ringing) are dropped (hysteresis).
+  strong pixel (paper noise, JPEG ringing) are dropped (hysteresis), unless they hold
+  a trace or line-color pixel (a light red line has no strong pixel); then, in order
+  (:func:`adaptive_lines`): candidate pixels of such seeded pieces next to a trace
+  pixel become trace (:func:`_seeded_trace`); line pixels that are a valley of
+  darkness across -- a 1-px gap between two lines, lighter than both sides by
+  ``VALLEY_MIN_DEPTH`` D, and no 1- or 2-px ridge along it -- go back to paper
+  (:func:`open_valleys`: thin regions pinched by blur stay whole); and paper pixels
+  between two line pixels that are a ramp, not a valley -- where a light line runs
+  into a dark one and its last pixel fell under half the dark core -- become line or
+  trace (:func:`bridge_gaps`). After labelling, tiny regions are specks (merged into
+  the nearest region, :func:`find_specks`) unless they are a thin valley between two
+  lines (``SLIVER_MIN_DEPTH``: a real sliver region).
 * ``auto`` (default): ``fixed`` when the image is clean -- (almost) every pixel is either
   paper at one exact level, or ink; no anti-aliasing ramps, noise or compression
   artefacts -- else ``adaptive``. The JSON record says which was used.
@@ -388,31 +399,34 @@ def bridge_gaps(line: np.ndarray, trace: list[tuple[np.ndarray, np.ndarray] | No
     if h < 3 or w < 3:
         return line, trace, 0
     tid = np.zeros((h, w), np.uint8)  # trace color 1..K, 0 none
+    occ = line.copy()
     for k, p in enumerate(trace):
         if p is not None:
             tid[p[1], p[0]] = k + 1
-    occ = cv2.bitwise_or(line, at_least(tid, 1))
-    gap = cv2.bitwise_and(at_least(dark, weak), cv2.bitwise_not(occ))
-    pair = np.zeros((h - 2, w - 2), np.uint8)
-    for (ay, ax), (by, bx) in _PAIRS:
-        cv2.bitwise_or(pair, cv2.bitwise_and(occ[1 + ay:h - 1 + ay, 1 + ax:w - 1 + ax],
-                                             occ[1 + by:h - 1 + by, 1 + bx:w - 1 + bx]),
+            occ[p[1], p[0]] = 255
+    # both of two opposite neighbours occupied: a min filter with a two-point kernel
+    # (outside the image counts as free)
+    pair = np.zeros_like(line)
+    for k in _PAIR_KERNELS:
+        cv2.bitwise_or(pair, cv2.erode(occ, k, borderType=cv2.BORDER_CONSTANT, borderValue=0),
                        dst=pair)
-    cv2.bitwise_and(pair, gap[1:-1, 1:-1], dst=pair)
+    cv2.bitwise_and(pair, at_least(dark, weak), dst=pair)
+    cv2.bitwise_and(pair, cv2.bitwise_not(occ), dst=pair)
     pts = cv2.findNonZero(pair)
     if pts is None:
         return line, trace, 0
-    pts = pts.reshape(-1, 2).astype(np.int64) + 1
+    pts = pts.reshape(-1, 2).astype(np.int64)
     xs, ys = pts[:, 0], pts[:, 1]
     d = dark[ys, xs].astype(np.float32)
     ok = np.zeros(xs.size, bool)
     color = np.zeros(xs.size, np.int64)
     for (ay, ax), (by, bx) in _PAIRS:
-        o1, o2 = occ[ys + ay, xs + ax] > 0, occ[ys + by, xs + bx] > 0
-        lo = np.minimum(dark[ys + ay, xs + ax], dark[ys + by, xs + bx]).astype(np.float32)
-        hit = o1 & o2 & (d >= lo - margin)
+        y1, x1 = np.clip(ys + ay, 0, h - 1), np.clip(xs + ax, 0, w - 1)
+        y2, x2 = np.clip(ys + by, 0, h - 1), np.clip(xs + bx, 0, w - 1)
+        lo = np.minimum(dark[y1, x1], dark[y2, x2]).astype(np.float32)
+        hit = (occ[y1, x1] > 0) & (occ[y2, x2] > 0) & (d >= lo - margin)
         ok |= hit
-        c = np.maximum(tid[ys + ay, xs + ax], tid[ys + by, xs + bx]).astype(np.int64)
+        c = np.maximum(tid[y1, x1], tid[y2, x2]).astype(np.int64)
         color = np.where(hit & (c > color), c, color)
     if not ok.any():
         return line, trace, 0
