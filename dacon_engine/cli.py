@@ -137,6 +137,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_line_args(p)
     p.add_argument("--batch-size", type=_int_at_least(1), default=4)
     _add_palette_args(p)
+    p.add_argument("--graph-refine", action=argparse.BooleanOptionalAction, default=True,
+                   help="rescore matches by the segment graph: segments that touch in a "
+                        "frame should match segments that touch in the references "
+                        "(default: on)")
     p.add_argument("--workers", type=_int_at_least(1), default=1,
                    help="keyframe mode: color frames in N processes at once (each loads the "
                         "model; torch threads are split between them)")

@@ -16,7 +16,7 @@ import os
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +26,7 @@ import torch
 from .errors import DaconError
 from .files import frame_number
 from .frames import Reference, SegmentedFrame
+from .graphrefine import FrameGraph, bank_graph, frame_graph, join_graphs, refine_similarity
 from .matching import Assignment, Bank, SegmentFeaturizer, assign
 
 MODES = ("keyframe", "consecutive", "nearest")
@@ -78,6 +79,8 @@ class Colorizer:
     snapped to the nearest entry (CIEDE2000), so every fill is an exact palette value;
     colors farther than ``palette_tolerance`` are reported through ``log`` (stderr without
     one), or refused (DaconError) with ``strict_palette``.
+    graph_refine: rescore matches by the segment graph (``graphrefine``: segments that touch
+    in a target should match segments that touch in the references); on by default.
     """
 
     def __init__(self, model: str | os.PathLike | SegmentFeaturizer = "default", *,
@@ -85,7 +88,7 @@ class Colorizer:
                  line_mode: str = "auto", trace_colors=None, line_colors=None,
                  log: Callable[[str], None] | None = None, keep_reference_images: bool = True,
                  palette=None, palette_tolerance: float | None = None,
-                 strict_palette: bool = False):
+                 strict_palette: bool = False, graph_refine: bool = True):
         from .palette import DEFAULT_TOLERANCE, check_palette_options
         from .segments import check_gap_radius
 
@@ -97,6 +100,9 @@ class Colorizer:
         self._palette_reported: set[str] = set()  # each off-palette color is reported once
 
         self.gap_radius = check_gap_radius(gap_radius)
+        if not isinstance(graph_refine, bool):
+            raise DaconError(None, f"graph_refine {graph_refine!r}: must be true or false")
+        self.graph_refine = graph_refine
         self.featurizer = build_featurizer(model, device=device, dinov2_weights=dinov2_weights)
         from .lineart import check_line_options
 
@@ -106,6 +112,7 @@ class Colorizer:
         self.references: list[Reference] = []
         self._ref_features: list[torch.Tensor] = []
         self._preset_bank: tuple[Bank, list[str]] | None = None
+        self._ref_graphs: dict[int, FrameGraph] = {}  # bank source -> segment graph
         self.keep_reference_images = keep_reference_images
         self.log = log or (lambda message: None)
         self.timings: dict[str, float] = {}  # seconds per stage, accumulated
@@ -157,6 +164,9 @@ class Colorizer:
         if self.palette is not None:
             ref = self._snap(ref)
         self._ref_features.append(self.features([ref.frame])[0])
+        if self.graph_refine:
+            self._ref_graphs[len(self.references)] = frame_graph(ref.frame.labels,
+                                                                 ref.frame.n_segments)
         if not self.keep_reference_images:
             ref = _without_images(ref)
         self.references.append(ref)
@@ -182,9 +192,16 @@ class Colorizer:
             self._snap(load_reference(color, line, gap_radius=self.gap_radius, name=name,
                                       **self.line_kw))
 
-    def use_bank(self, bank: Bank, names: Sequence[str]) -> None:
-        """Match against a bank built elsewhere (e.g. by the parent of worker processes)."""
+    def use_bank(self, bank: Bank, names: Sequence[str],
+                 graphs: Mapping[int, FrameGraph] | None = None) -> None:
+        """Match against a bank built elsewhere (e.g. by the parent of worker processes);
+        ``graphs``: its sources' segment graphs (``bank_graphs()``) for graph refinement."""
         self._preset_bank = (bank, list(names))
+        self._ref_graphs = dict(graphs or {})
+
+    def bank_graphs(self) -> dict[int, FrameGraph]:
+        """Segment graph of each bank source (empty without graph refinement)."""
+        return dict(self._ref_graphs)
 
     def bank(self) -> Bank:
         """The bank of every reference added so far (or the one given to ``use_bank``)."""
@@ -247,18 +264,26 @@ class Colorizer:
         done: dict[int, Bank] = {}
         uses = Counter(nb for _, nb in order if nb is not None)  # to drop banks once used
         n_refs = len(self.reference_names())
+        refine = self.graph_refine
+        base_graph = bank_graph(self._ref_graphs, base.ref_index, base.ref_segment) \
+            if refine else None
+        graphs: dict[int, FrameGraph] = {}  # segment graphs of the banks in ``done``
 
-        def chain_bank(neighbour: int) -> Bank | None:
+        def chain_bank(neighbour: int) -> tuple[Bank | None, FrameGraph | None]:
             if neighbour not in done and chain_seed is not None:
                 seed = chain_seed(neighbour)
                 if seed is not None:
                     done[neighbour] = _frame_bank(self.features([seed.frame])[0], seed.colors,
                                                   n_refs + neighbour)
-            bank = done.get(neighbour)
+                    if refine:
+                        graphs[neighbour] = frame_graph(seed.frame.labels,
+                                                        seed.frame.n_segments)
+            bank, graph = done.get(neighbour), graphs.get(neighbour)
             uses[neighbour] -= 1
             if uses[neighbour] <= 0:  # memory stays flat in clip length
                 done.pop(neighbour, None)
-            return bank
+                graphs.pop(neighbour, None)
+            return bank, graph
 
         def load(chunk: list[tuple[int, int | None]]) -> list[SegmentedFrame]:
             return [self.load_target(targets[i]) for i, _ in chunk]
@@ -275,11 +300,21 @@ class Colorizer:
                 feats = self.features(frames)
                 for (i, neighbour), frame, feat in zip(chunk, frames, feats):
                     t0 = time.perf_counter()
-                    prev = None if neighbour is None else chain_bank(neighbour)
+                    prev, prev_graph = (None, None) if neighbour is None else \
+                        chain_bank(neighbour)
                     bank = base if prev is None else base.extend(prev)
-                    a = assign(self.featurizer.similarity(feat, bank.features), bank)
+                    sim = self.featurizer.similarity(feat, bank.features)
+                    graph, scores = None, None
+                    if base_graph is not None:
+                        graph = frame_graph(frame.labels, frame.n_segments)
+                        scores = refine_similarity(
+                            sim, graph, base_graph if prev is None else
+                            join_graphs(base_graph, prev_graph, len(prev)))
+                    a = assign(sim, bank, scores)
                     if mode != "keyframe" and uses[i] > 0:
                         done[i] = _frame_bank(feat, a.colors, n_refs + i)
+                        if graph is not None:
+                            graphs[i] = graph
                     self._time("match", time.perf_counter() - t0)
                     yield FrameResult(frame, a, target_name(targets[i], i), i, feat)
         finally:

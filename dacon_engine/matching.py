@@ -107,15 +107,29 @@ def color_ids(colors: np.ndarray) -> np.ndarray:
     return (c[:, 0] << 24) | (c[:, 1] << 16) | (c[:, 2] << 8) | c[:, 3]
 
 
-def assign(similarity: torch.Tensor, bank: Bank) -> Assignment:
-    """Best match per target row of an (N, M) similarity matrix, with confidence."""
+def assign(similarity: torch.Tensor, bank: Bank,
+           scores: torch.Tensor | None = None) -> Assignment:
+    """Best match per target row of an (N, M) similarity matrix, with confidence.
+
+    scores: optional (N, M) scores that pick the match instead of ``similarity`` (e.g.
+    rescored by the segment graph); similarity and confidence are still those of
+    ``similarity`` at the match picked, so a pick that loses to a differently colored
+    bank segment on similarity has confidence 0.
+    """
     sim = similarity.float()
     n = sim.shape[0]
     if n == 0:
         z = np.zeros(0)
         return Assignment(np.zeros((0, 4), np.uint8), z.astype(np.float32),
                           z.astype(np.float32), z.astype(np.int64), z.astype(np.int64))
-    s1, best = sim.max(dim=1)
+    if scores is None:
+        s1, best = sim.max(dim=1)
+    else:
+        if tuple(scores.shape) != tuple(sim.shape):
+            raise ValueError(f"scores {tuple(scores.shape)} differ from similarity "
+                             f"{tuple(sim.shape)}")
+        best = scores.float().to(sim.device).max(dim=1).indices
+        s1 = sim.gather(1, best[:, None]).squeeze(1)
     cid = torch.from_numpy(color_ids(bank.colors)).to(sim.device)
     other = cid[None, :] != cid[best][:, None]
     s_alt = torch.where(other, sim, torch.zeros_like(sim)).max(dim=1).values

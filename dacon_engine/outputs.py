@@ -95,7 +95,7 @@ def _transparent_paper(frame: SegmentedFrame) -> bool:
 
 def frame_record(frame: SegmentedFrame, assignment: Assignment, model_name: str,
                  references: Sequence = (), *, source: PathLike | None = None,
-                 palette: "Palette | None" = None) -> dict:
+                 palette: "Palette | None" = None, matching: dict | None = None) -> dict:
     """The JSON record of one colored frame.
 
     references: names/paths (or Reference objects) indexed by ``assignment.ref_index``.
@@ -103,6 +103,7 @@ def frame_record(frame: SegmentedFrame, assignment: Assignment, model_name: str,
     (name, or null if unknown), reference_segment (label in that reference), area (px),
     palette_entry (the palette entry's name; without a palette ``#rrggbb``; null for a
     transparent fill). ``palette``: {"source": file, "entries": {name: "#rrggbb"}} or null.
+    ``matching``: the matching settings (e.g. {"graph_refine": true}) or null if not given.
     """
     from .palette import segment_names
 
@@ -128,6 +129,7 @@ def frame_record(frame: SegmentedFrame, assignment: Assignment, model_name: str,
         "frame": {"width": w, "height": h, "source": None if src is None else os.fspath(src),
                   "transparent_paper": _transparent_paper(frame)},
         "model": model_name,
+        "matching": None if matching is None else dict(matching),
         "references": names,
         "line_pixels": int(np.count_nonzero(frame.labels == 0)),
         "line_art": dict(frame.line_art),  # line_mode used (fixed/adaptive), levels, specks
@@ -229,7 +231,8 @@ def output_paths(out_dir: PathLike, stem: str, formats: Sequence[str]) -> list[P
 def write_frame_outputs(out_dir: PathLike, stem: str, frame: SegmentedFrame,
                         assignment: Assignment, *, formats: Sequence[str] = ("png", "json"),
                         model_name: str = "", references: Sequence = (),
-                        overwrite: bool = False, palette: "Palette | None" = None) -> list[Path]:
+                        overwrite: bool = False, palette: "Palette | None" = None,
+                        matching: dict | None = None) -> list[Path]:
     """Write ``<stem>.png`` / ``.json`` / ``.exr`` for one frame; return the paths written.
 
     All or nothing: existing destinations raise DaconError before anything is written
@@ -252,7 +255,8 @@ def write_frame_outputs(out_dir: PathLike, stem: str, frame: SegmentedFrame,
         if fmt == "png":
             imageio.write_png(tmp, rgba, overwrite=True)
         elif fmt == "json":
-            rec = frame_record(frame, assignment, model_name, names, palette=palette)
+            rec = frame_record(frame, assignment, model_name, names, palette=palette,
+                               matching=matching)
             tmp.write_text(json.dumps(rec, indent=1) + "\n", encoding="utf-8")
         else:
             _write_exr(tmp, rgba, frame, assignment.confidence, {

@@ -186,7 +186,7 @@ class ColorizeJob:
                line_colors: Sequence[str] | None = None, workers: int = 1,
                palette: str | os.PathLike | Palette | None = None,
                palette_tolerance: float | None = None,
-               strict_palette: bool = False) -> "ColorizeJob":
+               strict_palette: bool = False, graph_refine: bool = True) -> "ColorizeJob":
         """Check every input and option, then build the job (nothing is written yet).
 
         palette: reference colors snap to it (see :mod:`palette`); off-palette colors are
@@ -233,7 +233,8 @@ class ColorizeJob:
                               gap_radius=gap_radius, dinov2_weights=dinov2_weights, log=log,
                               keep_reference_images=contact_sheet, palette=palette,
                               palette_tolerance=palette_tolerance,
-                              strict_palette=strict_palette, **line_kw)
+                              strict_palette=strict_palette, graph_refine=graph_refine,
+                              **line_kw)
         created = not Path(out).exists()
         out_dir = check_writable_dir(out)
         try:
@@ -266,7 +267,8 @@ class ColorizeJob:
                                     "dinov2_weights": dinov2_weights, "line_kw": line_kw,
                                     "out_dir": out_dir, "formats": fmts,
                                     "overwrite": overwrite or resume,
-                                    "palette": colorizer.palette},
+                                    "palette": colorizer.palette,
+                                    "graph_refine": graph_refine},
                    palette=colorizer.palette)
 
     @classmethod
@@ -283,7 +285,8 @@ class ColorizeJob:
                           workers=getattr(args, "workers", 1),
                           palette=getattr(args, "palette", None),
                           palette_tolerance=getattr(args, "palette_tolerance", None),
-                          strict_palette=getattr(args, "strict_palette", False))
+                          strict_palette=getattr(args, "strict_palette", False),
+                          graph_refine=getattr(args, "graph_refine", True))
 
     def _chain_seed(self, index: int) -> Reference | None:
         """Frame ``index`` as colored by an earlier run (its JSON record), or None."""
@@ -361,6 +364,10 @@ class ColorizeJob:
             model=self.colorizer.model_name,
             device=str(getattr(self.colorizer.featurizer, "device", "cpu")))
 
+    def matching_settings(self) -> dict:
+        """How segments were matched, for the JSON record's ``matching``."""
+        return {"graph_refine": self.colorizer.graph_refine}
+
     def _run_in_process(self, todo: list[int], sources: list[str], written: list[str],
                         kept: list[FrameResult], bar, on_frame: FrameCallback | None,
                         stop: Callable[[], bool]) -> tuple[int, float]:
@@ -377,7 +384,8 @@ class ColorizeJob:
             paths = write_frame_outputs(
                 self.out_dir, result.name, result.frame, result.assignment,
                 formats=self.formats, model_name=self.colorizer.model_name,
-                references=sources, overwrite=self.overwrite, palette=self.palette)
+                references=sources, overwrite=self.overwrite, palette=self.palette,
+                matching=self.matching_settings())
             return paths, time.perf_counter() - t
 
         # outputs are rendered and encoded in a thread while the next frame is computed;
@@ -421,7 +429,9 @@ class ColorizeJob:
         from .workers import run_workers
 
         done, write_s = 0, 0.0
-        for wf in run_workers(self.targets, todo, self.worker_settings, self.colorizer.bank(),
+        settings = {**self.worker_settings, "graphs": self.colorizer.bank_graphs(),
+                    "matching": self.matching_settings()}
+        for wf in run_workers(self.targets, todo, settings, self.colorizer.bank(),
                               sources, self.workers, stop):
             done += 1
             written.extend(str(p) for p in wf.paths)

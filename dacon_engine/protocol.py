@@ -50,6 +50,7 @@ REQUESTS: dict[str, dict[str, tuple[tuple[type, ...], Any]]] = {
         "palette": (_OPT_STR, None),         # a .gpl or .json palette file, null = none
         "palette_tolerance": ((float, int, type(None)), None),  # CIEDE2000; null = 8
         "strict_palette": (_BOOL, False),    # refuse off-palette reference colors
+        "graph_refine": (_BOOL, True),       # rescore matches by the segment graph
     },
     "recolor": {
         "out": (_STR, None),                 # a colorize output folder

@@ -7,8 +7,11 @@ Suites (all deterministic; synthetic seeds start at 2e9, far from any training s
 - ``sheet``: the same targets colored from the clip's multi-view design sheet.
 - ``consecutive``: consecutive clips; frame t is colored from the ground truth of t-1
   (the BasicPBC/DACoN protocol, not a chain of predictions).
-- ``warp``: a real frame (e.g. PaintBucket 0242) as reference, its geometric warps as
-  targets (rotation, scale, shear, translation; nearest-neighbour so lines stay binary).
+- ``warp-mild`` / ``warp-large``: a real frame (e.g. PaintBucket 0242) as the single
+  reference, keyframe mode, its warps as targets: mild = rotation up to 4 deg, scale and
+  shift a few %, mild elastic bending; large = rotation up to 20 deg, scale up to 25 %,
+  shift up to 10 %, mirror flips, strong elastic bending (``WARP_REGIMES``).
+  ``warp-real`` (the first real-art suite, one in-between regime) is kept for comparison.
 """
 
 from __future__ import annotations
@@ -58,34 +61,80 @@ def synthetic_suites(n_clips: int = 8, size: int = 512, n_frames: int = 6,
     return out
 
 
-def warp_suite(line: np.ndarray, gt: np.ndarray, seed: int = 0, n: int = 6) -> list[Case]:
+WARP_REGIMES: dict[str, dict[str, float]] = {
+    # rotation (deg), scale change, shift (fraction of the size), horizontal-mirror
+    # probability, elastic displacement (fraction of the size) and its control grid
+    "mild": {"rot": 4.0, "scale": 0.04, "shift": 0.03, "flip": 0.0, "elastic": 0.006,
+             "grid": 4},
+    "large": {"rot": 20.0, "scale": 0.25, "shift": 0.10, "flip": 0.5, "elastic": 0.02,
+              "grid": 4},
+}
+
+
+def warp_maps(size: tuple[int, int], rng: np.random.Generator,
+              regime: dict[str, float]) -> tuple[np.ndarray, np.ndarray]:
+    """cv2.remap maps of one random warp: affine (rotation, scale, shift, optional
+    horizontal mirror) composed with a smooth elastic displacement (random vectors on a
+    coarse grid, upsampled bicubically)."""
+    h, w = size
+    ang = rng.uniform(-regime["rot"], regime["rot"])
+    scale = 1.0 + rng.uniform(-regime["scale"], regime["scale"])
+    m = cv2.getRotationMatrix2D((w / 2, h / 2), ang, scale)
+    m[:, 2] += rng.uniform(-regime["shift"], regime["shift"], 2) * (w, h)
+    if rng.random() < regime["flip"]:
+        m = np.array([[-1.0, 0, w - 1], [0, 1, 0]]) @ np.vstack([m, [0, 0, 1]])
+    inv = cv2.invertAffineTransform(m)
+    g = int(regime["grid"])
+    amp = regime["elastic"] * max(h, w)
+    disp = rng.normal(0.0, amp, (2, g, g)).astype(np.float32)
+    dx = cv2.resize(disp[0], (w, h), interpolation=cv2.INTER_CUBIC)
+    dy = cv2.resize(disp[1], (w, h), interpolation=cv2.INTER_CUBIC)
+    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
+    px, py = xs + dx, ys + dy  # output pixel -> point in the affine-warped image
+    map_x = (inv[0, 0] * px + inv[0, 1] * py + inv[0, 2]).astype(np.float32)
+    map_y = (inv[1, 0] * px + inv[1, 1] * py + inv[1, 2]).astype(np.float32)
+    return map_x, map_y
+
+
+def warp_suite(line: np.ndarray, gt: np.ndarray, seed: int = 0, n: int = 6,
+               regime: str = "real") -> list[Case]:
     """Warped copies of one real frame as targets, the frame itself as the reference.
 
+    regime: "mild" / "large" (see ``WARP_REGIMES``: affine + mirror + elastic bending), or
+    "real" (the first suite: rotation up to 12 deg, scale 0.8..1.15, shear, shift).
     The line art is warped as ink coverage (bilinear) and every pixel with any coverage
     becomes an opaque black line, so thin lines stay closed under rotation and
     down-scaling (nearest-neighbour sampling would break them and merge regions); the
     ground truth is warped nearest-neighbour, its colors read per target segment.
+    Deterministic for a given seed.
     """
     from .segments import line_mask
 
     rng = np.random.default_rng(seed)
     h, w = line.shape[:2]
     ink = line_mask(line).astype(np.float32)
+    border = tuple(int(v) for v in gt[0, 0])
     targets = []
     for _ in range(n):
-        ang = rng.uniform(-12, 12)
-        scale = rng.uniform(0.8, 1.15)
-        m = cv2.getRotationMatrix2D((w / 2, h / 2), ang, scale)
-        m[0, 1] += rng.uniform(-0.08, 0.08)  # shear
-        m[:, 2] += rng.uniform(-0.06, 0.06, 2) * (w, h)
-        cover = cv2.warpAffine(ink, m, (w, h), flags=cv2.INTER_LINEAR,
-                               borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        if regime == "real":
+            ang = rng.uniform(-12, 12)
+            scale = rng.uniform(0.8, 1.15)
+            m = cv2.getRotationMatrix2D((w / 2, h / 2), ang, scale)
+            m[0, 1] += rng.uniform(-0.08, 0.08)  # shear
+            m[:, 2] += rng.uniform(-0.06, 0.06, 2) * (w, h)
+            cover = cv2.warpAffine(ink, m, (w, h), flags=cv2.INTER_LINEAR,
+                                   borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+            t_gt = cv2.warpAffine(gt, m, (w, h), flags=cv2.INTER_NEAREST,
+                                  borderMode=cv2.BORDER_CONSTANT, borderValue=border)
+        else:
+            mx, my = warp_maps((h, w), rng, WARP_REGIMES[regime])
+            cover = cv2.remap(ink, mx, my, cv2.INTER_LINEAR,
+                              borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+            t_gt = cv2.remap(gt, mx, my, cv2.INTER_NEAREST,
+                             borderMode=cv2.BORDER_CONSTANT, borderValue=border)
         t_line = np.zeros((h, w, 4), np.uint8)
         t_line[..., :3] = 255
         t_line[cover > 0.02] = (0, 0, 0, 255)
-        t_gt = cv2.warpAffine(gt, m, (w, h), flags=cv2.INTER_NEAREST,
-                              borderMode=cv2.BORDER_CONSTANT,
-                              borderValue=tuple(int(v) for v in gt[0, 0]))
         targets.append((t_line, t_gt))
     return [Case([(line, gt)], targets)]
 

@@ -42,8 +42,8 @@ def _init(settings: dict, bank: Bank, names: list[str], threads: int) -> None:
     torch.set_num_threads(threads)
     c = Colorizer(settings["model"], device=settings["device"],
                   gap_radius=settings["gap_radius"], dinov2_weights=settings["dinov2_weights"],
-                  **settings["line_kw"])
-    c.use_bank(bank, names)
+                  graph_refine=settings.get("graph_refine", True), **settings["line_kw"])
+    c.use_bank(bank, names, settings.get("graphs"))
     _WORKER.update(colorizer=c, settings=settings)
 
 
@@ -58,7 +58,7 @@ def _colorize_one(index: int, path: str) -> WrittenFrame:
     paths = write_frame_outputs(s["out_dir"], result.name, result.frame, result.assignment,
                                 formats=s["formats"], model_name=c.model_name,
                                 references=c.reference_names(), overwrite=s["overwrite"],
-                                palette=s.get("palette"))
+                                palette=s.get("palette"), matching=s.get("matching"))
     timings = dict(c.timings)
     timings["write"] = time.perf_counter() - t0
     return WrittenFrame(result.name, index, paths, timings, result.frame.n_segments)

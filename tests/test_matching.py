@@ -123,3 +123,32 @@ def test_assign_with_no_target_segments():
     assert a.similarity.shape == (0,) and a.similarity.dtype == np.float32
     assert a.ref_index.dtype == np.int64 and a.ref_segment.dtype == np.int64
     assert a.ref_index.shape == (0,) and a.ref_segment.shape == (0,)
+
+
+def test_assign_scores_pick_the_match_and_similarity_stays_raw():
+    import numpy as np
+    import torch
+
+    from dacon_engine.matching import Bank, assign
+
+    bank = Bank(torch.eye(3), np.array([[1, 0, 0, 255], [2, 0, 0, 255], [1, 0, 0, 255]],
+                                       np.uint8), np.zeros(3, np.int64),
+                np.arange(1, 4, dtype=np.int64))
+    sim = torch.tensor([[0.9, 0.5, 0.2], [0.3, 0.8, 0.7]])
+    plain = assign(sim, bank)
+    picked = assign(sim, bank, torch.tensor([[0.1, 0.2, 0.3], [0.0, 0.9, 0.1]]))
+    assert picked.ref_segment.tolist() == [3, 2]
+    np.testing.assert_allclose(picked.similarity, [0.2, 0.8])
+    assert picked.colors.tolist() == [[1, 0, 0, 255], [2, 0, 0, 255]]
+    # row 0: seg 3 (0.2) loses to the other color's seg 2 (0.5) -> confidence 0;
+    # row 1 picks what the similarity picks: as without scores
+    assert picked.confidence[0] == 0.0
+    assert picked.confidence[1] == plain.confidence[1] > 0
+    assert picked.ref_segment[1] == plain.ref_segment[1]
+    lost = assign(sim, bank, torch.tensor([[0.0, 1.0, 0.0], [0.0, 1.0, 0.0]]))
+    assert lost.confidence[0] == 0.0  # seg 2 (other color) loses to seg 1 on similarity
+    assert lost.similarity[0] == np.float32(0.5)
+    import pytest
+
+    with pytest.raises(ValueError, match="differ"):
+        assign(sim, bank, torch.zeros(2, 2))
