@@ -13,7 +13,8 @@ Two modes decide which pixels are line (see :func:`dacon_engine.segments.segment
   local maximum) stays whole and closed while the soft fringe of a dark line does not
   widen it. ``weak`` = max(0.12 D, 5 noise + 6). 8-connected line pieces without a
   strong pixel (paper noise, JPEG ringing) are dropped (hysteresis), unless they hold
-  a trace or line-color pixel (a light red line has no strong pixel); then, in order
+  a trace or line-color pixel (a light red line has no strong pixel) or have at least
+  ``HYST_MIN_PIECE`` pixels (a faint line, not noise); then, in order
   (:func:`adaptive_lines`): candidate pixels of such seeded pieces next to a trace
   pixel become trace (:func:`_seeded_trace`); line pixels that are a valley of
   darkness across -- a 1-px gap between two lines, lighter than both sides by
@@ -253,8 +254,8 @@ def _line_candidates(dark: np.ndarray, lv: PaperInk) -> tuple[np.ndarray, np.nda
 def _hysteresis(cand: np.ndarray, strong: np.ndarray,
                 seeds: list[tuple[np.ndarray, np.ndarray] | None] = ()
                 ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None, np.ndarray]:
-    """Drop, in place, the 8-connected pieces of ``cand`` with no strong pixel and no
-    seed pixel. seeds: per seed class (xs, ys) or None.
+    """Drop, in place, the 8-connected pieces of ``cand`` with no strong pixel, no seed
+    pixel and fewer than HYST_MIN_PIECE pixels. seeds: per seed class (xs, ys) or None.
 
     Returns (cand, soft (S, 2) xy of the soft -- candidate, not strong -- pixels kept or
     None, their piece's seed counts (S, K) or None when no soft piece holds a seed but
@@ -278,6 +279,9 @@ def _hysteresis(cand: np.ndarray, strong: np.ndarray,
     seeded = ~keep & (counts.sum(1) > 0)
     soft = soft.reshape(-1, 2)
     sl = lab[soft[:, 1], soft[:, 0]]
+    big = np.bincount(sl, minlength=n1) >= HYST_MIN_PIECE  # soft pixels per piece
+    big[0] = False
+    keep |= big
     drop = ~(keep | seeded)[sl]
     if drop.any():
         cand[soft[drop, 1], soft[drop, 0]] = 0
@@ -317,6 +321,10 @@ _PAIRS = (((0, -1), (0, 1)), ((-1, 0), (1, 0)), ((-1, -1), (1, 1)), ((-1, 1), (1
 VALLEY_MIN_DEPTH = 0.1
 """adaptive mode: a line pixel this much (share of the ink contrast) lighter than both
 of two opposite neighbours is paper between two lines (see :func:`open_valleys`)."""
+HYST_MIN_PIECE = 16
+"""adaptive mode: a candidate line piece of at least this many pixels is kept without a
+strong pixel: a faint line (JPEG 70 leaves a 1-px red line neither dark nor colored
+enough), not paper noise or ringing, which come in small pieces."""
 
 
 def _pair_kernel(a: tuple[int, int], b: tuple[int, int]) -> np.ndarray:
