@@ -285,8 +285,15 @@ class Colorizer:
                 graphs.pop(neighbour, None)
             return bank, graph
 
-        def load(chunk: list[tuple[int, int | None]]) -> list[SegmentedFrame]:
-            return [self.load_target(targets[i]) for i, _ in chunk]
+        def load(chunk: list[tuple[int, int | None]]
+                 ) -> tuple[list[SegmentedFrame], list[FrameGraph | None]]:
+            frames = [self.load_target(targets[i]) for i, _ in chunk]
+            if not refine:
+                return frames, [None] * len(frames)
+            t0 = time.perf_counter()
+            frame_graphs = [frame_graph(f.labels, f.n_segments) for f in frames]
+            self._time("graph", time.perf_counter() - t0)
+            return frames, frame_graphs
 
         chunks = [order[s:s + batch_size] for s in range(0, len(order), batch_size)]
         # read + segment the next chunk in a thread while this one runs through the model
@@ -295,18 +302,18 @@ class Colorizer:
         try:
             for k, chunk in enumerate(chunks):
                 assert pending is not None
-                frames = pending.result()
+                frames, frame_graphs = pending.result()
                 pending = loader.submit(load, chunks[k + 1]) if k + 1 < len(chunks) else None
                 feats = self.features(frames)
-                for (i, neighbour), frame, feat in zip(chunk, frames, feats):
+                for (i, neighbour), frame, feat, graph in zip(chunk, frames, feats,
+                                                               frame_graphs):
                     t0 = time.perf_counter()
                     prev, prev_graph = (None, None) if neighbour is None else \
                         chain_bank(neighbour)
                     bank = base if prev is None else base.extend(prev)
                     sim = self.featurizer.similarity(feat, bank.features)
-                    graph, scores = None, None
-                    if base_graph is not None:
-                        graph = frame_graph(frame.labels, frame.n_segments)
+                    scores = None
+                    if graph is not None:
                         scores = refine_similarity(
                             sim, graph, base_graph if prev is None else
                             join_graphs(base_graph, prev_graph, len(prev)))

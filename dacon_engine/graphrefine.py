@@ -69,19 +69,20 @@ def frame_graph(labels: np.ndarray, n_segments: int) -> FrameGraph:
     inside = lab > 0
     if not inside.any():
         return FrameGraph(empty)
-    if inside.all():
-        filled = lab
-    else:
+    filled = lab
+    if not inside.all():
         # every line pixel takes the label of the nearest segment pixel; with
         # DIST_LABEL_PIXEL the zero (segment) pixels are numbered 1.. in raster order
-        _, near = cv2.distanceTransformWithLabels((~inside).view(np.uint8), cv2.DIST_L2, 3,
+        line = ~inside
+        _, near = cv2.distanceTransformWithLabels(line.view(np.uint8), cv2.DIST_L2, 3,
                                                   labelType=cv2.DIST_LABEL_PIXEL)
-        lut = np.concatenate([np.zeros(1, np.int32), lab[inside]])
-        filled = lut[near]
-    a = np.concatenate([filled[:, :-1].ravel(), filled[:-1, :].ravel()])
-    b = np.concatenate([filled[:, 1:].ravel(), filled[1:, :].ravel()])
-    diff = a != b
-    a, b = a[diff].astype(np.int64) - 1, b[diff].astype(np.int64) - 1
+        filled = lab.copy()
+        filled[line] = lab[inside][near[line] - 1]
+    # boundaries: 4-neighbouring pixels whose filled labels differ
+    ys, xs = np.nonzero(filled[:, 1:] != filled[:, :-1])
+    yv, xv = np.nonzero(filled[1:, :] != filled[:-1, :])
+    a = np.concatenate([filled[ys, xs], filled[yv, xv]]).astype(np.int64) - 1
+    b = np.concatenate([filled[ys, xs + 1], filled[yv + 1, xv]]).astype(np.int64) - 1
     ones = np.ones(a.size, np.float32)
     adj = sp.coo_matrix((np.concatenate([ones, ones]), (np.concatenate([a, b]),
                                                         np.concatenate([b, a]))),

@@ -119,10 +119,14 @@ def test_timings_add_up_per_stage():
     assert set(c.timings) == {"features"}
     list(c.colorize([draw(96)[0]] * 2))
     first = dict(c.timings)
-    assert set(first) == {"features", "segment", "match"}
+    assert set(first) == {"features", "segment", "graph", "match"}
     assert all(v > 0 for v in first.values())
     list(c.colorize([draw(96)[0]]))
     assert all(c.timings[k] > first[k] for k in first)  # accumulated, not replaced
+    off = _colorizer()
+    off.graph_refine = False
+    list(off.colorize([draw(96)[0]]))
+    assert set(off.timings) == {"features", "segment", "match"}  # no graph stage
 
 
 def test_nearest_falls_back_to_consecutive_without_frame_numbers():

@@ -472,7 +472,7 @@ def test_timings_are_seconds_actually_spent(tmp_path):
     c = _ref_colorizer()
     list(c.colorize([draw(96)[0]] * 2))
     wall = time.perf_counter() - t0
-    assert set(c.timings) == {"features", "segment", "match"}
+    assert set(c.timings) == {"features", "segment", "graph", "match"}
     assert 0 < sum(c.timings.values()) <= wall
 
 
