@@ -262,29 +262,30 @@ def _hysteresis(cand: np.ndarray, strong: np.ndarray,
     no strong pixel, strong-piece flag (S,) bool). Only the soft pixels can lie in a
     piece without a strong pixel: they are looked up and cleared sparsely.
     """
-    soft = cv2.findNonZero(cv2.bitwise_xor(cand, strong))
+    softm = cv2.bitwise_xor(cand, strong)
+    soft = cv2.findNonZero(softm)
     if soft is None:
         return cand, None, None, np.zeros(0, bool)
-    n1, lab = cv2.connectedComponentsWithAlgorithm(cand, 8, cv2.CV_32S, cv2.CCL_SPAGHETTI)
+    # label the soft pixels alone: a soft piece 8-adjacent to a strong pixel is part of
+    # a piece with one (no need to list the many strong pixels)
+    n1, lab = cv2.connectedComponentsWithAlgorithm(softm, 8, cv2.CV_32S, cv2.CCL_SPAGHETTI)
+    soft = soft.reshape(-1, 2)
+    sx, sy = soft[:, 0], soft[:, 1]
+    sl = lab[sy, sx]
+    touch = cv2.dilate(strong, np.ones((3, 3), np.uint8))[sy, sx] > 0
     keep = np.zeros(n1, bool)
-    pts = cv2.findNonZero(strong)
-    if pts is not None:
-        pts = pts.reshape(-1, 2)
-        keep[lab[pts[:, 1], pts[:, 0]]] = True
+    keep[sl[touch]] = True
     counts = np.zeros((n1, max(len(seeds), 1)), np.int64)
     for k, sp in enumerate(seeds):
         if sp is not None:
             counts[:, k] = np.bincount(lab[sp[1], sp[0]], minlength=n1)
     counts[0] = 0
     seeded = ~keep & (counts.sum(1) > 0)
-    soft = soft.reshape(-1, 2)
-    sl = lab[soft[:, 1], soft[:, 0]]
-    big = np.bincount(sl, minlength=n1) >= HYST_MIN_PIECE  # soft pixels per piece
+    big = np.bincount(sl, minlength=n1) >= HYST_MIN_PIECE  # pixels per soft piece
     big[0] = False
-    keep |= big
-    drop = ~(keep | seeded)[sl]
+    drop = ~(keep | seeded | big)[sl]
     if drop.any():
-        cand[soft[drop, 1], soft[drop, 0]] = 0
+        cand[sy[drop], sx[drop]] = 0
         soft, sl = soft[~drop], sl[~drop]
     return cand, soft, counts[sl] if seeded.any() else None, keep[sl]
 
@@ -355,10 +356,13 @@ def open_valleys(line: np.ndarray, dark: np.ndarray, depth: float, ridge: float)
     if h < 3 or w < 3:
         return 0
     bits = np.zeros_like(line)
+    tmp = np.empty_like(line)
+    thresh = float(np.ceil(depth) - 1)  # > thresh <=> >= depth, for whole levels
     for i, k in enumerate(_PAIR_KERNELS):
-        deep = at_least(cv2.subtract(cv2.erode(dark, k), dark), depth)
-        cv2.bitwise_and(deep, 1 << i, dst=deep)
-        cv2.bitwise_or(bits, deep, dst=bits)
+        cv2.erode(dark, k, dst=tmp)
+        cv2.subtract(tmp, dark, dst=tmp)
+        cv2.threshold(tmp, thresh, 1 << i, cv2.THRESH_BINARY, dst=tmp)
+        cv2.bitwise_or(bits, tmp, dst=bits)
     cv2.bitwise_and(bits, line, dst=bits)
     pts = cv2.findNonZero(bits)
     if pts is None:
@@ -415,11 +419,14 @@ def bridge_gaps(line: np.ndarray, trace: list[tuple[np.ndarray, np.ndarray] | No
     # both of two opposite neighbours occupied: a min filter with a two-point kernel
     # (outside the image counts as free)
     pair = np.zeros_like(line)
+    tmp = np.empty_like(line)
     for k in _PAIR_KERNELS:
-        cv2.bitwise_or(pair, cv2.erode(occ, k, borderType=cv2.BORDER_CONSTANT, borderValue=0),
-                       dst=pair)
-    cv2.bitwise_and(pair, at_least(dark, weak), dst=pair)
-    cv2.bitwise_and(pair, cv2.bitwise_not(occ), dst=pair)
+        cv2.erode(occ, k, dst=tmp, borderType=cv2.BORDER_CONSTANT, borderValue=0)
+        cv2.bitwise_or(pair, tmp, dst=pair)
+    cv2.compare(dark, float(weak), cv2.CMP_GE, dst=tmp)  # h, w >= 3: no scalar mix-up
+    cv2.bitwise_and(pair, tmp, dst=pair)
+    cv2.bitwise_not(occ, dst=tmp)
+    cv2.bitwise_and(pair, tmp, dst=pair)
     pts = cv2.findNonZero(pair)
     if pts is None:
         return line, trace, 0
