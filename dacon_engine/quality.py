@@ -158,11 +158,11 @@ def score_cases(colorizer: Callable[[], Colorizer], cases: Sequence[Case]) -> di
 def format_rows(rows: dict[str, dict[str, dict]]) -> str:
     """Table: one line per (suite, model) with the five metrics in percent."""
     keys = ("acc", "acc_thres", "pix_acc", "pix_f_acc", "pix_b_miou")
-    head = f"{'suite':<15} {'model':<24} " + " ".join(f"{k:>10}" for k in keys) + "  frames"
+    head = f"{'suite':<15} {'model':<26} " + " ".join(f"{k:>10}" for k in keys) + "  frames"
     lines = [head, "-" * len(head)]
     for suite, models in rows.items():
         for model, m in models.items():
             vals = " ".join("         -" if m.get(k) is None else f"{100 * m[k]:>10.2f}"
                             for k in keys)
-            lines.append(f"{suite:<15} {model:<24} {vals}  {m.get('n_frames', 0):>6}")
+            lines.append(f"{suite:<15} {model:<26} {vals}  {m.get('n_frames', 0):>6}")
     return "\n".join(lines)

@@ -1,10 +1,14 @@
 #!/usr/bin/env python
-"""Quality benchmark: the five metrics per suite for the baseline, the default model and
-any other model given (see dacon_engine/quality.py for the suites).
+"""Quality benchmark: the five metrics per suite for the baseline, the default model without
+and with graph refinement, and any other model given (see dacon_engine/quality.py for the
+suites), then Acc / Acc on segments > 10 px side by side.
 
-    .venv/bin/python scripts/bench_quality.py [--clips 8] [--size 512] [--model PATH ...]
-        [--dinov2-weights FILE]   # adds the zero-shot DINOv2 row
-        [--real ../shared/data/paintbucket_0242]
+    .venv/bin/python scripts/bench_quality.py [--clips 8] [--size 512] [--warps 8]
+        [--model PATH ...] [--dinov2-weights FILE]   # adds the zero-shot DINOv2 row
+        [--real ../shared/data/paintbucket_0242] [--json FILE]
+
+Real-art suites (when --real holds line.png and gt.png): warp-mild (seed 1) and warp-large
+(seed 2), --warps warps each, keyframe mode, the frame's own colors as the one reference.
 """
 
 from __future__ import annotations
@@ -19,6 +23,23 @@ from dacon_engine.imageio import read_image
 from dacon_engine.quality import format_rows, score_cases, synthetic_suites, warp_suite
 
 ROOT = Path(__file__).resolve().parents[1]
+WARP_SEEDS = {"warp-mild": ("mild", 1), "warp-large": ("large", 2)}
+
+
+def side_by_side(rows: dict[str, dict[str, dict]]) -> str:
+    """One line per suite, one 'Acc / >10px' column per configuration."""
+    configs = list(dict.fromkeys(c for models in rows.values() for c in models))
+    width = max(16, *(len(c) + 2 for c in configs))
+    head = f"{'suite':<15}" + "".join(f"{c:>{width}}" for c in configs)
+    lines = [head, "-" * len(head)]
+    for suite, models in rows.items():
+        cells = []
+        for c in configs:
+            m = models.get(c)
+            cells.append("-" if m is None else
+                         f"{100 * m['acc']:.1f} / {100 * (m['acc_thres'] or 0):.1f}")
+        lines.append(f"{suite:<15}" + "".join(f"{x:>{width}}" for x in cells))
+    return "\n".join(lines)
 
 
 def main() -> None:
@@ -26,34 +47,47 @@ def main() -> None:
     ap.add_argument("--clips", type=int, default=8)
     ap.add_argument("--size", type=int, default=512)
     ap.add_argument("--frames", type=int, default=6)
+    ap.add_argument("--warps", type=int, default=8, help="warps per real-art regime")
     ap.add_argument("--model", action="append", default=[], help="extra model name or path")
     ap.add_argument("--dinov2-weights", default=None)
     ap.add_argument("--real", type=Path, default=ROOT.parent / "shared" / "data" / "paintbucket_0242")
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args()
 
-    models = ["baseline", "default", *args.model]
+    # (row name, model, graph refinement)
+    configs = [("baseline", "baseline", False), ("default --no-graph-refine", "default", False),
+               ("default", "default", True), *((m, m, True) for m in args.model)]
     if args.dinov2_weights:
-        models.append("zeroshot-dinov2")
-    suites = synthetic_suites(args.clips, args.size, args.frames)
+        configs.append(("zeroshot-dinov2", "zeroshot-dinov2", True))
+    suites = {}
     if (args.real / "line.png").is_file():
-        suites["warp-real"] = warp_suite(read_image(args.real / "line.png"),
-                                         read_image(args.real / "gt.png"))
+        line, gt = read_image(args.real / "line.png"), read_image(args.real / "gt.png")
+        for name, (regime, seed) in WARP_SEEDS.items():
+            suites[name] = warp_suite(line, gt, seed=seed, n=args.warps, regime=regime)
+    else:
+        print(f"no real frame at {args.real}: real-art suites skipped")
+    suites.update(synthetic_suites(args.clips, args.size, args.frames))
     rows: dict = {}
-    for name in models:
+    for label, model, refine in configs:
+        def make(model: str = model, refine: bool = refine) -> Colorizer:
+            return Colorizer(model, dinov2_weights=args.dinov2_weights, graph_refine=refine)
         try:
-            Colorizer(name, dinov2_weights=args.dinov2_weights)
+            make()
         except Exception as e:  # a model that is not available here: say so and go on
-            print(f"skip {name}: {e}")
+            print(f"skip {label}: {e}")
             continue
         for suite, cases in suites.items():
             t = time.perf_counter()
-            m = score_cases(lambda: Colorizer(name, dinov2_weights=args.dinov2_weights), cases)
+            m = score_cases(make, cases)
             m["seconds"] = round(time.perf_counter() - t, 1)
-            rows.setdefault(suite, {})[name] = m
-            print(f"{suite:<15} {name:<24} acc {100 * m['acc']:.2f}  ({m['seconds']} s)", flush=True)
+            rows.setdefault(suite, {})[label] = m
+            print(f"{suite:<15} {label:<26} acc {100 * m['acc']:.2f}  ({m['seconds']} s)",
+                  flush=True)
     print()
     print(format_rows(rows))
+    print()
+    print("Acc / Acc on segments > 10 px (%)")
+    print(side_by_side(rows))
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2))
 
