@@ -17,7 +17,7 @@ Two modes decide which pixels are line (see :func:`dacon_engine.segments.segment
   ``HYST_MIN_PIECE`` pixels (a faint line, not noise); then, in order
   (:func:`adaptive_lines`): candidate pixels of such seeded pieces next to a trace
   pixel become trace (:func:`_seeded_trace`); line pixels that are a valley of
-  darkness across -- a 1-px gap between two lines, lighter than both sides by
+  darkness across -- a 1- or 2-px gap between two lines, lighter than both sides by
   ``VALLEY_MIN_DEPTH`` D, and no 1- or 2-px ridge along it -- go back to paper
   (:func:`open_valleys`: thin regions pinched by blur stay whole); and paper pixels
   between two line pixels that are a ramp, not a valley -- where a light line runs
@@ -337,20 +337,40 @@ def _pair_kernel(a: tuple[int, int], b: tuple[int, int]) -> np.ndarray:
 _PAIR_KERNELS = [_pair_kernel(a, b) for a, b in _PAIRS]
 
 
+def _row_kernels(horizontal: bool) -> tuple[list, list]:
+    """(min of the flanks, max of the pair) kernels with anchors for 2-px valleys along
+    a row (or column): flanks at -1 and +2 around the pair (0, +1), and mirrored."""
+    def k(ones: tuple[int, ...], n: int) -> np.ndarray:
+        a = np.zeros(n, np.uint8)
+        a[list(ones)] = 1
+        return a.reshape(1, n) if horizontal else a.reshape(n, 1)
+
+    def anchor(i: int) -> tuple[int, int]:
+        return (i, 0) if horizontal else (0, i)
+
+    out = [(k((0, 3), 4), anchor(1)), (k((0, 3), 4), anchor(2))]  # p-1 & p+2; p-2 & p+1
+    pair = [(k((0, 1), 2), anchor(0)), (k((0, 1), 2), anchor(1))]  # p & p+1; p-1 & p
+    return out, pair
+
+
+_VALLEY2_KERNELS = [_row_kernels(True), _row_kernels(False)]
+
+
 def open_valleys(line: np.ndarray, dark: np.ndarray, depth: float, ridge: float) -> int:
-    """Give back to paper the line pixels that are a valley of darkness: a 1-px gap
-    between two lines that blur made dark enough to be taken as line (a thin region
+    """Give back to paper the line pixels that are a valley of darkness: a 1- or 2-px
+    gap between two lines that blur made dark enough to be taken as line (a thin region
     then vanished, or broke into pieces). A pixel is a valley when it is at least
     ``depth`` lighter than both of two opposite neighbours (left/right, up/down, a
-    diagonal), and not at the same time a ridge across: at least ``ridge`` darker than
+    diagonal), or, with its left/right or up/down neighbour, than the two pixels
+    flanking that pair; and not at the same time a ridge across: at least ``ridge`` darker than
     both neighbours in the perpendicular direction, or with its neighbour there at
     least ``ridge`` darker than the two pixels flanking the pair (a lighter spot on the
     core of a 1- or 2-px line is a valley along the line but a ridge across it, and
     stays line; a 1-px region between two lines is no ridge along its length).
 
     line: HxW uint8 255/0, modified in place; returns the pixels opened. The valleys
-    come from full-size OpenCV min filters with two-point kernels (one bit per
-    direction); the ridge test only looks at those few pixels.
+    come from full-size OpenCV min/max filters with two-point kernels (one bit per
+    direction, the image edge replicated); the ridge test only looks at those pixels.
     """
     h, w = line.shape
     if h < 3 or w < 3:
@@ -358,11 +378,22 @@ def open_valleys(line: np.ndarray, dark: np.ndarray, depth: float, ridge: float)
     bits = np.zeros_like(line)
     tmp = np.empty_like(line)
     thresh = float(np.ceil(depth) - 1)  # > thresh <=> >= depth, for whole levels
+    rep = cv2.BORDER_REPLICATE  # outside the image is no darker: no valley at the edge
     for i, k in enumerate(_PAIR_KERNELS):
-        cv2.erode(dark, k, dst=tmp)
+        cv2.erode(dark, k, dst=tmp, borderType=rep)
         cv2.subtract(tmp, dark, dst=tmp)
         cv2.threshold(tmp, thresh, 1 << i, cv2.THRESH_BINARY, dst=tmp)
         cv2.bitwise_or(bits, tmp, dst=bits)
+    # 2-px valleys, left/right and up/down: the pixel and its next neighbour (towards +
+    # or -) both lighter than the two pixels flanking the pair
+    tmp2 = np.empty_like(line)
+    for i, (k_out, k_pair) in enumerate(_VALLEY2_KERNELS):
+        for o in (0, 1):
+            cv2.erode(dark, k_out[o][0], dst=tmp, anchor=k_out[o][1], borderType=rep)
+            cv2.dilate(dark, k_pair[o][0], dst=tmp2, anchor=k_pair[o][1], borderType=rep)
+            cv2.subtract(tmp, tmp2, dst=tmp)
+            cv2.threshold(tmp, thresh, 1 << (4 + 2 * i + o), cv2.THRESH_BINARY, dst=tmp)
+            cv2.bitwise_or(bits, tmp, dst=bits)
     cv2.bitwise_and(bits, line, dst=bits)
     pts = cv2.findNonZero(bits)
     if pts is None:
@@ -383,7 +414,10 @@ def open_valleys(line: np.ndarray, dark: np.ndarray, depth: float, ridge: float)
         ridged = ((d0 - np.maximum(m1, p1) >= ridge)
                   | (np.minimum(d0, p1) - np.maximum(m1, p2) >= ridge)
                   | (np.minimum(d0, m1) - np.maximum(p1, m2) >= ridge))
-        opened |= ((b >> i) & 1).astype(bool) & ~ridged
+        sel = ((b >> i) & 1).astype(bool)
+        if i < 2:  # 2-px valleys
+            sel |= ((b >> (4 + 2 * i)) & 3).astype(bool)
+        opened |= sel & ~ridged
     if opened.any():
         line[ys[opened], xs[opened]] = 0
     return int(opened.sum())

@@ -146,7 +146,9 @@ def test_speck_merge_keeps_raster_numbering_and_inputs_agree():
     from dacon_engine.labelmap import relabel_raster
 
     line, _ = draw(160)  # no trace line: every segment is a region
-    img = deg.jpeg(deg.antialias(line, 2, 0.8), 70)
+    cv2.rectangle(line, (120, 120), (132, 132), BLACK, -1)
+    line[125:128, 125:128] = (255, 255, 255, 0)  # a 3x3 hole in a solid blob: a speck
+    img = deg.jpeg(deg.antialias(line, 1, 0.6), 70)
     labels, n, info, _ = segment_line_art_details(img)
     assert info["specks"] > 0
     again, m = relabel_raster(labels)
@@ -324,6 +326,23 @@ def test_sliver_between_blurred_lines_survives(paper):
     assert (labels[12:38, 31] == labels[20, 31]).all()
 
 
+def test_band_between_blurred_lines_survives(paper):
+    """A 2-px band between two lines: after a sigma-1 blur its pixels are lighter than
+    the lines but as dark as half their cores; opened as a 2-px valley, one region."""
+    img = _box(paper)
+    img[8:40, 28] = BLACK
+    img[8:40, 31] = BLACK
+    img[8, 28:32] = BLACK
+    img[39, 28:32] = BLACK
+    clean, _ = segment_line_art(img)
+    assert (clean == clean[20, 29]).sum() == 60
+    labels, _, info, _ = segment_line_art_details(deg.antialias(img, 1, 1.0))
+    band = labels[20, 29]
+    assert info["line_mode"] == "adaptive" and band > 0 and labels[20, 30] == band
+    assert band not in (labels[20, 20], labels[20, 45])
+    assert (labels[12:36, 29:31] == band).mean() > 0.9
+
+
 def test_open_valleys_spares_line_cores():
     """A lighter spot along a 1-px or 2-px line is a valley along the line but a ridge
     across it: it stays line. A pixel between two lines is opened."""
@@ -343,6 +362,16 @@ def test_open_valleys_spares_line_cores():
     line2 = np.where(dark2 > 0, 255, 0).astype(np.uint8)
     assert open_valleys(line2, dark2, 25, 10) == 9
     assert (line2[:, 4] == 0).all() and (line2[:, 3] == 255).all()
+    dark3 = np.zeros((9, 9), np.uint8)
+    dark3[4, :] = 200
+    dark3[4, 0] = 100                # a line ending at the image edge, lighter there
+    line3 = np.where(dark3 > 0, 255, 0).astype(np.uint8)
+    assert open_valleys(line3, dark3, 25, 10) == 0
+    dark4 = np.zeros((9, 10), np.uint8)
+    dark4[:, 3] = dark4[:, 6] = 200
+    dark4[:, 4:6] = 120              # a 2-px gap between two lines
+    line4 = np.where(dark4 > 0, 255, 0).astype(np.uint8)
+    assert open_valleys(line4, dark4, 25, 10) == 18 and (line4[:, 4:6] == 0).all()
 
 
 def test_bridge_gaps_closes_ramps_not_valleys():
