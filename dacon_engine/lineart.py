@@ -356,7 +356,8 @@ def _row_kernels(horizontal: bool) -> tuple[list, list]:
 _VALLEY2_KERNELS = [_row_kernels(True), _row_kernels(False)]
 
 
-def open_valleys(line: np.ndarray, dark: np.ndarray, depth: float, ridge: float) -> int:
+def open_valleys(line: np.ndarray, dark: np.ndarray, depth: float, ridge: float,
+                 weak: float = 0.0) -> int:
     """Give back to paper the line pixels that are a valley of darkness: a 1- or 2-px
     gap between two lines that blur made dark enough to be taken as line (a thin region
     then vanished, or broke into pieces). A pixel is a valley when it is at least
@@ -414,10 +415,21 @@ def open_valleys(line: np.ndarray, dark: np.ndarray, depth: float, ridge: float)
         ridged = ((d0 - np.maximum(m1, p1) >= ridge)
                   | (np.minimum(d0, p1) - np.maximum(m1, p2) >= ridge)
                   | (np.minimum(d0, m1) - np.maximum(p1, m2) >= ridge))
-        sel = ((b >> i) & 1).astype(bool)
-        if i < 2:  # 2-px valleys
-            sel |= ((b >> (4 + 2 * i)) & 3).astype(bool)
-        opened |= sel & ~ridged
+        # the valley's flanks (the lighter of the two), 1-px and the two 2-px cases
+        f = _PAIRS[i][1]
+        fm1, fp1 = at(-1, f), at(1, f)
+        flanks = [(((b >> i) & 1).astype(bool), np.minimum(fm1, fp1))]
+        if i < 2:
+            flanks += [(((b >> (4 + 2 * i)) & 1).astype(bool), np.minimum(fm1, at(2, f))),
+                       (((b >> (5 + 2 * i)) & 1).astype(bool), np.minimum(fp1, at(-2, f)))]
+        # along a gap its neighbours are gap too: paper (under ``weak``) on one side and
+        # a line on the other, each ``depth`` away, is a ramp across a line -- the
+        # "valley" is a lighter spot along a line that runs beside another one, and
+        # opening it would cut that line
+        lighter, darker = np.minimum(m1, p1), np.maximum(m1, p1)
+        along = (lighter >= weak) | (d0 - lighter < depth) | (darker - d0 < depth)
+        for sel, lo in flanks:
+            opened |= sel & ~ridged & along
     if opened.any():
         line[ys[opened], xs[opened]] = 0
     return int(opened.sum())
@@ -512,7 +524,7 @@ def adaptive_lines(rgb: np.ndarray, gray: np.ndarray, lv: PaperInk, opts: LineOp
         colors = _seeded_trace(colors, soft, counts, gray.shape)
     contrast = float(lv.paper - lv.ink)
     open_valleys(cand, dark, max(VALLEY_MIN_DEPTH * contrast, 2.0 * lv.noise + 2.0),
-                 max(0.05 * contrast, 2.0 * lv.noise + 2.0))
+                 max(0.05 * contrast, 2.0 * lv.noise + 2.0), lv.weak)
     margin = max(2.0 * lv.noise, 0.04 * contrast)
     cand, trace, _ = bridge_gaps(cand, colors.trace, dark, lv.weak, margin)
     return cand, ColorPixels(trace, colors.line)

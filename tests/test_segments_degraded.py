@@ -374,6 +374,35 @@ def test_open_valleys_spares_line_cores():
     assert open_valleys(line4, dark4, 25, 10) == 18 and (line4[:, 4:6] == 0).all()
 
 
+# 0242 as JPEG 80 where a 1-px line forks off a darker one (darkness; line mask): the
+# fork pixel (row 6, col 7) is lighter than the two line pixels on its diagonal, with
+# paper on one side and the other line on the other -- opened, it joined a 3000-px region
+# to the background
+_FORK_DARK = """\
+0 4 37 210 163 39 10 2 0 0 0 0 0 0
+0 5 33 178 212 45 0 0 0 0 0 0 0 0
+3 2 0 75 183 34 0 0 0 0 0 0 0 0
+3 0 7 33 181 71 8 0 0 0 4 6 0 0
+0 0 13 35 203 195 73 0 12 0 0 0 6 0
+2 0 0 47 176 231 152 74 4 0 6 0 5 2
+11 0 5 11 67 199 137 120 53 10 10 0 4 1
+0 9 0 3 41 197 196 95 151 34 0 0 10 0
+1 0 11 0 37 194 196 82 147 74 5 3 1 0
+0 3 0 0 5 66 176 84 78 126 45 3 0 2
+0 1 8 1 1 40 214 174 65 167 57 2 3 6
+0 3 0 3 0 35 179 208 46 78 134 43 0 6
+0 0 1 6 1 0 78 169 41 38 138 65 7 0"""
+
+
+def test_open_valleys_keeps_a_fork():
+    from dacon_engine.lineart import open_valleys
+
+    dark = np.array([[int(v) for v in r.split()] for r in _FORK_DARK.splitlines()], np.uint8)
+    line = np.where(dark >= 100, 255, 0).astype(np.uint8)  # the fork pixel is 120
+    open_valleys(line, dark, 21.1, 10.6, 25)
+    assert line[6, 7] == 255
+
+
 def test_bridge_gaps_closes_ramps_not_valleys():
     from dacon_engine.lineart import bridge_gaps
 
