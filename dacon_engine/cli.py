@@ -141,6 +141,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="rescore matches by the segment graph: segments that touch in a "
                         "frame should match segments that touch in the references "
                         "(default: on)")
+    p.add_argument("--mirror", action=argparse.BooleanOptionalAction, default=True,
+                   help="also match each frame against the references flipped left-right "
+                        "and use them where they fit the whole frame better (default: on)")
     p.add_argument("--workers", type=_int_at_least(1), default=1,
                    help="keyframe mode: color frames in N processes at once (each loads the "
                         "model; torch threads are split between them)")

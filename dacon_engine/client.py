@@ -299,12 +299,13 @@ class EngineClient:
                  line_colors: Sequence[str] | None = None,
                  palette: str | os.PathLike | None = None,
                  palette_tolerance: float | None = None, strict_palette: bool = False,
-                 graph_refine: bool = True) -> Job:
+                 graph_refine: bool = True, mirror: bool = True) -> Job:
         """Colorize ``targets`` into ``out``; references are {"color": path, "line": path}.
 
         palette: a .gpl/.json palette the reference colors snap to; off-palette colors come
         back as warning ``log`` events, or refuse the job with ``strict_palette``.
-        graph_refine: rescore matches by the segment graph (default on)."""
+        graph_refine: rescore matches by the segment graph (default on); mirror: also match
+        against the references flipped left-right (default on)."""
         refs = [{"color": os.fspath(r["color"]),
                  "line": None if r.get("line") is None else os.fspath(r["line"])}
                 for r in references]
@@ -318,7 +319,7 @@ class EngineClient:
                             line_colors=None if line_colors is None else list(line_colors),
                             palette=None if palette is None else os.fspath(palette),
                             palette_tolerance=palette_tolerance, strict_palette=strict_palette,
-                            graph_refine=graph_refine)
+                            graph_refine=graph_refine, mirror=mirror)
 
     def recolor(self, out: str | os.PathLike, palette: str | os.PathLike) -> Job:
         """Rewrite a colored shot with another palette of the same names (no model)."""

@@ -28,6 +28,7 @@ from .files import frame_number
 from .frames import Reference, SegmentedFrame
 from .graphrefine import FrameGraph, bank_graph, frame_graph, join_graphs, refine_similarity
 from .matching import Assignment, Bank, SegmentFeaturizer, assign
+from .mirror import mirrored_frame, prefer_mirror
 
 MODES = ("keyframe", "consecutive", "nearest")
 
@@ -43,6 +44,7 @@ class FrameResult:
     name: str
     index: int                 # position in the targets given to ``colorize``
     features: torch.Tensor     # (n_segments, D), reused when this frame joins a bank
+    mirrored: bool = False     # matched against the mirrored references (``mirror``)
 
     def image(self) -> np.ndarray:
         """HxWx4 uint8 RGBA: segments filled, line pixels copied unchanged from the input."""
@@ -81,6 +83,8 @@ class Colorizer:
     one), or refused (DaconError) with ``strict_palette``.
     graph_refine: rescore matches by the segment graph (``graphrefine``: segments that touch
     in a target should match segments that touch in the references); on by default.
+    mirror: also match each frame against the references flipped left-right, and use them
+    for frames they fit better (``mirror``); on by default.
     """
 
     def __init__(self, model: str | os.PathLike | SegmentFeaturizer = "default", *,
@@ -88,7 +92,8 @@ class Colorizer:
                  line_mode: str = "auto", trace_colors=None, line_colors=None,
                  log: Callable[[str], None] | None = None, keep_reference_images: bool = True,
                  palette=None, palette_tolerance: float | None = None,
-                 strict_palette: bool = False, graph_refine: bool = True):
+                 strict_palette: bool = False, graph_refine: bool = True,
+                 mirror: bool = True):
         from .palette import DEFAULT_TOLERANCE, check_palette_options
         from .segments import check_gap_radius
 
@@ -100,9 +105,11 @@ class Colorizer:
         self._palette_reported: set[str] = set()  # each off-palette color is reported once
 
         self.gap_radius = check_gap_radius(gap_radius)
-        if not isinstance(graph_refine, bool):
-            raise DaconError(None, f"graph_refine {graph_refine!r}: must be true or false")
+        for option, value in (("graph_refine", graph_refine), ("mirror", mirror)):
+            if not isinstance(value, bool):
+                raise DaconError(None, f"{option} {value!r}: must be true or false")
         self.graph_refine = graph_refine
+        self.mirror = mirror
         self.featurizer = build_featurizer(model, device=device, dinov2_weights=dinov2_weights)
         from .lineart import check_line_options
 
@@ -113,6 +120,7 @@ class Colorizer:
         self._ref_features: list[torch.Tensor] = []
         self._preset_bank: tuple[Bank, list[str]] | None = None
         self._ref_graphs: dict[int, FrameGraph] = {}  # bank source -> segment graph
+        self._mirror_features: list[torch.Tensor] = []  # per reference, flipped left-right
         self.keep_reference_images = keep_reference_images
         self.log = log or (lambda message: None)
         self.timings: dict[str, float] = {}  # seconds per stage, accumulated
@@ -167,6 +175,8 @@ class Colorizer:
         if self.graph_refine:
             self._ref_graphs[len(self.references)] = frame_graph(ref.frame.labels,
                                                                  ref.frame.n_segments)
+        if self.mirror:
+            self._mirror_features.append(self.features([mirrored_frame(ref.frame)])[0])
         if not self.keep_reference_images:
             ref = _without_images(ref)
         self.references.append(ref)
@@ -193,11 +203,21 @@ class Colorizer:
                                       **self.line_kw))
 
     def use_bank(self, bank: Bank, names: Sequence[str],
-                 graphs: Mapping[int, FrameGraph] | None = None) -> None:
+                 graphs: Mapping[int, FrameGraph] | None = None,
+                 mirror_features: torch.Tensor | None = None) -> None:
         """Match against a bank built elsewhere (e.g. by the parent of worker processes);
-        ``graphs``: its sources' segment graphs (``bank_graphs()``) for graph refinement."""
+        ``graphs``: its sources' segment graphs (``bank_graphs()``) for graph refinement;
+        ``mirror_features``: its rows' mirrored features (``mirror_bank_features()``)."""
         self._preset_bank = (bank, list(names))
         self._ref_graphs = dict(graphs or {})
+        self._mirror_features = [] if mirror_features is None else [mirror_features]
+
+    def mirror_bank_features(self) -> torch.Tensor | None:
+        """(M, D) features of the bank's rows with each reference flipped left-right, or
+        None (mirroring off, or a preset bank without them)."""
+        if not self.mirror or not self._mirror_features:
+            return None
+        return torch.cat([f.float() for f in self._mirror_features], 0)
 
     def bank_graphs(self) -> dict[int, FrameGraph]:
         """Segment graph of each bank source (empty without graph refinement)."""
@@ -268,6 +288,7 @@ class Colorizer:
         base_graph = bank_graph(self._ref_graphs, base.ref_index, base.ref_segment) \
             if refine else None
         graphs: dict[int, FrameGraph] = {}  # segment graphs of the banks in ``done``
+        base_mirror = self.mirror_bank_features()
 
         def chain_bank(neighbour: int) -> tuple[Bank | None, FrameGraph | None]:
             if neighbour not in done and chain_seed is not None:
@@ -312,6 +333,12 @@ class Colorizer:
                         chain_bank(neighbour)
                     bank = base if prev is None else base.extend(prev)
                     sim = self.featurizer.similarity(feat, bank.features)
+                    mirrored = False
+                    if base_mirror is not None:
+                        flip = self.featurizer.similarity(feat, base_mirror)
+                        mirrored = prefer_mirror(sim[:, :len(base)], flip)
+                        if mirrored:
+                            sim = torch.cat([flip.to(sim), sim[:, len(base):]], 1)
                     scores = None
                     if graph is not None:
                         scores = refine_similarity(
@@ -323,7 +350,7 @@ class Colorizer:
                         if graph is not None:
                             graphs[i] = graph
                     self._time("match", time.perf_counter() - t0)
-                    yield FrameResult(frame, a, target_name(targets[i], i), i, feat)
+                    yield FrameResult(frame, a, target_name(targets[i], i), i, feat, mirrored)
         finally:
             if pending is not None:
                 pending.cancel()

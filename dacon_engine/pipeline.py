@@ -186,7 +186,8 @@ class ColorizeJob:
                line_colors: Sequence[str] | None = None, workers: int = 1,
                palette: str | os.PathLike | Palette | None = None,
                palette_tolerance: float | None = None,
-               strict_palette: bool = False, graph_refine: bool = True) -> "ColorizeJob":
+               strict_palette: bool = False, graph_refine: bool = True,
+               mirror: bool = True) -> "ColorizeJob":
         """Check every input and option, then build the job (nothing is written yet).
 
         palette: reference colors snap to it (see :mod:`palette`); off-palette colors are
@@ -234,7 +235,7 @@ class ColorizeJob:
                               keep_reference_images=contact_sheet, palette=palette,
                               palette_tolerance=palette_tolerance,
                               strict_palette=strict_palette, graph_refine=graph_refine,
-                              **line_kw)
+                              mirror=mirror, **line_kw)
         created = not Path(out).exists()
         out_dir = check_writable_dir(out)
         try:
@@ -268,7 +269,7 @@ class ColorizeJob:
                                     "out_dir": out_dir, "formats": fmts,
                                     "overwrite": overwrite or resume,
                                     "palette": colorizer.palette,
-                                    "graph_refine": graph_refine},
+                                    "graph_refine": graph_refine, "mirror": mirror},
                    palette=colorizer.palette)
 
     @classmethod
@@ -286,7 +287,8 @@ class ColorizeJob:
                           palette=getattr(args, "palette", None),
                           palette_tolerance=getattr(args, "palette_tolerance", None),
                           strict_palette=getattr(args, "strict_palette", False),
-                          graph_refine=getattr(args, "graph_refine", True))
+                          graph_refine=getattr(args, "graph_refine", True),
+                          mirror=getattr(args, "mirror", True))
 
     def _chain_seed(self, index: int) -> Reference | None:
         """Frame ``index`` as colored by an earlier run (its JSON record), or None."""
@@ -365,8 +367,9 @@ class ColorizeJob:
             device=str(getattr(self.colorizer.featurizer, "device", "cpu")))
 
     def matching_settings(self) -> dict:
-        """How segments were matched, for the JSON record's ``matching``."""
-        return {"graph_refine": self.colorizer.graph_refine}
+        """How segments were matched, for the JSON record's ``matching`` (which adds, per
+        frame, ``mirrored``: matched against the mirrored references)."""
+        return {"graph_refine": self.colorizer.graph_refine, "mirror": self.colorizer.mirror}
 
     def _run_in_process(self, todo: list[int], sources: list[str], written: list[str],
                         kept: list[FrameResult], bar, on_frame: FrameCallback | None,
@@ -385,7 +388,7 @@ class ColorizeJob:
                 self.out_dir, result.name, result.frame, result.assignment,
                 formats=self.formats, model_name=self.colorizer.model_name,
                 references=sources, overwrite=self.overwrite, palette=self.palette,
-                matching=self.matching_settings())
+                matching={**self.matching_settings(), "mirrored": result.mirrored})
             return paths, time.perf_counter() - t
 
         # outputs are rendered and encoded in a thread while the next frame is computed;
@@ -430,6 +433,7 @@ class ColorizeJob:
 
         done, write_s = 0, 0.0
         settings = {**self.worker_settings, "graphs": self.colorizer.bank_graphs(),
+                    "mirror_features": self.colorizer.mirror_bank_features(),
                     "matching": self.matching_settings()}
         for wf in run_workers(self.targets, todo, settings, self.colorizer.bank(),
                               sources, self.workers, stop):

@@ -51,6 +51,7 @@ REQUESTS: dict[str, dict[str, tuple[tuple[type, ...], Any]]] = {
         "palette_tolerance": ((float, int, type(None)), None),  # CIEDE2000; null = 8
         "strict_palette": (_BOOL, False),    # refuse off-palette reference colors
         "graph_refine": (_BOOL, True),       # rescore matches by the segment graph
+        "mirror": (_BOOL, True),             # also match against mirrored references
     },
     "recolor": {
         "out": (_STR, None),                 # a colorize output folder

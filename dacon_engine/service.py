@@ -246,7 +246,8 @@ class Service:
             trace_colors=req["trace_colors"], line_colors=req["line_colors"],
             log=lambda message: self.log(message, job.id, "warning"),
             palette=req["palette"], palette_tolerance=req["palette_tolerance"],
-            strict_palette=req["strict_palette"], graph_refine=req["graph_refine"])
+            strict_palette=req["strict_palette"], graph_refine=req["graph_refine"],
+            mirror=req["mirror"])
         total = len(work.selected or [])
         self.emit("progress", job.id, done=0, total=total, fps=0.0)
         started = time.perf_counter()

@@ -42,8 +42,9 @@ def _init(settings: dict, bank: Bank, names: list[str], threads: int) -> None:
     torch.set_num_threads(threads)
     c = Colorizer(settings["model"], device=settings["device"],
                   gap_radius=settings["gap_radius"], dinov2_weights=settings["dinov2_weights"],
-                  graph_refine=settings.get("graph_refine", True), **settings["line_kw"])
-    c.use_bank(bank, names, settings.get("graphs"))
+                  graph_refine=settings.get("graph_refine", True),
+                  mirror=settings.get("mirror", True), **settings["line_kw"])
+    c.use_bank(bank, names, settings.get("graphs"), settings.get("mirror_features"))
     _WORKER.update(colorizer=c, settings=settings)
 
 
@@ -58,7 +59,9 @@ def _colorize_one(index: int, path: str) -> WrittenFrame:
     paths = write_frame_outputs(s["out_dir"], result.name, result.frame, result.assignment,
                                 formats=s["formats"], model_name=c.model_name,
                                 references=c.reference_names(), overwrite=s["overwrite"],
-                                palette=s.get("palette"), matching=s.get("matching"))
+                                palette=s.get("palette"),
+                                matching=None if s.get("matching") is None else
+                                {**s["matching"], "mirrored": result.mirrored})
     timings = dict(c.timings)
     timings["write"] = time.perf_counter() - t0
     return WrittenFrame(result.name, index, paths, timings, result.frame.n_segments)

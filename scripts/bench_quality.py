@@ -1,7 +1,8 @@
 #!/usr/bin/env python
-"""Quality benchmark: the five metrics per suite for the baseline, the default model without
-and with graph refinement, and any other model given (see dacon_engine/quality.py for the
-suites), then Acc / Acc on segments > 10 px side by side.
+"""Quality benchmark: the five metrics per suite for the baseline, the default model with its
+matching options off one by one (graph refinement, mirrored references) and as shipped, and
+any other model given (see dacon_engine/quality.py for the suites), then Acc / Acc on
+segments > 10 px side by side.
 
     .venv/bin/python scripts/bench_quality.py [--clips 8] [--size 512] [--warps 8]
         [--model PATH ...] [--dinov2-weights FILE]   # adds the zero-shot DINOv2 row
@@ -29,7 +30,7 @@ WARP_SEEDS = {"warp-mild": ("mild", 1), "warp-large": ("large", 2)}
 def side_by_side(rows: dict[str, dict[str, dict]]) -> str:
     """One line per suite, one 'Acc / >10px' column per configuration."""
     configs = list(dict.fromkeys(c for models in rows.values() for c in models))
-    width = max(16, *(len(c) + 2 for c in configs))
+    width = max(14, *(len(c) + 2 for c in configs))
     head = f"{'suite':<15}" + "".join(f"{c:>{width}}" for c in configs)
     lines = [head, "-" * len(head)]
     for suite, models in rows.items():
@@ -54,11 +55,15 @@ def main() -> None:
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args()
 
-    # (row name, model, graph refinement)
-    configs = [("baseline", "baseline", False), ("default --no-graph-refine", "default", False),
-               ("default", "default", True), *((m, m, True) for m in args.model)]
+    # (row name, model, graph refinement, mirrored references)
+    configs = [("baseline (plain)", "baseline", False, False),
+               ("baseline", "baseline", True, True),
+               ("default (plain)", "default", False, False),
+               ("default --no-mirror", "default", True, False),
+               ("default --no-graph-refine", "default", False, True),
+               ("default", "default", True, True), *((m, m, True, True) for m in args.model)]
     if args.dinov2_weights:
-        configs.append(("zeroshot-dinov2", "zeroshot-dinov2", True))
+        configs.append(("zeroshot-dinov2", "zeroshot-dinov2", True, True))
     suites = {}
     if (args.real / "line.png").is_file():
         line, gt = read_image(args.real / "line.png"), read_image(args.real / "gt.png")
@@ -68,9 +73,10 @@ def main() -> None:
         print(f"no real frame at {args.real}: real-art suites skipped")
     suites.update(synthetic_suites(args.clips, args.size, args.frames))
     rows: dict = {}
-    for label, model, refine in configs:
-        def make(model: str = model, refine: bool = refine) -> Colorizer:
-            return Colorizer(model, dinov2_weights=args.dinov2_weights, graph_refine=refine)
+    for label, model, refine, mirror in configs:
+        def make(model: str = model, refine: bool = refine, mirror: bool = mirror) -> Colorizer:
+            return Colorizer(model, dinov2_weights=args.dinov2_weights, graph_refine=refine,
+                             mirror=mirror)
         try:
             make()
         except Exception as e:  # a model that is not available here: say so and go on

@@ -293,6 +293,7 @@ def test_pipelined_job_equals_a_plain_sequential_loop(tmp_path, mode):
     for r in c.colorize(shot["lines"], mode, batch_size=1):  # nothing overlapped
         write_frame_outputs(tmp_path / "loop", r.name, r.frame, r.assignment,
                             formats=("json", "png"), model_name=c.model_name, references=names,
-                            matching={"graph_refine": c.graph_refine})
+                            matching={"graph_refine": c.graph_refine, "mirror": c.mirror,
+                                      "mirrored": r.mirrored})
     for p in sorted((tmp_path / "job").iterdir()):
         assert p.read_bytes() == (tmp_path / "loop" / p.name).read_bytes(), p.name

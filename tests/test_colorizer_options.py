@@ -365,7 +365,11 @@ def test_frames_go_to_the_model_four_at_a_time_by_default():
     rec = Recording()
     c = _ref_colorizer(rec)
     list(c.colorize(_frames(9)))
-    assert rec.batches == [1, 4, 4, 1]  # the reference, then the frames
+    assert rec.batches == [1, 1, 4, 4, 1]  # the reference, its mirror, then the frames
+    rec.batches.clear()
+    plain = Colorizer(rec, mirror=False)
+    plain.add_reference(*reversed(draw(96, scale=1.25)))
+    assert rec.batches == [1]
 
 
 def test_each_result_is_its_own_target_in_order():

@@ -31,7 +31,11 @@ def test_cli_switch_reaches_the_record(shot, tmp_path, flag, want):
     assert build_parser().parse_args(argv).graph_refine is want
     assert main(argv) == 0
     recs = records(out)
-    assert len(recs) == 2 and all(r["matching"] == {"graph_refine": want} for r in recs)
+    assert len(recs) == 2
+    for r in recs:
+        assert r["matching"] == {"graph_refine": want, "mirror": True,
+                                 "mirrored": r["matching"]["mirrored"]}
+        assert isinstance(r["matching"]["mirrored"], bool)
 
 
 def test_workers_get_the_switch_and_the_reference_graphs(shot, tmp_path):
@@ -42,7 +46,8 @@ def test_workers_get_the_switch_and_the_reference_graphs(shot, tmp_path):
                      "--out", str(out), "--model", "baseline", "--workers", workers]) == 0
         outs[workers] = records(out)
     for one, two in zip(outs["1"], outs["2"]):
-        assert two["matching"] == {"graph_refine": True}
+        assert two["matching"] == one["matching"]
+        assert {"graph_refine": True, "mirror": True}.items() <= two["matching"].items()
         assert [s["color"] for s in one["segments"]] == [s["color"] for s in two["segments"]]
         assert [s["confidence"] for s in one["segments"]] == \
             [s["confidence"] for s in two["segments"]]

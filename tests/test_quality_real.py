@@ -12,17 +12,18 @@ from dacon_engine.imageio import read_image
 from dacon_engine.quality import score_cases, warp_suite
 
 REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "paintbucket_0242"
-# Acc / Acc on segments > 10 px (percent) of the default model with graph refinement on
-# 2 warps per regime (seeds 1 and 2, the first of bench_quality's); measured 2026-11-26
-PINNED = {"mild": (89.65, 94.21), "large": (74.30, 85.27)}
+# Acc / Acc on segments > 10 px (percent) of the default model as shipped (graph refinement
+# and mirrored references on) on the first 2 mild warps (seed 1) and the first 4 large ones
+# (seed 2: the 4th is mirrored) of bench_quality's suites; measured 2026-11-26
+PINNED = {"mild": (89.65, 94.21), "large": (79.43, 87.90)}
 TOLERANCE = 1.0  # points
 
 
 @pytest.mark.skipif(not (REAL / "line.png").is_file(), reason="../shared/data/paintbucket_0242 absent")
-@pytest.mark.parametrize("regime,seed", [("mild", 1), ("large", 2)])
-def test_default_model_on_real_warps_holds_its_figures(regime: str, seed: int):
+@pytest.mark.parametrize("regime,seed,n", [("mild", 1, 2), ("large", 2, 4)])
+def test_default_model_on_real_warps_holds_its_figures(regime: str, seed: int, n: int):
     line, gt = read_image(REAL / "line.png"), read_image(REAL / "gt.png")
-    m = score_cases(lambda: Colorizer("default"), warp_suite(line, gt, seed=seed, n=2,
+    m = score_cases(lambda: Colorizer("default"), warp_suite(line, gt, seed=seed, n=n,
                                                              regime=regime))
     acc, big = 100 * m["acc"], 100 * m["acc_thres"]
     print(f"{regime}: acc {acc:.2f} acc>10px {big:.2f}")
