@@ -415,21 +415,16 @@ def open_valleys(line: np.ndarray, dark: np.ndarray, depth: float, ridge: float,
         ridged = ((d0 - np.maximum(m1, p1) >= ridge)
                   | (np.minimum(d0, p1) - np.maximum(m1, p2) >= ridge)
                   | (np.minimum(d0, m1) - np.maximum(p1, m2) >= ridge))
-        # the valley's flanks (the lighter of the two), 1-px and the two 2-px cases
-        f = _PAIRS[i][1]
-        fm1, fp1 = at(-1, f), at(1, f)
-        flanks = [(((b >> i) & 1).astype(bool), np.minimum(fm1, fp1))]
-        if i < 2:
-            flanks += [(((b >> (4 + 2 * i)) & 1).astype(bool), np.minimum(fm1, at(2, f))),
-                       (((b >> (5 + 2 * i)) & 1).astype(bool), np.minimum(fp1, at(-2, f)))]
         # along a gap its neighbours are gap too: paper (under ``weak``) on one side and
         # a line on the other, each ``depth`` away, is a ramp across a line -- the
         # "valley" is a lighter spot along a line that runs beside another one, and
         # opening it would cut that line
         lighter, darker = np.minimum(m1, p1), np.maximum(m1, p1)
         along = (lighter >= weak) | (d0 - lighter < depth) | (darker - d0 < depth)
-        for sel, lo in flanks:
-            opened |= sel & ~ridged & along
+        sel = ((b >> i) & 1).astype(bool)  # 1-px valley across this direction
+        if i < 2:  # 2-px valleys (left/right, up/down)
+            sel |= ((b >> (4 + 2 * i)) & 3).astype(bool)
+        opened |= sel & ~ridged & along
     if opened.any():
         line[ys[opened], xs[opened]] = 0
     return int(opened.sum())
