@@ -199,6 +199,11 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(WORK / module, ignore_errors=True)
         dest = sync_copy(module, cfg)
         n = reset_survivors(dest, module)
+        # mutmut records once which tests reach which function, later only tracing tests
+        # it has not seen: a function added (or newly called) since would have its mutants
+        # run against the new tests only and survive falsely. Trace every test each run
+        # (one run of the selection; the verdicts kept in the .meta files stay).
+        (dest / "mutants" / "mutmut-stats.json").unlink(missing_ok=True)
         print(f"== {module}: mutating dacon_engine/{module}.py, tests "
               f"{' '.join(cfg['module_tests'][module])}"
               + (f" ({n} earlier survivors re-tested)" if n else ""), flush=True)
