@@ -281,29 +281,27 @@ class Colorizer:
         order = [(i, nb) for i, nb in
                  processing_order(targets, self.reference_names(), mode)
                  if wanted is None or i in wanted]
-        done: dict[int, Bank] = {}
+        done: dict[int, tuple[Bank, FrameGraph | None]] = {}  # colored frames, their graphs
         uses = Counter(nb for _, nb in order if nb is not None)  # to drop banks once used
         n_refs = len(self.reference_names())
         refine = self.graph_refine
         base_graph = bank_graph(self._ref_graphs, base.ref_index, base.ref_segment) \
             if refine else None
-        graphs: dict[int, FrameGraph] = {}  # segment graphs of the banks in ``done``
         base_mirror = self.mirror_bank_features()
 
         def chain_bank(neighbour: int) -> tuple[Bank | None, FrameGraph | None]:
             if neighbour not in done and chain_seed is not None:
                 seed = chain_seed(neighbour)
                 if seed is not None:
-                    done[neighbour] = _frame_bank(self.features([seed.frame])[0], seed.colors,
-                                                  n_refs + neighbour)
-                    if refine:
-                        graphs[neighbour] = frame_graph(seed.frame.labels,
-                                                        seed.frame.n_segments)
-            bank, graph = done.get(neighbour), graphs.get(neighbour)
+                    done[neighbour] = (
+                        _frame_bank(self.features([seed.frame])[0], seed.colors,
+                                    n_refs + neighbour),
+                        frame_graph(seed.frame.labels, seed.frame.n_segments) if refine
+                        else None)
+            bank, graph = done.get(neighbour, (None, None))
             uses[neighbour] -= 1
             if uses[neighbour] <= 0:  # memory stays flat in clip length
                 done.pop(neighbour, None)
-                graphs.pop(neighbour, None)
             return bank, graph
 
         def load(chunk: list[tuple[int, int | None]]
@@ -346,9 +344,7 @@ class Colorizer:
                             join_graphs(base_graph, prev_graph, len(prev)))
                     a = assign(sim, bank, scores)
                     if mode != "keyframe" and uses[i] > 0:
-                        done[i] = _frame_bank(feat, a.colors, n_refs + i)
-                        if graph is not None:
-                            graphs[i] = graph
+                        done[i] = (_frame_bank(feat, a.colors, n_refs + i), graph)
                     self._time("match", time.perf_counter() - t0)
                     yield FrameResult(frame, a, target_name(targets[i], i), i, feat, mirrored)
         finally:

@@ -8,7 +8,7 @@ synthetic 1920x1920 frame without ../shared), one reference, the real file-level
 from the frame rate. Each configuration runs in a fresh process, so its peak RSS is its own.
 
     .venv/bin/python scripts/bench_end_to_end.py [--frames 10 100] [--workers 1 2]
-        [--model default] [--threads 0] [--sequential]
+        [--model default] [--threads 0] [--sequential] [--no-graph-refine] [--no-mirror]
 
 Reference mode: peak RSS and time with R references of 1920x1920 and one target.
 
@@ -69,7 +69,8 @@ def child_shot(args: argparse.Namespace) -> dict:
         paths, ref, ref_line, source = _write_inputs(Path(tmp) / "in", args.n)
         job = ColorizeJob.create([str(p) for p in paths], out=Path(tmp) / "out", refs=[ref],
                                  ref_lines=[ref_line], quiet=True, model=args.model,
-                                 device=args.device, workers=args.w, batch_size=args.batch_size)
+                                 device=args.device, workers=args.w, batch_size=args.batch_size,
+                                 graph_refine=args.graph_refine, mirror=args.mirror)
         if args.sequential:  # writes not overlapped with the model (for comparison)
             import dacon_engine.pipeline as pl
 
@@ -99,7 +100,8 @@ def child_refs(args: argparse.Namespace) -> dict:
         write_png(tmp / "ref.png", gt)
         write_png(tmp / "ref_line.png", line)
         write_png(tmp / "target.png", np.roll(line, 16, axis=1))
-        c = Colorizer(args.model, device=args.device, keep_reference_images=False)
+        c = Colorizer(args.model, device=args.device, keep_reference_images=False,
+                      graph_refine=args.graph_refine, mirror=args.mirror)
         base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         t0 = time.perf_counter()
         for k in range(args.n):  # the same drawing R times: the bank grows like R sheets
@@ -132,6 +134,8 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=4)
     ap.add_argument("--sequential", action="store_true",
                     help="also run the single-process path with writes not overlapped (comparison)")
+    ap.add_argument("--graph-refine", action=argparse.BooleanOptionalAction, default=True)
+    ap.add_argument("--mirror", action=argparse.BooleanOptionalAction, default=True)
     ap.add_argument("--child", choices=("shot", "refs"), help=argparse.SUPPRESS)
     ap.add_argument("--n", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--w", type=int, default=1, help=argparse.SUPPRESS)
@@ -141,7 +145,9 @@ def main() -> None:
         print(json.dumps(fn(args)))
         return
     common = ["--model", args.model, "--device", args.device, "--threads", str(args.threads),
-              "--batch-size", str(args.batch_size)]
+              "--batch-size", str(args.batch_size),
+              "--graph-refine" if args.graph_refine else "--no-graph-refine",
+              "--mirror" if args.mirror else "--no-mirror"]
     if args.refs:
         print(f"{'refs':>5} {'peak RSS MB':>12} {'MB per ref':>11} {'refs s':>8} {'target s':>9}")
         for n in args.refs:
@@ -161,7 +167,8 @@ def main() -> None:
         path = "no w-overlap" if seq else "pipelined"
         print(f"{n:>6} {w:>7} {path:>10} {r['fps']:>6.2f} {1000 / max(r['fps'], 1e-9):>9.0f} "
               f"{r['peak_rss_mb']:>14.0f} / {r['children_peak_rss_mb']:<12.0f}  {r['timings']}")
-    print(f"({r['source']} 1920x1920, model {r['model']}, torch threads {r['threads']}; "
+    print(f"({r['source']} 1920x1920, model {r['model']}, torch threads {r['threads']}, "
+          f"graph refine {args.graph_refine}, mirror {args.mirror}; "
           "fps counted from the first frame out)")
 
 
