@@ -263,6 +263,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from .malloctune import keep_freed_memory
+
+    keep_freed_memory()  # the entry point's process-wide allocator setting (see there)
     try:
         args = build_parser().parse_args(argv)
     except SystemExit as e:  # --help (0) or a refused option (2, one line already printed)

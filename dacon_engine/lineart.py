@@ -45,6 +45,7 @@ leaves JPEG fringe pieces as extra regions). Default trace colors: red, blue, gr
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -78,6 +79,21 @@ SPECK_MIN_DARK = 0.15
 SPECK_THIN_MAX_AREA = 40
 """adaptive mode: regions of <= this many px that a 3x3 erosion removes (nowhere wider
 than 2 px: slivers along lines, holes in thick strokes) are specks too."""
+
+
+_SCRATCH = threading.local()
+
+
+def scratch(name: str, shape: tuple[int, ...], dtype=np.uint8) -> np.ndarray:
+    """This thread's reusable, uninitialised array ``name`` of this shape and dtype, for
+    temporaries that never leave a call: a fresh full-size array costs first-touch page
+    faults (about 1 ms per 1920x1920 uint8 plane), more than most filters run on it.
+    One array per name is kept (the latest shape asked for)."""
+    bufs = _SCRATCH.__dict__.setdefault("bufs", {})
+    buf = bufs.get(name)
+    if buf is None or buf.shape != tuple(shape) or buf.dtype != dtype:
+        buf = bufs[name] = np.empty(shape, dtype)
+    return buf
 
 
 def at_least(a: np.ndarray, value: float) -> np.ndarray:
@@ -217,10 +233,9 @@ def estimate_levels(rgb: np.ndarray, gray: np.ndarray, hist: np.ndarray | None =
     # one-sided (bright half) spread: the dark half holds anti-aliasing ramps too
     noise = max(float(q84 - q50), 0.5)
     step = 4 if gray.shape[0] >= 64 else 1
-    g4 = np.ascontiguousarray(gray[::step])
-    mask = cv2.inRange(g4, max(lp - 2 * noise - 1, 0), min(lp + 2 * noise + 1, 255))
-    paper_rgb = np.array(cv2.mean(np.ascontiguousarray(rgb[::step]), mask=mask)[:3],
-                         np.float32)
+    # (strided views: OpenCV reads every 4th row in place, no copies)
+    mask = cv2.inRange(gray[::step], max(lp - 2 * noise - 1, 0), min(lp + 2 * noise + 1, 255))
+    paper_rgb = np.array(cv2.mean(rgb[::step], mask=mask)[:3], np.float32)
     dark_lim = lp - max(6.0 * noise, 40.0)
     ink = 0
     if dark_lim > 0:
@@ -237,48 +252,90 @@ def estimate_levels(rgb: np.ndarray, gray: np.ndarray, hist: np.ndarray | None =
 
 def darkness(gray: np.ndarray, lv: PaperInk) -> np.ndarray:
     """HxW uint8 darkness ``Lp - Y`` (saturating at 0)."""
-    return cv2.subtract(np.full_like(gray, lv.paper), gray)
+    if gray.size <= 4:  # (cv2 would take so small an image for a scalar)
+        return cv2.subtract(np.full_like(gray, lv.paper), gray)
+    d = cv2.bitwise_not(gray)  # 255 - Y, less 255 - Lp: no second full-size plane
+    return cv2.subtract(d, 255 - lv.paper, dst=d)
 
 
 def _line_candidates(dark: np.ndarray, lv: PaperInk) -> tuple[np.ndarray, np.ndarray]:
-    """(candidate, strong) uint8 255/0 masks of adaptive mode (module docstring)."""
-    strong = at_least(dark, lv.strong)
-    localmax = cv2.dilate(dark, np.ones((3, 3), np.uint8))
-    half = cv2.compare(cv2.add(dark, dark), localmax, cv2.CMP_GE)  # 2d >= max (no overflow
+    """(candidate, strong) uint8 255/0 masks of adaptive mode (module docstring); strong
+    is a scratch plane (valid until the next call)."""
+    shape = dark.shape
+    if dark.size <= 4:  # (cv2.compare would take so small an image for a scalar)
+        strong = at_least(dark, lv.strong)
+        weak = at_least(dark, lv.weak)
+    else:
+        strong = cv2.compare(dark, float(lv.strong), cv2.CMP_GE, dst=scratch("strong", shape))
+        weak = cv2.compare(dark, float(lv.weak), cv2.CMP_GE, dst=scratch("weak", shape))
+    localmax = cv2.dilate(dark, np.ones((3, 3), np.uint8), dst=scratch("localmax", shape))
+    twice = cv2.add(dark, dark, dst=scratch("twice", shape))
+    half = cv2.compare(twice, localmax, cv2.CMP_GE, dst=twice)  # 2d >= max (no overflow
     # issue: saturation at 255 only where d >= 128, i.e. surely >= half of any max)
-    cand = cv2.bitwise_and(at_least(dark, lv.weak), half)
+    cand = cv2.bitwise_and(weak, half)
     cv2.bitwise_or(cand, strong, dst=cand)  # strong >= weak: strong pixels are candidates
     return cand, strong
 
 
+HYST_SPARSE_MAX = 12000
+"""adaptive mode: up to this many soft pixels are grouped into pieces from their list
+(cost by pixel count); more by a full-frame labelling (cost by frame size)."""
+
+
 def _hysteresis(cand: np.ndarray, strong: np.ndarray,
-                seeds: list[tuple[np.ndarray, np.ndarray] | None] = ()
-                ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None, np.ndarray]:
+                seeds: list[tuple[np.ndarray, np.ndarray] | None] = (),
+                pts: np.ndarray | None = None
+                ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None, np.ndarray,
+                           np.ndarray]:
     """Drop, in place, the 8-connected pieces of ``cand`` with no strong pixel, no seed
-    pixel and fewer than HYST_MIN_PIECE pixels. seeds: per seed class (xs, ys) or None.
+    pixel and fewer than HYST_MIN_PIECE pixels. seeds: per seed class (xs, ys) or None;
+    pts: (N, 2) xy of the candidate pixels in raster order, when already listed.
 
     Returns (cand, soft (S, 2) xy of the soft -- candidate, not strong -- pixels kept or
     None, their piece's seed counts (S, K) or None when no soft piece holds a seed but
-    no strong pixel, strong-piece flag (S,) bool). Only the soft pixels can lie in a
-    piece without a strong pixel: they are looked up and cleared sparsely.
+    no strong pixel, strong-piece flag (S,) bool, (M, 2) xy of the candidates kept).
+    Only the soft pixels can lie in a piece without a strong pixel: they are grouped
+    and cleared sparsely.
     """
-    softm = cv2.bitwise_xor(cand, strong)
-    soft = cv2.findNonZero(softm)
-    if soft is None:
-        return cand, None, None, np.zeros(0, bool)
+    h, w = cand.shape
+    if pts is None:
+        pts = _nonzero_xy(cand)
+    flat = pts[:, 1] * w + pts[:, 0]
+    is_soft = strong.ravel().take(flat) == 0
+    soft = pts[is_soft]
+    if soft.shape[0] == 0:
+        return cand, None, None, np.zeros(0, bool), pts
+    sx, sy = soft[:, 0], soft[:, 1]
     # label the soft pixels alone: a soft piece 8-adjacent to a strong pixel is part of
     # a piece with one (no need to list the many strong pixels)
-    n1, lab = cv2.connectedComponentsWithAlgorithm(softm, 8, cv2.CV_32S, cv2.CCL_SPAGHETTI)
-    soft = soft.reshape(-1, 2)
-    sx, sy = soft[:, 0], soft[:, 1]
-    sl = lab[sy, sx]
-    touch = cv2.dilate(strong, np.ones((3, 3), np.uint8))[sy, sx] > 0
+    if soft.shape[0] <= HYST_SPARSE_MAX:
+        from .segments import _point_components
+
+        sl = _point_components(sx, sy, w)
+        n1 = int(sl.max()) + 1
+        skey = flat[is_soft]
+
+        def label_at(xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
+            key = ys.astype(np.int64) * w + xs
+            pos = np.minimum(np.searchsorted(skey, key), skey.size - 1)
+            return np.where(skey[pos] == key, sl[pos], 0)
+    else:
+        softm = cv2.bitwise_xor(cand, strong, dst=scratch("soft", (h, w)))
+        n1, lab = cv2.connectedComponentsWithAlgorithm(
+            softm, 8, cv2.CV_32S, cv2.CCL_SPAGHETTI,
+            labels=scratch("soft_labels", (h, w), np.int32))
+        sl = lab[sy, sx]
+
+        def label_at(xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
+            return lab[ys, xs]
+    touch = cv2.dilate(strong, np.ones((3, 3), np.uint8),
+                       dst=scratch("touch", (h, w)))[sy, sx] > 0
     keep = np.zeros(n1, bool)
     keep[sl[touch]] = True
     counts = np.zeros((n1, max(len(seeds), 1)), np.int64)
     for k, sp in enumerate(seeds):
         if sp is not None:
-            counts[:, k] = np.bincount(lab[sp[1], sp[0]], minlength=n1)
+            counts[:, k] = np.bincount(label_at(sp[0], sp[1]), minlength=n1)
     counts[0] = 0
     seeded = ~keep & (counts.sum(1) > 0)
     big = np.bincount(sl, minlength=n1) >= HYST_MIN_PIECE  # pixels per soft piece
@@ -287,7 +344,10 @@ def _hysteresis(cand: np.ndarray, strong: np.ndarray,
     if drop.any():
         cand[sy[drop], sx[drop]] = 0
         soft, sl = soft[~drop], sl[~drop]
-    return cand, soft, counts[sl] if seeded.any() else None, keep[sl]
+        gone = np.zeros(pts.shape[0], bool)
+        gone[np.flatnonzero(is_soft)[drop]] = True
+        pts = pts[~gone]
+    return cand, soft, counts[sl] if seeded.any() else None, keep[sl], pts
 
 
 def adaptive_line_mask(gray: np.ndarray, lv: PaperInk, dark: np.ndarray | None = None
@@ -328,36 +388,62 @@ strong pixel: a faint line (JPEG 70 leaves a 1-px red line neither dark nor colo
 enough), not paper noise or ringing, which come in small pieces."""
 
 
-def _pair_kernel(a: tuple[int, int], b: tuple[int, int]) -> np.ndarray:
-    k = np.zeros((3, 3), np.uint8)
-    k[1 + a[0], 1 + a[1]] = k[1 + b[0], 1 + b[1]] = 1
-    return k
+def _padded(a: np.ndarray, r: int, border: int, name: str) -> np.ndarray:
+    """``a`` with an ``r``-px border (cv2 border type; constant 0), into scratch ``name``."""
+    h, w = a.shape
+    out = scratch(name, (h + 2 * r, w + 2 * r), a.dtype)
+    cv2.copyMakeBorder(a, r, r, r, r, border, dst=out, value=0)
+    return out
 
 
-_PAIR_KERNELS = [_pair_kernel(a, b) for a, b in _PAIRS]
+def _flat_index(xs: np.ndarray, ys: np.ndarray, width: int, r: int) -> np.ndarray:
+    """Flat indices of pixels (xs, ys) in an ``r``-px padded copy of a ``width``-wide image."""
+    return (ys.astype(np.int64) + r) * (width + 2 * r) + (xs.astype(np.int64) + r)
 
 
-def _row_kernels(horizontal: bool) -> tuple[list, list]:
-    """(min of the flanks, max of the pair) kernels with anchors for 2-px valleys along
-    a row (or column): flanks at -1 and +2 around the pair (0, +1), and mirrored."""
-    def k(ones: tuple[int, ...], n: int) -> np.ndarray:
-        a = np.zeros(n, np.uint8)
-        a[list(ones)] = 1
-        return a.reshape(1, n) if horizontal else a.reshape(n, 1)
+def _valleys_at(dflat: np.ndarray, wp: int, idx: np.ndarray, depth: float, ridge: float,
+                weak: float) -> np.ndarray:
+    """(N,) bool: which pixels (flat indices ``idx`` into a 2-px replicate-padded darkness,
+    ``wp`` wide) are a valley and no ridge (see :func:`open_valleys`)."""
+    def at(off: int) -> np.ndarray:
+        return dflat.take(idx + off).astype(np.int16)
 
-    def anchor(i: int) -> tuple[int, int]:
-        return (i, 0) if horizontal else (0, i)
-
-    out = [(k((0, 3), 4), anchor(1)), (k((0, 3), 4), anchor(2))]  # p-1 & p+2; p-2 & p+1
-    pair = [(k((0, 1), 2), anchor(0)), (k((0, 1), 2), anchor(1))]  # p & p+1; p-1 & p
-    return out, pair
-
-
-_VALLEY2_KERNELS = [_row_kernels(True), _row_kernels(False)]
+    thresh = float(np.ceil(depth) - 1)  # > thresh <=> >= depth, for whole levels
+    d0 = at(0)
+    steps = (1, wp, wp + 1, wp - 1)  # along _PAIRS: right, down, down-right, down-left
+    valley = []
+    for i, e in enumerate(steps):  # 1-px valley across direction i
+        v = np.maximum(np.minimum(at(-e), at(e)) - d0, 0) > thresh
+        if i < 2:  # 2-px valleys: with the next pixel towards +e, or towards -e
+            m1, p1, m2, p2 = at(-e), at(e), at(-2 * e), at(2 * e)
+            v |= np.maximum(np.minimum(m1, p2) - np.maximum(d0, p1), 0) > thresh
+            v |= np.maximum(np.minimum(m2, p1) - np.maximum(m1, d0), 0) > thresh
+        valley.append(v)
+    hit = np.flatnonzero(valley[0] | valley[1] | valley[2] | valley[3])
+    opened = np.zeros(idx.size, bool)
+    if hit.size == 0:
+        return opened
+    idx, d0 = idx[hit], d0[hit]
+    got = np.zeros(hit.size, bool)
+    for i, j in ((0, 1), (1, 0), (2, 3), (3, 2)):  # valley direction, its perpendicular
+        e = steps[j]
+        m1, p1, m2, p2 = at(-e), at(e), at(-2 * e), at(2 * e)
+        ridged = ((d0 - np.maximum(m1, p1) >= ridge)
+                  | (np.minimum(d0, p1) - np.maximum(m1, p2) >= ridge)
+                  | (np.minimum(d0, m1) - np.maximum(p1, m2) >= ridge))
+        # along a gap its neighbours are gap too: paper (under ``weak``) on one side and
+        # a line on the other, each ``depth`` away, is a ramp across a line -- the
+        # "valley" is a lighter spot along a line that runs beside another one, and
+        # opening it would cut that line
+        lighter, darker = np.minimum(m1, p1), np.maximum(m1, p1)
+        along = (lighter >= weak) | (d0 - lighter < depth) | (darker - d0 < depth)
+        got |= valley[i][hit] & ~ridged & along
+    opened[hit] = got
+    return opened
 
 
 def open_valleys(line: np.ndarray, dark: np.ndarray, depth: float, ridge: float,
-                 weak: float = 0.0) -> int:
+                 weak: float = 0.0, pts: np.ndarray | None = None) -> int:
     """Give back to paper the line pixels that are a valley of darkness: a 1- or 2-px
     gap between two lines that blur made dark enough to be taken as line (a thin region
     then vanished, or broke into pieces). A pixel is a valley when it is at least
@@ -369,69 +455,37 @@ def open_valleys(line: np.ndarray, dark: np.ndarray, depth: float, ridge: float,
     core of a 1- or 2-px line is a valley along the line but a ridge across it, and
     stays line; a 1-px region between two lines is no ridge along its length).
 
-    line: HxW uint8 255/0, modified in place; returns the pixels opened. The valleys
-    come from full-size OpenCV min/max filters with two-point kernels (one bit per
-    direction, the image edge replicated); the ridge test only looks at those pixels.
+    line: HxW uint8 255/0, modified in place; returns the pixels opened. Outside the
+    image counts as its edge pixel (no valley at the border). Only the line pixels are
+    examined (``pts``: their (N, 2) xy when already listed), on a padded darkness.
     """
-    h, w = line.shape
-    if h < 3 or w < 3:
-        return 0
-    bits = np.zeros_like(line)
-    tmp = np.empty_like(line)
-    thresh = float(np.ceil(depth) - 1)  # > thresh <=> >= depth, for whole levels
-    rep = cv2.BORDER_REPLICATE  # outside the image is no darker: no valley at the edge
-    for i, k in enumerate(_PAIR_KERNELS):
-        cv2.erode(dark, k, dst=tmp, borderType=rep)
-        cv2.subtract(tmp, dark, dst=tmp)
-        cv2.threshold(tmp, thresh, 1 << i, cv2.THRESH_BINARY, dst=tmp)
-        cv2.bitwise_or(bits, tmp, dst=bits)
-    # 2-px valleys, left/right and up/down: the pixel and its next neighbour (towards +
-    # or -) both lighter than the two pixels flanking the pair
-    tmp2 = np.empty_like(line)
-    for i, (k_out, k_pair) in enumerate(_VALLEY2_KERNELS):
-        for o in (0, 1):
-            cv2.erode(dark, k_out[o][0], dst=tmp, anchor=k_out[o][1], borderType=rep)
-            cv2.dilate(dark, k_pair[o][0], dst=tmp2, anchor=k_pair[o][1], borderType=rep)
-            cv2.subtract(tmp, tmp2, dst=tmp)
-            cv2.threshold(tmp, thresh, 1 << (4 + 2 * i + o), cv2.THRESH_BINARY, dst=tmp)
-            cv2.bitwise_or(bits, tmp, dst=bits)
-    cv2.bitwise_and(bits, line, dst=bits)
-    pts = cv2.findNonZero(bits)
     if pts is None:
-        return 0
-    pts = pts.reshape(-1, 2).astype(np.int64)
-    xs, ys = pts[:, 0], pts[:, 1]
-    b = bits[ys, xs]
-    d0 = dark[ys, xs].astype(np.int16)
+        pts = _nonzero_xy(line)
+    return int(_open_valleys(line, dark, depth, ridge, weak, pts).sum())
 
-    def at(k: int, e: tuple[int, int]) -> np.ndarray:
-        return dark[np.clip(ys + k * e[0], 0, h - 1),
-                    np.clip(xs + k * e[1], 0, w - 1)].astype(np.int16)
 
-    opened = np.zeros(xs.size, bool)
-    for i, j in ((0, 1), (1, 0), (2, 3), (3, 2)):  # valley direction, its perpendicular
-        e = _PAIRS[j][1]
-        m1, p1, m2, p2 = at(-1, e), at(1, e), at(-2, e), at(2, e)
-        ridged = ((d0 - np.maximum(m1, p1) >= ridge)
-                  | (np.minimum(d0, p1) - np.maximum(m1, p2) >= ridge)
-                  | (np.minimum(d0, m1) - np.maximum(p1, m2) >= ridge))
-        # along a gap its neighbours are gap too: paper (under ``weak``) on one side and
-        # a line on the other, each ``depth`` away, is a ramp across a line -- the
-        # "valley" is a lighter spot along a line that runs beside another one, and
-        # opening it would cut that line
-        lighter, darker = np.minimum(m1, p1), np.maximum(m1, p1)
-        along = (lighter >= weak) | (d0 - lighter < depth) | (darker - d0 < depth)
-        sel = ((b >> i) & 1).astype(bool)  # 1-px valley across this direction
-        if i < 2:  # 2-px valleys (left/right, up/down)
-            sel |= ((b >> (4 + 2 * i)) & 3).astype(bool)
-        opened |= sel & ~ridged & along
+def _open_valleys(line: np.ndarray, dark: np.ndarray, depth: float, ridge: float,
+                  weak: float, pts: np.ndarray) -> np.ndarray:
+    """:func:`open_valleys` on the line pixels ``pts`` ((N, 2) xy); (N,) bool opened."""
+    h, w = line.shape
+    if h < 3 or w < 3 or pts.shape[0] == 0:
+        return np.zeros(pts.shape[0], bool)
+    dpad = _padded(dark, 2, cv2.BORDER_REPLICATE, "valley_dark")
+    opened = _valleys_at(dpad.ravel(), w + 4, _flat_index(pts[:, 0], pts[:, 1], w, 2),
+                         depth, ridge, weak)
     if opened.any():
-        line[ys[opened], xs[opened]] = 0
-    return int(opened.sum())
+        line[pts[opened, 1], pts[opened, 0]] = 0
+    return opened
+
+
+def _nonzero_xy(mask: np.ndarray) -> np.ndarray:
+    """(N, 2) int64 xy of the nonzero pixels of a uint8 mask, in raster order."""
+    pts = cv2.findNonZero(mask)
+    return np.zeros((0, 2), np.int64) if pts is None else pts.reshape(-1, 2).astype(np.int64)
 
 
 def bridge_gaps(line: np.ndarray, trace: list[tuple[np.ndarray, np.ndarray] | None],
-                dark: np.ndarray, weak: int, margin: float
+                dark: np.ndarray, weak: int, margin: float, pts: np.ndarray | None = None
                 ) -> tuple[np.ndarray, list[tuple[np.ndarray, np.ndarray] | None], int]:
     """Close 1-px gaps where a light line meets a dark one.
 
@@ -446,47 +500,47 @@ def bridge_gaps(line: np.ndarray, trace: list[tuple[np.ndarray, np.ndarray] | No
     is trace.
 
     line: HxW uint8 255/0 (modified in place); trace: per color (xs, ys) in raster
-    order or None. Returns (line, trace, pixels bridged).
+    order or None; pts: (N, 2) xy of the line pixels when already listed. Returns
+    (line, trace, pixels bridged). Only the neighbours of line and trace pixels are
+    examined: from each, the pixel next to it and the one after that.
     """
     h, w = line.shape
     if h < 3 or w < 3:
         return line, trace, 0
-    tid = np.zeros((h, w), np.uint8)  # trace color 1..K, 0 none
-    occ = line.copy()
+    if pts is None:
+        pts = _nonzero_xy(line)
+    # occupancy code on a 2-px zero border: 255 line, k + 1 trace color k (wins)
+    occ = _padded(line, 2, cv2.BORDER_CONSTANT, "bridge_occ")
+    wp = w + 4
+    of = occ.ravel()
+    srcs = [_flat_index(pts[:, 0], pts[:, 1], w, 2)]
     for k, p in enumerate(trace):
         if p is not None:
-            tid[p[1], p[0]] = k + 1
-            occ[p[1], p[0]] = 255
-    # both of two opposite neighbours occupied: a min filter with a two-point kernel
-    # (outside the image counts as free)
-    pair = np.zeros_like(line)
-    tmp = np.empty_like(line)
-    for k in _PAIR_KERNELS:
-        cv2.erode(occ, k, dst=tmp, borderType=cv2.BORDER_CONSTANT, borderValue=0)
-        cv2.bitwise_or(pair, tmp, dst=pair)
-    cv2.compare(dark, float(weak), cv2.CMP_GE, dst=tmp)  # h, w >= 3: no scalar mix-up
-    cv2.bitwise_and(pair, tmp, dst=pair)
-    cv2.bitwise_not(occ, dst=tmp)
-    cv2.bitwise_and(pair, tmp, dst=pair)
-    pts = cv2.findNonZero(pair)
-    if pts is None:
+            ti = _flat_index(p[0], p[1], w, 2)
+            of[ti] = k + 1
+            srcs.append(ti)
+    src = np.concatenate(srcs)
+    dflat = _padded(dark, 2, cv2.BORDER_REPLICATE, "valley_dark").ravel()
+    qs, cs = [], []
+    for e in (1, wp, wp + 1, wp - 1):  # q = p + e between p and p + 2e
+        q = src + e
+        sel = (of.take(q) == 0) & (of.take(q + e) > 0)
+        q = q[sel]
+        dq = dflat.take(q).astype(np.float32)
+        ca, cb = of.take(q - e), of.take(q + e)
+        lo = np.minimum(dflat.take(q - e), dflat.take(q + e)).astype(np.float32)
+        ok = (dq >= weak) & (dq >= lo - margin)
+        c = np.maximum(np.where(ca == 255, 0, ca), np.where(cb == 255, 0, cb))
+        qs.append(q[ok])
+        cs.append(c[ok])
+    q = np.concatenate(qs)
+    if q.size == 0:
         return line, trace, 0
-    pts = pts.reshape(-1, 2).astype(np.int64)
-    xs, ys = pts[:, 0], pts[:, 1]
-    d = dark[ys, xs].astype(np.float32)
-    ok = np.zeros(xs.size, bool)
-    color = np.zeros(xs.size, np.int64)
-    for (ay, ax), (by, bx) in _PAIRS:
-        y1, x1 = np.clip(ys + ay, 0, h - 1), np.clip(xs + ax, 0, w - 1)
-        y2, x2 = np.clip(ys + by, 0, h - 1), np.clip(xs + bx, 0, w - 1)
-        lo = np.minimum(dark[y1, x1], dark[y2, x2]).astype(np.float32)
-        hit = (occ[y1, x1] > 0) & (occ[y2, x2] > 0) & (d >= lo - margin)
-        ok |= hit
-        c = np.maximum(tid[y1, x1], tid[y2, x2]).astype(np.int64)
-        color = np.where(hit & (c > color), c, color)
-    if not ok.any():
-        return line, trace, 0
-    xs, ys, color = xs[ok], ys[ok], color[ok]
+    uq, inv = np.unique(q, return_inverse=True)  # raster order
+    color = np.zeros(uq.size, np.int64)
+    np.maximum.at(color, inv, np.concatenate(cs).astype(np.int64))
+    ys, xs = np.divmod(uq, wp)
+    xs, ys = xs - 2, ys - 2
     out = list(trace)
     for k in range(len(trace)):
         sel = color == k + 1
@@ -494,7 +548,7 @@ def bridge_gaps(line: np.ndarray, trace: list[tuple[np.ndarray, np.ndarray] | No
             out[k] = _add_points(out[k], xs[sel], ys[sel], w)
     black = color == 0
     line[ys[black], xs[black]] = 255
-    return line, out, int(xs.size)
+    return line, out, int(uq.size)
 
 
 def adaptive_lines(rgb: np.ndarray, gray: np.ndarray, lv: PaperInk, opts: LineOptions,
@@ -514,14 +568,15 @@ def adaptive_lines(rgb: np.ndarray, gray: np.ndarray, lv: PaperInk, opts: LineOp
         dark = darkness(gray, lv)
     colors = classify_colors(rgb, opts, lv.paper_rgb, float(lv.ink), adaptive=True)
     cand, strong = _line_candidates(dark, lv)
-    cand, soft, counts, _ = _hysteresis(cand, strong, list(colors.trace) + [colors.line])
+    cand, soft, counts, _, pts = _hysteresis(cand, strong,
+                                             list(colors.trace) + [colors.line])
     if counts is not None:
         colors = _seeded_trace(colors, soft, counts, gray.shape)
     contrast = float(lv.paper - lv.ink)
-    open_valleys(cand, dark, max(VALLEY_MIN_DEPTH * contrast, 2.0 * lv.noise + 2.0),
-                 max(0.05 * contrast, 2.0 * lv.noise + 2.0), lv.weak)
+    opened = _open_valleys(cand, dark, max(VALLEY_MIN_DEPTH * contrast, 2.0 * lv.noise + 2.0),
+                           max(0.05 * contrast, 2.0 * lv.noise + 2.0), lv.weak, pts)
     margin = max(2.0 * lv.noise, 0.04 * contrast)
-    cand, trace, _ = bridge_gaps(cand, colors.trace, dark, lv.weak, margin)
+    cand, trace, _ = bridge_gaps(cand, colors.trace, dark, lv.weak, margin, pts[~opened])
     return cand, ColorPixels(trace, colors.line)
 
 
@@ -583,23 +638,24 @@ def classify_colors(rgb: np.ndarray, opts: LineOptions, paper_rgb: np.ndarray | 
     # (fixed), or a fraction of it above the noise (adaptive)
     chroma_c = dirs[1:].max(1) - dirs[1:].min(1)
     pv = tuple(float(v) for v in np.clip(np.rint(p), 0, 255))
+    shape = rgb.shape[:2]
     if adaptive:
-        v = cv2.bitwise_not(rgb)
+        v = cv2.bitwise_not(rgb, dst=scratch("absorption", rgb.shape))
         cv2.subtract(v, (255 - pv[0], 255 - pv[1], 255 - pv[2], 0), dst=v)
     else:  # white paper: absorption chroma = chroma of the pixel itself
         v = rgb
-    # into preallocated planes, reused below (cv2.split allocating its own planes and
-    # a fresh array per step cost several times the arithmetic at 1920x1920)
-    c = [np.empty(rgb.shape[:2], np.uint8) for _ in range(3)]
+    # into this thread's scratch planes, reused below (fresh planes per step cost
+    # several times the arithmetic at 1920x1920: first-touch page faults)
+    c = [scratch(f"chan{i}", shape) for i in range(3)]
     cv2.split(v, c)
-    ch = cv2.max(c[0], c[1])
+    ch = cv2.max(c[0], c[1], dst=scratch("chroma", shape))
     cv2.max(ch, c[2], dst=ch)
     cv2.min(c[0], c[1], dst=c[0])
     cv2.min(c[0], c[2], dst=c[0])
     cv2.subtract(ch, c[0], dst=ch)
     lim = 0.15 if adaptive else 0.5
     cmin = max(float(chroma_c.min()) * lim * 0.8, 12.0 if adaptive else 1.0)
-    cand = at_least(ch, cmin)
+    cand = at_least(ch, cmin) if ch.size <= 4 else cv2.compare(ch, cmin, cv2.CMP_GE, dst=ch)
     if not cv2.countNonZero(cand):
         return none
     pts = cv2.findNonZero(cand).reshape(-1, 2)  # row by row: already in raster order

@@ -63,14 +63,17 @@ COLORED_FRAME_LINE_MAX = 40
 """segments_from_color: opaque pixels with all of R, G, B <= this are line."""
 
 
-def connected_components(mask: np.ndarray, connectivity: int) -> tuple[int, np.ndarray]:
-    """OpenCV labelling of a HxW uint8 mask -> (count incl. background, int32 labels).
+def connected_components(mask: np.ndarray, connectivity: int, out: np.ndarray | None = None
+                         ) -> tuple[int, np.ndarray]:
+    """OpenCV labelling of a HxW uint8 mask -> (count incl. background, int32 labels;
+    into ``out``, a HxW int32 array, when given).
 
     Uses the pixel-scan SAUF algorithm, whose labels follow raster order of each
     component's first pixel (like scikit-image) for 4- and 8-connectivity; OpenCV's
     default 8-connected block algorithms do not.
     """
-    return cv2.connectedComponentsWithAlgorithm(mask, connectivity, cv2.CV_32S, cv2.CCL_SAUF)
+    return cv2.connectedComponentsWithAlgorithm(mask, connectivity, cv2.CV_32S, cv2.CCL_SAUF,
+                                                labels=out)
 
 
 def _as_rgba(rgba: np.ndarray) -> np.ndarray:
@@ -431,7 +434,7 @@ def segment_line_art_details(rgba: np.ndarray, *, gap_radius: int = 0,
         info["levels"] = lv.record()
         dark = la.darkness(gray, lv)
         line, colors = la.adaptive_lines(rgb, gray, lv, opts, dark)
-        free = cv2.bitwise_not(line)
+        free = cv2.bitwise_not(line, dst=line)
     cpts = colors.trace
     for pts in cpts + [colors.line]:
         if pts is not None:
@@ -460,7 +463,7 @@ def segment_line_art_details(rgba: np.ndarray, *, gap_radius: int = 0,
                 # same order (what ``lut`` does); speck pixels then take their target
                 new = lut[labels[sy, sx]]
                 free[sy, sx] = 0
-                n1, labels = connected_components(free, 4)
+                n1, labels = connected_components(free, 4, out=labels)  # (no fresh array)
                 if n1 - 1 != n:  # pragma: no cover - guards the reasoning above
                     raise AssertionError("speck relabelling out of step")
                 labels[sy, sx] = new

@@ -368,6 +368,9 @@ def main(argv: list[str] | None = None) -> int:
                                      description="DACoN engine service (JSON lines on stdio)")
     parser.add_argument("--device", default=None, choices=("auto", "cpu", "cuda"))
     args = parser.parse_args(argv)
+    from .malloctune import keep_freed_memory
+
+    keep_freed_memory()  # the entry point's process-wide allocator setting (see there)
     try:
         return serve(args.device)
     except DaconError as e:

@@ -1,7 +1,7 @@
 """Benchmark line-art segmentation on a 1920x1920 frame, single-threaded.
 
-Usage: python scripts/bench_segments.py [--runs N] [--image PATH] [--synthetic]
-       python scripts/bench_segments.py --degraded [--runs N] [--colorize N]
+Usage: python scripts/bench_segments.py [--runs N] [--image PATH] [--synthetic] [--malloc-tuned]
+       python scripts/bench_segments.py --degraded [--runs N] [--colorize N] [--malloc-tuned]
 
 Uses the shared PaintBucket line.png (../shared/data/paintbucket_0242 beside the repo)
 when present (resized to 1920x1920 if needed), else a synthetic frame of random closed
@@ -16,7 +16,9 @@ thickened variants the clean drawing is the thickened aliased art; at half resol
 regions of >= 10 px at that size, compared on the full-size grid), extra segments of >=
 10 px, and the median ms per frame. ``--colorize N``: also the default model's accuracy
 on N warped copies of each 0242 variant (reference: the clean frame and its gt; ground
-truth per segment from the warped clean gt).
+truth per segment from the warped clean gt). ``--malloc-tuned``: with the allocator
+setting the ``dacon`` CLI and the service apply (:mod:`dacon_engine.malloctune`); the
+library alone (default) pays the page faults of fresh full-frame arrays.
 """
 
 from __future__ import annotations
@@ -87,8 +89,14 @@ def main() -> None:
     ap.add_argument("--colorize", type=int, default=0, metavar="N",
                     help="with --degraded: colorize accuracy on N warps per 0242 variant")
     ap.add_argument("--synth-seed", type=int, default=0)
+    ap.add_argument("--malloc-tuned", action="store_true",
+                    help="apply the CLI / service allocator setting (dacon_engine.malloctune)")
     args = ap.parse_args()
     cv2.setNumThreads(1)
+    if args.malloc_tuned:
+        from dacon_engine.malloctune import keep_freed_memory
+
+        print(f"malloc tuned: {keep_freed_memory()}")
     if args.degraded:
         degraded_table(args)
         return

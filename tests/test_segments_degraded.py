@@ -531,3 +531,40 @@ def test_colorizer_takes_line_options_and_records_mode(tmp_path):
     json.dumps(rec)
     with pytest.raises(DaconError, match="--line-mode"):
         Colorizer("baseline", line_mode="nope")
+
+
+@pytest.mark.parametrize("q", [70, 80])
+def test_hysteresis_sparse_and_full_frame_grouping_agree(monkeypatch, q):
+    """The soft pixels grouped from their list (few) or by a full-frame labelling (many)
+    keep and drop the same pieces, with the same seed counts."""
+    from dacon_engine import lineart as la
+
+    rgb = cv2.cvtColor(deg.jpeg(deg.antialias(_drawing(200), 1, 0.6), q), cv2.COLOR_RGBA2RGB)
+    gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+    lv = la.estimate_levels(rgb, gray)
+    dark = la.darkness(gray, lv)
+    colors = la.classify_colors(rgb, la.LineOptions.make(), lv.paper_rgb, float(lv.ink), True)
+    seeds = list(colors.trace) + [colors.line]
+    out = []
+    for limit in (10 ** 9, 0):
+        monkeypatch.setattr(la, "HYST_SPARSE_MAX", limit)
+        cand, strong = la._line_candidates(dark, lv)
+        before = cv2.countNonZero(cand)
+        cand, soft, counts, keep, pts = la._hysteresis(cand, strong.copy(), seeds)
+        dropped = before - cv2.countNonZero(cand)
+        assert (la._nonzero_xy(cand) == pts).all()
+        out.append((cand, soft, counts, keep))
+    (c1, s1, n1, k1), (c2, s2, n2, k2) = out
+    assert (c1 == c2).all() and (s1 == s2).all() and (k1 == k2).all()
+    assert (n1 is None) == (n2 is None) and (n1 is None or (n1 == n2).all())
+    assert s1.shape[0] > 0 and dropped > 0  # soft pixels kept, and pieces dropped
+
+
+def test_scratch_planes_are_reused_per_name_and_shape():
+    from dacon_engine.lineart import scratch
+
+    a = scratch("t", (5, 7))
+    assert scratch("t", (5, 7)) is a and scratch("u", (5, 7)) is not a
+    b = scratch("t", (6, 7))
+    assert b.shape == (6, 7) and scratch("t", (6, 7)) is b
+    assert scratch("t", (6, 7), np.int32).dtype == np.int32
