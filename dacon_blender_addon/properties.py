@@ -56,6 +56,19 @@ class DaconShot(bpy.types.PropertyGroup):
     references: bpy.props.CollectionProperty(type=DaconReference)  # type: ignore[valid-type]
     active_reference: bpy.props.IntProperty(name="Active Reference", min=0)  # type: ignore[valid-type]
     mode: bpy.props.EnumProperty(name="Mode", items=MODES, default="keyframe")  # type: ignore[valid-type]
+    # Matching options (engine ``graph_refine`` / ``mirror``). Both on by default: a shot saved
+    # before they existed reads the defaults, i.e. what the engine does when they are unset.
+    graph_refine: bpy.props.BoolProperty(  # type: ignore[valid-type]
+        name="Use Neighboring Regions", default=True,
+        description="Check each region's color against the regions around it: regions that "
+                    "touch in the frame take colors of regions that touch in the reference "
+                    "sheets, which fixes stray wrong fills (a bit of ribbon in the hair color). "
+                    "Off: every region is matched on its own")
+    mirror: bpy.props.BoolProperty(  # type: ignore[valid-type]
+        name="Match Mirrored Poses", default=True,
+        description="Also compare each frame with the reference sheets flipped left-right, and "
+                    "use the flipped sheets where they fit the frame clearly better (a character "
+                    "turned the other way than on the sheets). Off: sheets only as drawn")
     gap_radius: bpy.props.IntProperty(  # type: ignore[valid-type]
         name="Gap Radius", min=0, soft_max=8, max=64, default=0,
         description="Close gaps in the line art up to this many pixels")

@@ -232,6 +232,8 @@ def colorize_request(scene: Any, strip: Any) -> dict[str, Any]:
         "mode": shot.mode,
         "formats": tuple(f for f, _n, _d in FORMATS if f in shot.formats),
         "gap_radius": int(shot.gap_radius),
+        "graph_refine": bool(shot.graph_refine),
+        "mirror": bool(shot.mirror),
     }
     palette = palette_path(strip)
     if palette is not None:  # the engine snaps reference colors to it (dacon colorize --palette)

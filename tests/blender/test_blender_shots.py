@@ -200,6 +200,8 @@ def test_colorize_request(addon: Any, frames: list[Path], tmp_path: Path) -> Non
         "mode": "consecutive",
         "formats": ("png", "json"),
         "gap_radius": 0,
+        "graph_refine": True,
+        "mirror": True,
     }
 
 
