@@ -20,8 +20,9 @@ GP_OBJECT_TYPES = ("GREASEPENCIL", "GPENCIL")
 
 
 def is_v3() -> bool:
-    """True on Blender 4.3+ (GP v3 is the only Grease Pencil)."""
-    return not hasattr(bpy.types, "GPencilStroke")
+    """True on Blender 4.3+ (GP v3 is the only Grease Pencil; 4.3-4.5 still define the
+    legacy ``GPencilStroke`` type for file conversion, so the version decides)."""
+    return bool(bpy.app.version >= (4, 3, 0))
 
 
 def is_gp_object(obj: Any) -> bool:
