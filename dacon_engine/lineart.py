@@ -267,9 +267,9 @@ def _line_candidates(dark: np.ndarray, lv: PaperInk) -> tuple[np.ndarray, np.nda
         weak = at_least(dark, lv.weak)
     else:
         strong = cv2.compare(dark, float(lv.strong), cv2.CMP_GE, dst=scratch("strong", shape))
-        weak = cv2.compare(dark, float(lv.weak), cv2.CMP_GE, dst=scratch("weak", shape))
-    localmax = cv2.dilate(dark, np.ones((3, 3), np.uint8), dst=scratch("localmax", shape))
-    twice = cv2.add(dark, dark, dst=scratch("twice", shape))
+        weak = cv2.compare(dark, float(lv.weak), cv2.CMP_GE, dst=scratch("t0", shape))
+    localmax = cv2.dilate(dark, np.ones((3, 3), np.uint8), dst=scratch("t1", shape))
+    twice = cv2.add(dark, dark, dst=scratch("t2", shape))
     half = cv2.compare(twice, localmax, cv2.CMP_GE, dst=twice)  # 2d >= max (no overflow
     # issue: saturation at 255 only where d >= 128, i.e. surely >= half of any max)
     cand = cv2.bitwise_and(weak, half)
@@ -280,6 +280,21 @@ def _line_candidates(dark: np.ndarray, lv: PaperInk) -> tuple[np.ndarray, np.nda
 HYST_SPARSE_MAX = 12000
 """adaptive mode: up to this many soft pixels are grouped into pieces from their list
 (cost by pixel count); more by a full-frame labelling (cost by frame size)."""
+
+
+def _point_groups(xs: np.ndarray, ys: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """(N,) ids >= 1 of the 8-connected groups of pixels (xs, ys) (raster order, no
+    repeats): from the list when at most HYST_SPARSE_MAX, else by labelling a plane."""
+    if xs.size <= HYST_SPARSE_MAX:
+        from .segments import _point_components
+
+        return _point_components(xs, ys, shape[1])
+    plane = scratch("t0", shape)
+    plane.fill(0)
+    plane[ys, xs] = 255
+    lab = scratch("labels", shape, np.int32)
+    cv2.connectedComponentsWithAlgorithm(plane, 8, cv2.CV_32S, cv2.CCL_SPAGHETTI, labels=lab)
+    return lab[ys, xs]
 
 
 def _hysteresis(cand: np.ndarray, strong: np.ndarray,
@@ -311,7 +326,7 @@ def _hysteresis(cand: np.ndarray, strong: np.ndarray,
     if soft.shape[0] <= HYST_SPARSE_MAX:
         from .segments import _point_components
 
-        sl = _point_components(sx, sy, w)
+        sl = _point_components(sx, sy, w)  # (raster order: as _point_groups would)
         n1 = int(sl.max()) + 1
         skey = flat[is_soft]
 
@@ -320,16 +335,16 @@ def _hysteresis(cand: np.ndarray, strong: np.ndarray,
             pos = np.minimum(np.searchsorted(skey, key), skey.size - 1)
             return np.where(skey[pos] == key, sl[pos], 0)
     else:
-        softm = cv2.bitwise_xor(cand, strong, dst=scratch("soft", (h, w)))
+        softm = cv2.bitwise_xor(cand, strong, dst=scratch("t0", (h, w)))
         n1, lab = cv2.connectedComponentsWithAlgorithm(
             softm, 8, cv2.CV_32S, cv2.CCL_SPAGHETTI,
-            labels=scratch("soft_labels", (h, w), np.int32))
+            labels=scratch("labels", (h, w), np.int32))
         sl = lab[sy, sx]
 
         def label_at(xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
             return lab[ys, xs]
     touch = cv2.dilate(strong, np.ones((3, 3), np.uint8),
-                       dst=scratch("touch", (h, w)))[sy, sx] > 0
+                       dst=scratch("t1", (h, w)))[sy, sx] > 0
     keep = np.zeros(n1, bool)
     keep[sl[touch]] = True
     counts = np.zeros((n1, max(len(seeds), 1)), np.int64)
@@ -470,7 +485,7 @@ def _open_valleys(line: np.ndarray, dark: np.ndarray, depth: float, ridge: float
     h, w = line.shape
     if h < 3 or w < 3 or pts.shape[0] == 0:
         return np.zeros(pts.shape[0], bool)
-    dpad = _padded(dark, 2, cv2.BORDER_REPLICATE, "valley_dark")
+    dpad = _padded(dark, 2, cv2.BORDER_REPLICATE, "dark_pad")
     opened = _valleys_at(dpad.ravel(), w + 4, _flat_index(pts[:, 0], pts[:, 1], w, 2),
                          depth, ridge, weak)
     if opened.any():
@@ -510,7 +525,7 @@ def bridge_gaps(line: np.ndarray, trace: list[tuple[np.ndarray, np.ndarray] | No
     if pts is None:
         pts = _nonzero_xy(line)
     # occupancy code on a 2-px zero border: 255 line, k + 1 trace color k (wins)
-    occ = _padded(line, 2, cv2.BORDER_CONSTANT, "bridge_occ")
+    occ = _padded(line, 2, cv2.BORDER_CONSTANT, "occ_pad")
     wp = w + 4
     of = occ.ravel()
     srcs = [_flat_index(pts[:, 0], pts[:, 1], w, 2)]
@@ -520,7 +535,7 @@ def bridge_gaps(line: np.ndarray, trace: list[tuple[np.ndarray, np.ndarray] | No
             of[ti] = k + 1
             srcs.append(ti)
     src = np.concatenate(srcs)
-    dflat = _padded(dark, 2, cv2.BORDER_REPLICATE, "valley_dark").ravel()
+    dflat = _padded(dark, 2, cv2.BORDER_REPLICATE, "dark_pad").ravel()
     qs, cs = [], []
     for e in (1, wp, wp + 1, wp - 1):  # q = p + e between p and p + 2e
         q = src + e
@@ -646,9 +661,9 @@ def classify_colors(rgb: np.ndarray, opts: LineOptions, paper_rgb: np.ndarray | 
         v = rgb
     # into this thread's scratch planes, reused below (fresh planes per step cost
     # several times the arithmetic at 1920x1920: first-touch page faults)
-    c = [scratch(f"chan{i}", shape) for i in range(3)]
+    c = [scratch(f"t{i}", shape) for i in range(3)]
     cv2.split(v, c)
-    ch = cv2.max(c[0], c[1], dst=scratch("chroma", shape))
+    ch = cv2.max(c[0], c[1], dst=scratch("t3", shape))
     cv2.max(ch, c[2], dst=ch)
     cv2.min(c[0], c[1], dst=c[0])
     cv2.min(c[0], c[2], dst=c[0])
@@ -674,9 +689,7 @@ def classify_colors(rgb: np.ndarray, opts: LineOptions, paper_rgb: np.ndarray | 
     for k in range(nt):
         sel = ok & (best == k + 1) & (cov >= lim)
         if adaptive and sel.any():
-            from .segments import _point_components
-
-            cid = _point_components(xs[sel], ys[sel], rgb.shape[1])
+            cid = _point_groups(xs[sel], ys[sel], shape)
             good = np.zeros(int(cid.max()) + 1, bool)
             good[cid[cov[sel] >= 0.3]] = True
             idx = np.flatnonzero(sel)[good[cid]]
