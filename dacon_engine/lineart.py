@@ -428,9 +428,10 @@ def _valleys_at(dflat: np.ndarray, wp: int, idx: np.ndarray, depth: float, ridge
     steps = (1, wp, wp + 1, wp - 1)  # along _PAIRS: right, down, down-right, down-left
     valley = []
     for i, e in enumerate(steps):  # 1-px valley across direction i
-        v = np.maximum(np.minimum(at(-e), at(e)) - d0, 0) > thresh
+        m1, p1 = at(-e), at(e)
+        v = np.maximum(np.minimum(m1, p1) - d0, 0) > thresh
         if i < 2:  # 2-px valleys: with the next pixel towards +e, or towards -e
-            m1, p1, m2, p2 = at(-e), at(e), at(-2 * e), at(2 * e)
+            m2, p2 = at(-2 * e), at(2 * e)
             v |= np.maximum(np.minimum(m1, p2) - np.maximum(d0, p1), 0) > thresh
             v |= np.maximum(np.minimum(m2, p1) - np.maximum(m1, d0), 0) > thresh
         valley.append(v)
