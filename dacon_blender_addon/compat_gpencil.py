@@ -6,6 +6,17 @@ GP v3 (4.3+): object type ``GREASEPENCIL``, data in ``bpy.data.grease_pencils_v3
 or ``bpy.data.grease_pencils`` (4.5+), layer ``name``, strokes are curves of
 ``frame.drawing`` whose points and curve attributes (``position``, ``radius``, ``cyclic``,
 ``material_index``, ``fill_opacity``) are set in bulk through ``drawing.attributes``.
+
+Stroke vs fill (5.1+): up to 5.0 the *material* decides whether its strokes draw their
+outline and their fill (``MaterialGPencilStyle.show_stroke`` / ``show_fill``). From 5.1 each
+*stroke* decides, through two curve attributes: ``fill_id`` (int; 0 = no fill, strokes
+sharing a non-zero id form one fill, the inner ones cutting holes) and ``hide_stroke``
+(bool; True = no outline), as the brush's Stroke / Fill / Both type and the
+``grease_pencil.set_stroke_type`` operator write them; ``fill_opacity`` defaults to 1 there.
+``show_stroke``/``show_fill`` are then unused ("kept for compatibility with older versions",
+deprecated, to be removed in 6.0) and only warn. :func:`set_material_parts`,
+:func:`add_strokes`, :func:`stroke_parts`, :func:`fill_materials`,
+:func:`layer_draws_lines` and :func:`hide_fills_settings` hide that difference.
 Nothing else in the add-on touches these names.
 """
 
@@ -23,6 +34,12 @@ def is_v3() -> bool:
     """True on Blender 4.3+ (GP v3 is the only Grease Pencil; 4.3-4.5 still define the
     legacy ``GPencilStroke`` type for file conversion, so the version decides)."""
     return bool(bpy.app.version >= (4, 3, 0))
+
+
+def per_stroke_fill() -> bool:
+    """True on Blender 5.1+: each stroke says whether it shows its fill (``fill_id``) and its
+    outline (``hide_stroke``); the material's ``show_fill``/``show_stroke`` are unused."""
+    return bool(bpy.app.version >= (5, 1, 0))
 
 
 def is_gp_object(obj: Any) -> bool:
@@ -124,6 +141,10 @@ def add_strokes(frame: Any, strokes: Sequence[tuple[Sequence[Sequence[float]], i
 
     v3: one ``add_strokes`` call and bulk attribute writes (fast for hundreds of strokes).
     ``radius`` (v3, world units) / ``line_width`` (legacy, px) are the outline's width.
+    ``fill``: fill strokes. Up to 5.0 their material decides what shows (see
+    :func:`set_material_parts`); 5.1+ gives each its own ``fill_id`` (after the ids already
+    in the key) and ``hide_stroke`` (a flat fill, no outline); ``fill=False`` strokes get
+    neither there (outline only).
     """
     if not strokes:
         return
@@ -145,6 +166,12 @@ def add_strokes(frame: Any, strokes: Sequence[tuple[Sequence[Sequence[float]], i
                        [int(m) for _p, m in strokes], first_curve)
         _set_attribute(drawing, "fill_opacity", "FLOAT", "CURVE", "value",
                        [1.0 if fill else 0.0] * n, first_curve)
+        if per_stroke_fill():
+            first_id = max(_curve_values(drawing, "fill_id", first_curve), default=0) + 1
+            ids = list(range(first_id, first_id + n)) if fill else [0] * n
+            _set_attribute(drawing, "fill_id", "INT", "CURVE", "value", ids, first_curve)
+            _set_attribute(drawing, "hide_stroke", "BOOLEAN", "CURVE", "value", [fill] * n,
+                           first_curve)
         drawing.tag_positions_changed()
         return
     for pts, mat in strokes:
@@ -154,6 +181,17 @@ def add_strokes(frame: Any, strokes: Sequence[tuple[Sequence[Sequence[float]], i
         stroke.use_cyclic = True
         stroke.material_index = int(mat)
         stroke.line_width = int(line_width)
+
+
+def _curve_values(drawing: Any, name: str, count: int | None = None) -> list:
+    """Values of a v3 curve attribute (``count`` first curves; [] when it does not exist)."""
+    attr = drawing.attributes.get(name)
+    if attr is None or attr.domain != "CURVE":
+        return []
+    size = len(attr.data)
+    values = [False] * size if attr.data_type == "BOOLEAN" else [0] * size
+    attr.data.foreach_get("value", values)
+    return values if count is None else values[:count]
 
 
 def _set_attribute(drawing: Any, name: str, data_type: str, domain: str, key: str,
@@ -208,7 +246,9 @@ def stroke_count(frame: Any) -> int:
 def stroke_materials(frame: Any) -> list[int]:
     """Material index of each stroke of a key, in drawing order."""
     if is_v3():
-        return [int(s.material_index) for s in frame.drawing.strokes]
+        drawing = frame.drawing
+        return [int(m) for m in _curve_values(drawing, "material_index")] or \
+            [0] * len(drawing.strokes)
     return [int(s.material_index) for s in frame.strokes]
 
 
@@ -217,6 +257,71 @@ def stroke_points(frame: Any, index: int) -> list[tuple[float, float, float]]:
     if is_v3():
         return [tuple(p.position) for p in frame.drawing.strokes[index].points]
     return [tuple(p.co) for p in frame.strokes[index].points]
+
+
+# --- stroke / fill visibility ---------------------------------------------------------
+
+
+def set_material_parts(style: Any, *, stroke: bool, fill: bool) -> None:
+    """Make a GP material (``mat.grease_pencil``) draw its strokes' outline and/or fill.
+
+    Up to 5.0 that is the material's ``show_stroke``/``show_fill``; 5.1+ decides per stroke
+    (:func:`add_strokes`, :func:`draw_lines`) and the material has nothing to set.
+    """
+    if per_stroke_fill():
+        return
+    style.show_stroke = bool(stroke)
+    style.show_fill = bool(fill)
+
+
+def stroke_parts(obj: Any, frame: Any) -> list[tuple[bool, bool]]:
+    """(shows its fill, shows its outline) of each stroke of a key of ``obj``, in order.
+
+    Up to 5.0 the stroke's material says (``show_fill``/``show_stroke``; a stroke without a
+    valid material counts as an outline only); 5.1+ the stroke itself (``fill_id`` != 0,
+    not ``hide_stroke``).
+    """
+    if per_stroke_fill():
+        drawing = frame.drawing
+        n = len(drawing.strokes)
+        fills = _curve_values(drawing, "fill_id") or [0] * n
+        hidden = _curve_values(drawing, "hide_stroke") or [False] * n
+        return [(f != 0, not h) for f, h in zip(fills, hidden)]
+    mats = obj.data.materials
+    parts = [(bool(m.grease_pencil.show_fill), bool(m.grease_pencil.show_stroke))
+             if m is not None and m.grease_pencil is not None else (False, True) for m in mats]
+    return [parts[i] if 0 <= i < len(parts) else (False, True)
+            for i in stroke_materials(frame)]
+
+
+def fill_materials(obj: Any) -> set[int]:
+    """Slots of the object's materials that draw fills.
+
+    Up to 5.0: those with ``show_fill``. 5.1+: those used by some stroke with a fill.
+    """
+    mats = obj.data.materials
+    if per_stroke_fill():
+        return {i for layer in obj.data.layers for f in layer.frames
+                for i, (fill, _line) in zip(stroke_materials(f), stroke_parts(obj, f))
+                if fill and 0 <= i < len(mats)}
+    return {i for i, m in enumerate(mats)
+            if m is not None and m.grease_pencil is not None and m.grease_pencil.show_fill}
+
+
+def layer_draws_lines(obj: Any, layer: Any) -> bool:
+    """True when some stroke of ``layer`` (any key) shows its outline (:func:`stroke_parts`)."""
+    return any(line for f in layer.frames for _fill, line in stroke_parts(obj, f))
+
+
+def hide_fills_settings(style: Any) -> list[tuple[Any, str, Any]]:
+    """(owner, attribute, value) that stop a GP material's fills from rendering.
+
+    Up to 5.0: ``show_fill`` off. 5.1+ (fills are per stroke): a fully transparent fill
+    color, holdout off (the stroke outlines render as before).
+    """
+    if per_stroke_fill():
+        return [(style, "fill_color", (0.0, 0.0, 0.0, 0.0)), (style, "use_fill_holdout", False)]
+    return [(style, "show_fill", False)]
 
 
 def use_material_nodes(mat: Any) -> None:

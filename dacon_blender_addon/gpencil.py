@@ -70,9 +70,10 @@ def palette_names(obj: Any) -> dict[str, str]:
     A result color that matches an artist's fill material takes its name ("DACoN Skin").
     """
     names: dict[str, str] = {}
-    for mat in obj.data.materials:
+    fills = cg.fill_materials(obj)
+    for i, mat in enumerate(obj.data.materials):
         style = getattr(mat, "grease_pencil", None) if mat is not None else None
-        if style is None or not style.show_fill or COLOR_KEY in mat:
+        if style is None or i not in fills or COLOR_KEY in mat:
             continue
         rgb = [round(linear_to_srgb(v) * 255) for v in style.fill_color[:3]]
         names.setdefault(hex_color(rgb), mat.name)
@@ -89,8 +90,7 @@ def fill_material(rgba: Sequence[int], name: str) -> Any:
         bpy.data.materials.create_gpencil_data(mat)
     mat[COLOR_KEY] = key
     style: Any = mat.grease_pencil
-    style.show_stroke = False
-    style.show_fill = True
+    cg.set_material_parts(style, stroke=False, fill=True)
     style.fill_style = "SOLID"
     style.fill_color = (*[srgb_to_linear(int(v) / 255.0) for v in rgba[:3]], int(rgba[3]) / 255.0)
     style.use_fill_holdout = False
@@ -105,8 +105,7 @@ def hole_material() -> Any:
         bpy.data.materials.create_gpencil_data(mat)
     mat[COLOR_KEY] = "hole"
     style: Any = mat.grease_pencil
-    style.show_stroke = False
-    style.show_fill = True
+    cg.set_material_parts(style, stroke=False, fill=True)
     style.fill_color = (0.0, 0.0, 0.0, 1.0)
     style.use_fill_holdout = True
     return mat
@@ -145,20 +144,13 @@ class FramePlan:
 def line_layers(obj: Any) -> list[Any]:
     """The object's visible layers that draw lines (not fills only), without our fills layer.
 
-    A layer whose strokes all use fill-only materials (e.g. the artist's hand fills of the
-    reference frame) does not decide where drawings start.
+    A layer whose strokes are all fills without an outline (fill-only materials up to 5.0,
+    ``hide_stroke`` strokes from 5.1; e.g. the artist's hand fills of the reference frame)
+    does not decide where drawings start.
     """
-    mats = obj.data.materials
-    shows = [m is not None and m.grease_pencil is not None and m.grease_pencil.show_stroke
-             for m in mats]
-    out = []
-    for layer in obj.data.layers:
-        if cg.layer_name(layer) == FILL_LAYER or layer.hide:
-            continue
-        if any(shows[i] if 0 <= i < len(shows) else True
-               for f in layer.frames for i in cg.stroke_materials(f)):
-            out.append(layer)
-    return out
+    return [layer for layer in obj.data.layers
+            if cg.layer_name(layer) != FILL_LAYER and not layer.hide
+            and cg.layer_draws_lines(obj, layer)]
 
 
 def plan_frames(scene: Any, obj: Any, keys_only: bool = False,
@@ -253,7 +245,7 @@ def _flat_black(obj: Any) -> list[tuple[Any, str, Any]]:
         style = mat.grease_pencil
         if style is None:
             continue
-        items += [(style, "color", (0.0, 0.0, 0.0, 1.0)), (style, "show_fill", False),
+        items += [(style, "color", (0.0, 0.0, 0.0, 1.0)), *cg.hide_fills_settings(style),
                   (style, "stroke_style", "SOLID"), (style, "use_stroke_holdout", False)]
     for layer in obj.data.layers:
         items += [(layer, "opacity", 1.0), (layer, "tint_factor", 0.0)]

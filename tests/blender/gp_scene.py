@@ -106,7 +106,7 @@ def make_scene(parts: Sequence[Part], *, frames: int = 3, size: tuple[int, int] 
     line_mat = bpy.data.materials.new("Line")
     bpy.data.materials.create_gpencil_data(line_mat)
     line_mat.grease_pencil.color = (0.0, 0.0, 0.0, 1.0)
-    line_mat.grease_pencil.show_fill = False
+    cg.set_material_parts(line_mat.grease_pencil, stroke=True, fill=False)
     gp.materials.append(line_mat)
     fill_slots = []
     for part in parts:
@@ -115,8 +115,7 @@ def make_scene(parts: Sequence[Part], *, frames: int = 3, size: tuple[int, int] 
             mat = bpy.data.materials.new(f"Paint {part.name}")
             bpy.data.materials.create_gpencil_data(mat)
         style = mat.grease_pencil
-        style.show_stroke = False
-        style.show_fill = True
+        cg.set_material_parts(style, stroke=False, fill=True)  # 5.1+: per stroke instead
         style.fill_color = (*[_lin(c / 255) for c in part.color], 1.0)
         gp.materials.append(mat)
         fill_slots.append(len(gp.materials) - 1)
@@ -134,6 +133,22 @@ def make_scene(parts: Sequence[Part], *, frames: int = 3, size: tuple[int, int] 
     if frames > 1:
         cg.new_frame(hand, 2)
     return scene, obj
+
+
+def fill_line_strokes(obj: Any, rgba: tuple[float, float, float, float]) -> None:
+    """Make every stroke of the "Lines" layer show a fill of ``rgba`` (linear) too.
+
+    Up to 5.0 through the "Line" material (``show_fill``); 5.1+ per stroke (``fill_id``).
+    """
+    style = obj.data.materials["Line"].grease_pencil
+    style.fill_color = rgba
+    cg.set_material_parts(style, stroke=True, fill=True)
+    if cg.per_stroke_fill():
+        for frame in cg.find_layer(obj.data, "Lines").frames:
+            drawing = frame.drawing
+            attr = drawing.attributes.get("fill_id") or drawing.attributes.new(
+                "fill_id", "INT", "CURVE")
+            attr.data.foreach_set("value", list(range(1, len(drawing.strokes) + 1)))
 
 
 def part_centers(parts: Sequence[Part], frame: int, size: tuple[int, int],

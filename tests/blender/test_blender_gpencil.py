@@ -70,6 +70,12 @@ def configure(obj: Any, out: Path, *, plane: bool = False, keys: bool = False) -
     ref.frame = 1
 
 
+def fill_state(style: Any) -> list:
+    """The material settings the line-art render turns off to hide fills, as they are now."""
+    return [tuple(v) if hasattr(v, "__len__") else v
+            for v in (getattr(o, a) for o, a, _v in cg.hide_fills_settings(style))]
+
+
 def close(a: Any, b: Any, tol: int = 3) -> bool:
     return bool(np.all(np.abs(np.asarray(a[:3], int) - np.asarray(b[:3], int)) <= tol))
 
@@ -83,7 +89,7 @@ def test_line_art_render_is_closed_flat_black_and_restores_the_scene(addon, tmp_
     mat = obj.data.materials["Paint Face"]
     before = (scene.render.engine, scene.render.film_transparent, scene.render.filter_size,
               scene.view_settings.view_transform, tuple(mat.grease_pencil.fill_color),
-              mat.grease_pencil.show_fill, other.hide_render, scene.frame_current)
+              fill_state(mat.grease_pencil), other.hide_render, scene.frame_current)
     done = gpencil.render_line_art(scene, obj, [1, 2], tmp_path / "line")
     assert [f for f, _p in done] == [1, 2]
     for _f, path in done:
@@ -95,8 +101,22 @@ def test_line_art_render_is_closed_flat_black_and_restores_the_scene(addon, tmp_
     assert segment_counts([p for _f, p in done]) == [len(parts) + 1] * 2
     after = (scene.render.engine, scene.render.film_transparent, scene.render.filter_size,
              scene.view_settings.view_transform, tuple(mat.grease_pencil.fill_color),
-             mat.grease_pencil.show_fill, other.hide_render, scene.frame_current)
+             fill_state(mat.grease_pencil), other.hide_render, scene.frame_current)
     assert after == before
+
+
+def test_line_art_render_hides_the_fills_of_line_strokes(addon, tmp_path):
+    """Strokes that show a fill and their outline: the line art keeps the outline only."""
+    parts = G.small_face()
+    scene, obj = G.make_scene(parts, frames=1, size=SIZE)
+    G.fill_line_strokes(obj, (1.0, 0.0, 0.0, 1.0))
+    centers = G.part_centers(parts, 1, SIZE)
+    img = render_final(scene, tmp_path / "filled.png", 1)
+    assert all(close(img[y, x], (255, 0, 0)) for x, y in centers)  # the fills do render
+    (_f, path), = gpencil.render_line_art(scene, obj, [1], tmp_path / "line")
+    px = G.read_png(str(path))
+    assert all(px[y, x, 3] == 0 for x, y in centers)  # no fill at all
+    assert (px[..., 3] == 255).sum() > 200 and px[px[..., 3] == 255][:, :3].max() <= 2
 
 
 @needs_engine
@@ -119,6 +139,7 @@ def test_colorize_writes_fills_under_the_lines_and_rerun_replaces(addon, engine,
         assert {m[gpencil.COLOR_KEY] for m in mats} == set(expected)
         assert all(m.name == expected[m[gpencil.COLOR_KEY]] for m in mats)  # palette names
         assert mats[0].name == "DACoN Paint Face"  # the container first, eyes over it
+        assert cg.stroke_parts(obj, key) == [(True, False)] * len(parts)  # flat, no outline
     fill_mats = sorted(m.name for m in gp.materials if m and m.name.startswith("DACoN"))
 
     plane = gpencil.find_plane(obj)
