@@ -495,9 +495,22 @@ def _open_valleys(line: np.ndarray, dark: np.ndarray, depth: float, ridge: float
 
 
 def _nonzero_xy(mask: np.ndarray) -> np.ndarray:
-    """(N, 2) int64 xy of the nonzero pixels of a uint8 mask, in raster order."""
-    pts = cv2.findNonZero(mask)
-    return np.zeros((0, 2), np.int64) if pts is None else pts.reshape(-1, 2).astype(np.int64)
+    """(N, 2) int64 xy of the nonzero pixels of a uint8 mask, in raster order: a view of
+    this thread's scratch (valid until the next call), so that the lists of a frame's
+    line pixels (a few MB) are not faulted in afresh each frame."""
+    n = cv2.countNonZero(mask)
+    if n == 0:
+        return np.zeros((0, 2), np.int64)
+    cap = max(n, mask.size // 64)  # grows rarely: one size fits most frames
+    bufs = _SCRATCH.__dict__.setdefault("bufs", {})
+    raw, out = bufs.get("nonzero32"), bufs.get("nonzero64")
+    if raw is None or out is None or raw.shape[0] < n or out.shape[0] < n:
+        raw = scratch("nonzero32", (cap, 1, 2), np.int32)
+        out = scratch("nonzero64", (cap, 2), np.int64)
+    pts = cv2.findNonZero(mask, idx=raw[:n])
+    out = out[:n]
+    out[:] = pts.reshape(-1, 2)
+    return out
 
 
 def bridge_gaps(line: np.ndarray, trace: list[tuple[np.ndarray, np.ndarray] | None],
