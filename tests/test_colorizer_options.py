@@ -451,6 +451,22 @@ def test_the_loader_thread_ends_with_the_call():
     assert _loaders() == before
 
 
+
+def test_cancelling_waits_for_the_frame_being_read():
+    c = _ref_colorizer()
+    before = _loaders()
+    read = c.load_target
+
+    def slow_read(target, name=None):
+        time.sleep(0.3)
+        return read(target, name)
+
+    c.load_target = slow_read
+    gen = c.colorize(_frames(3), batch_size=1)
+    next(gen)  # the loader is reading the second frame now
+    gen.close()
+    assert _loaders() == before  # the read in flight ended with the call
+
 # -- names, errors, timings ---------------------------------------------------------------
 def test_bank_sources_name_references_then_target_frames():
     c = _ref_colorizer()
