@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Run the add-on tests (tests/blender) in real Blender, one cached bpy venv per version.
-# Usage: scripts/test_blender.sh [BPY_VERSION ...]   (default: 4.2.23 4.5.15 5.0.1 5.2.3)
+# Usage: scripts/test_blender.sh [BPY_VERSION ...]   (default: 4.2.23 4.5.15 5.0.1)
 # A version whose Python is missing here (5.1+ needs python3.13) is skipped with a message.
 # Builds the extension zip once (scripts/build_extension.py) and shares it between versions.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 versions=("$@")
-[ ${#versions[@]} -gt 0 ] || versions=(4.2.23 4.5.15 5.0.1 5.2.3)
+[ ${#versions[@]} -gt 0 ] || versions=(4.2.23 4.5.15 5.0.1)
 quiet_pip() { grep -v "is ignored: it is neither a file nor a directory" >&2 || true; }
 
 venvs=()
