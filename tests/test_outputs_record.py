@@ -239,6 +239,10 @@ def test_the_record_says_whether_the_paper_is_transparent():
     transparent = _frame()
     opaque = _frame()
     opaque.line[..., 3] = np.where(LABELS == 0, opaque.line[..., 3], 255)  # lines stay 200
-    for frame, expected in ((transparent, True), (opaque, False), (_frame(rgb=True), False)):
+    only_first = _frame()  # transparent only inside segment 1 (the first one counts too)
+    only_first.line[..., 3] = np.where(LABELS == 1, 0, 255)
+    only_first.line[LABELS == 0, 3] = 200
+    for frame, expected in ((transparent, True), (opaque, False), (_frame(rgb=True), False),
+                            (only_first, True)):
         rec = frame_record(frame, _assignment(), "baseline")
         assert rec["frame"]["transparent_paper"] is expected
