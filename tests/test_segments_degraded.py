@@ -308,15 +308,21 @@ def test_light_trace_line_keeps_its_regions_apart_under_jpeg(q):
         assert (cls == PIXEL_TRACE).sum() >= 8
 
 
+def _strip_in_box(paper, y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
+    """The box drawing with a closed 1-px outline of rows y0..y1-1, columns x0..x1 in it."""
+    img = _box(paper)
+    img[y0:y1, x0] = BLACK
+    img[y0:y1, x1] = BLACK
+    img[y0, x0:x1 + 1] = BLACK
+    img[y1 - 1, x0:x1 + 1] = BLACK
+    return img
+
+
 def test_sliver_between_blurred_lines_survives(paper):
     """A 1-px region between two lines 2 px apart: blur makes it a valley of darkness
     (lighter than the lines on both sides), kept as a region, not taken as line or
     merged away as a speck."""
-    img = _box(paper)
-    img[10:40, 30] = BLACK
-    img[10:40, 32] = BLACK
-    img[10, 30:33] = BLACK
-    img[39, 30:33] = BLACK
+    img = _strip_in_box(paper, 10, 40, 30, 32)
     clean, _ = segment_line_art(img)
     labels, _, info, _ = segment_line_art_details(deg.antialias(img, 1, 0.6))
     assert info["line_mode"] == "adaptive"
@@ -329,11 +335,7 @@ def test_sliver_between_blurred_lines_survives(paper):
 def test_band_between_blurred_lines_survives(paper):
     """A 2-px band between two lines: after a sigma-1 blur its pixels are lighter than
     the lines but as dark as half their cores; opened as a 2-px valley, one region."""
-    img = _box(paper)
-    img[8:40, 28] = BLACK
-    img[8:40, 31] = BLACK
-    img[8, 28:32] = BLACK
-    img[39, 28:32] = BLACK
+    img = _strip_in_box(paper, 8, 40, 28, 31)
     clean, _ = segment_line_art(img)
     assert (clean == clean[20, 29]).sum() == 60
     labels, _, info, _ = segment_line_art_details(deg.antialias(img, 1, 1.0))
