@@ -455,18 +455,11 @@ def segment_line_art_details(rgba: np.ndarray, *, gap_radius: int = 0,
         if speck.any():
             lut, n = la.merge_specks(labels, speck, sx, sy)
             info["specks"], info["speck_pixels"] = int(speck.sum()), int(sx.size)
-            if gap_radius:
-                labels = lut[labels]
-            else:
-                # relabel without a full-size lookup: the specks are whole components,
-                # so labelling again without them numbers the kept regions 1..n in the
-                # same order (what ``lut`` does); speck pixels then take their target
-                new = lut[labels[sy, sx]]
-                free[sy, sx] = 0
-                n1, labels = connected_components(free, 4, out=labels)  # (no fresh array)
-                if n1 - 1 != n:  # pragma: no cover - guards the reasoning above
-                    raise AssertionError("speck relabelling out of step")
-                labels[sy, sx] = new
+            # kept regions renumbered 1..n in their order (raster order of first pixel,
+            # what labelling again would give), specks to their target: one in-place
+            # gather instead of a second labelling ("clip": unbuffered; lut covers 0..n;
+            # each element reads its index before it is overwritten)
+            np.take(lut, labels, out=labels, mode="clip")
     if min_region:  # (< 1 px, or no region: nothing is small enough to merge)
         labels, n = _merge_small_regions(labels, n, int(min_region))
     n_regions = n
