@@ -212,6 +212,11 @@ class Colorizer:
         self._ref_graphs = dict(graphs or {})
         self._mirror_features = [] if mirror_features is None else [mirror_features]
 
+    def matching_record(self, result: FrameResult) -> dict:
+        """How ``result`` was matched, for its JSON record's ``matching`` entry."""
+        return {"graph_refine": self.graph_refine, "mirror": self.mirror,
+                "mirrored": result.mirrored}
+
     def mirror_bank_features(self) -> torch.Tensor | None:
         """(M, D) features of the bank's rows with each reference flipped left-right, or
         None (mirroring off, or a preset bank without them)."""

@@ -19,8 +19,9 @@ import numpy as np
 import torch
 
 from .frames import SegmentedFrame
+from .graphrefine import SPREAD
 
-MARGIN = 0.005 / 0.155  # 0.005 in the default model's similarity units
+MARGIN = 0.005 / SPREAD  # 0.005 in the default model's similarity units
 
 
 def mirrored_frame(frame: SegmentedFrame) -> SegmentedFrame:

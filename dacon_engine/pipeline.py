@@ -366,11 +366,6 @@ class ColorizeJob:
             model=self.colorizer.model_name,
             device=str(getattr(self.colorizer.featurizer, "device", "cpu")))
 
-    def matching_settings(self) -> dict:
-        """How segments were matched, for the JSON record's ``matching`` (which adds, per
-        frame, ``mirrored``: matched against the mirrored references)."""
-        return {"graph_refine": self.colorizer.graph_refine, "mirror": self.colorizer.mirror}
-
     def _run_in_process(self, todo: list[int], sources: list[str], written: list[str],
                         kept: list[FrameResult], bar, on_frame: FrameCallback | None,
                         stop: Callable[[], bool]) -> tuple[int, float]:
@@ -388,7 +383,7 @@ class ColorizeJob:
                 self.out_dir, result.name, result.frame, result.assignment,
                 formats=self.formats, model_name=self.colorizer.model_name,
                 references=sources, overwrite=self.overwrite, palette=self.palette,
-                matching={**self.matching_settings(), "mirrored": result.mirrored})
+                matching=self.colorizer.matching_record(result))
             return paths, time.perf_counter() - t
 
         # outputs are rendered and encoded in a thread while the next frame is computed;
@@ -433,8 +428,7 @@ class ColorizeJob:
 
         done, write_s = 0, 0.0
         settings = {**self.worker_settings, "graphs": self.colorizer.bank_graphs(),
-                    "mirror_features": self.colorizer.mirror_bank_features(),
-                    "matching": self.matching_settings()}
+                    "mirror_features": self.colorizer.mirror_bank_features()}
         for wf in run_workers(self.targets, todo, settings, self.colorizer.bank(),
                               sources, self.workers, stop):
             done += 1

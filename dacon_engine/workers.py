@@ -60,8 +60,7 @@ def _colorize_one(index: int, path: str) -> WrittenFrame:
                                 formats=s["formats"], model_name=c.model_name,
                                 references=c.reference_names(), overwrite=s["overwrite"],
                                 palette=s.get("palette"),
-                                matching=None if s.get("matching") is None else
-                                {**s["matching"], "mirrored": result.mirrored})
+                                matching=c.matching_record(result))
     timings = dict(c.timings)
     timings["write"] = time.perf_counter() - t0
     return WrittenFrame(result.name, index, paths, timings, result.frame.n_segments)
