@@ -89,6 +89,21 @@ def _wait_running(job: jobs.ShotJob, timeout: float = 60) -> None:
         time.sleep(0.02)
 
 
+def _render_frame(scene: Any, frame: int, out_png: Path) -> np.ndarray:
+    """The sequencer's picture at ``frame``: Workbench, 96 px, RGBA PNG, sRGB in = sRGB out."""
+    render = scene.render
+    render.engine = "BLENDER_WORKBENCH"
+    render.resolution_x = render.resolution_y = 96
+    render.resolution_percentage = 100
+    render.image_settings.file_format = "PNG"
+    render.image_settings.color_mode = "RGBA"
+    scene.view_settings.view_transform = "Standard"
+    render.filepath = str(out_png)
+    scene.frame_set(frame)
+    bpy.ops.render.render(write_still=True)
+    return read_png(out_png)
+
+
 def _strips() -> list[Any]:
     return list(compat.top_strips(bpy.context.scene))
 
@@ -156,18 +171,8 @@ def test_render_puts_lines_over_the_colors(addon: Any, art: dict[str, Any], cli_
     write_png(frame_png, colored)
     results.result_strip(scene, strip).invalidate_cache("RAW")
 
-    render = scene.render
-    render.engine = "BLENDER_WORKBENCH"
-    render.resolution_x = render.resolution_y = 96
-    render.resolution_percentage = 100
-    render.image_settings.file_format = "PNG"
-    render.image_settings.color_mode = "RGBA"
-    scene.view_settings.view_transform = "Standard"  # sRGB in = sRGB out
-    out_png = Path(os.environ.get("DACON_RENDER_PNG") or tmp_path / "render.png")
-    render.filepath = str(out_png)
-    scene.frame_set(START + k - 1)
-    bpy.ops.render.render(write_still=True)
-    img = read_png(out_png)
+    img = _render_frame(scene, START + k - 1,
+                        Path(os.environ.get("DACON_RENDER_PNG") or tmp_path / "render.png"))
 
     def near(px: np.ndarray, rgb: tuple[int, int, int]) -> bool:
         return bool(np.all(np.abs(px[:3].astype(int) - rgb) <= 2))
@@ -370,19 +375,8 @@ def test_line_art_on_transparent_paper_renders_colors_under_the_lines(
     strip = _shot(tmp_path, clear, blocker=False)
     made = results.add_result_strip(bpy.context.scene, strip, str(out))
     assert made.blend_type == results.RESULT_BLEND_TRANSPARENT_PAPER
-    scene = bpy.context.scene
-    render = scene.render
-    render.engine = "BLENDER_WORKBENCH"
-    render.resolution_x = render.resolution_y = 96
-    render.resolution_percentage = 100
-    render.image_settings.file_format = "PNG"
-    render.image_settings.color_mode = "RGBA"
-    scene.view_settings.view_transform = "Standard"
-    render.filepath = str(tmp_path / "render.png")
     k = 2
-    scene.frame_set(START + k - 1)
-    bpy.ops.render.render(write_still=True)
-    img = read_png(tmp_path / "render.png")
+    img = _render_frame(bpy.context.scene, START + k - 1, tmp_path / "render.png")
     p = shot_art.points(k)
     for key, rgb in (("left", shot_art.LEFT), ("top_right", shot_art.TOP_RIGHT),
                      ("bottom_right", shot_art.BOTTOM_RIGHT), ("line", (0, 0, 0))):
