@@ -365,19 +365,6 @@ def _hysteresis(cand: np.ndarray, strong: np.ndarray,
     return cand, soft, counts[sl] if seeded.any() else None, keep[sl], pts
 
 
-def adaptive_line_mask(gray: np.ndarray, lv: PaperInk, dark: np.ndarray | None = None
-                       ) -> np.ndarray:
-    """HxW uint8 255/0: black line pixels of adaptive mode, without color seeds (see
-    the module docstring and :func:`adaptive_lines`).
-
-    dark: :func:`darkness` of ``gray`` when already computed.
-    """
-    if dark is None:
-        dark = darkness(gray, lv)
-    cand, strong = _line_candidates(dark, lv)
-    return _hysteresis(cand, strong)[0]
-
-
 def _add_points(pts: tuple[np.ndarray, np.ndarray] | None, xs: np.ndarray, ys: np.ndarray,
                 width: int) -> tuple[np.ndarray, np.ndarray]:
     """Union of a raster-ordered point set and more points (raster order, none of them
@@ -584,8 +571,8 @@ def adaptive_lines(rgb: np.ndarray, gray: np.ndarray, lv: PaperInk, opts: LineOp
                    dark: np.ndarray | None = None) -> tuple[np.ndarray, ColorPixels]:
     """Adaptive mode: (HxW uint8 255/0 line mask, color-classified pixels).
 
-    As :func:`adaptive_line_mask`, but the hysteresis is also seeded by the trace and
-    line-color pixels (:func:`classify_colors`): a light colored line (red's luminance
+    Line candidates (:func:`darkness` levels) kept by hysteresis, which is also seeded by
+    the trace and line-color pixels (:func:`classify_colors`): a light colored line (red's luminance
     is 76, so an anti-aliased or JPEG'd 1-px red line has no strong pixel) keeps the
     candidate pixels around its colored ones. In a piece with no strong (black) pixel,
     a candidate pixel next to a trace pixel becomes trace line of that color: where
