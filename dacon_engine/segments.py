@@ -63,17 +63,14 @@ COLORED_FRAME_LINE_MAX = 40
 """segments_from_color: opaque pixels with all of R, G, B <= this are line."""
 
 
-def connected_components(mask: np.ndarray, connectivity: int, out: np.ndarray | None = None
-                         ) -> tuple[int, np.ndarray]:
-    """OpenCV labelling of a HxW uint8 mask -> (count incl. background, int32 labels;
-    into ``out``, a HxW int32 array, when given).
+def connected_components(mask: np.ndarray, connectivity: int) -> tuple[int, np.ndarray]:
+    """OpenCV labelling of a HxW uint8 mask -> (count incl. background, int32 labels).
 
     Uses the pixel-scan SAUF algorithm, whose labels follow raster order of each
     component's first pixel (like scikit-image) for 4- and 8-connectivity; OpenCV's
     default 8-connected block algorithms do not.
     """
-    return cv2.connectedComponentsWithAlgorithm(mask, connectivity, cv2.CV_32S, cv2.CCL_SAUF,
-                                                labels=out)
+    return cv2.connectedComponentsWithAlgorithm(mask, connectivity, cv2.CV_32S, cv2.CCL_SAUF)
 
 
 def _as_rgba(rgba: np.ndarray) -> np.ndarray:
