@@ -97,6 +97,20 @@ def test_a_mirrored_pose_takes_the_mirrored_references():
     assert torch.equal(colorizer(True).mirror_bank_features(), table()["ref:m"])
 
 
+
+def test_the_record_says_how_each_frame_was_matched():
+    """The JSON record's ``matching``: the switches and whether this frame was mirrored."""
+    on, off = colorizer(True), colorizer(False)
+    assert on.matching_record(next(on.colorize([strip_frame("t.png")]))) == \
+        {"graph_refine": False, "mirror": True, "mirrored": True}
+    assert off.matching_record(next(off.colorize([strip_frame("t.png")]))) == \
+        {"graph_refine": False, "mirror": False, "mirrored": False}
+    refined = Colorizer(FlipAware(table()), mirror=False)
+    refined.add_reference(Reference(strip_frame("ref.png"), COLORS.copy(), "ref"))
+    rec = refined.matching_record(next(refined.colorize([strip_frame("t.png")])))
+    assert rec == {"graph_refine": True, "mirror": False, "mirrored": False}
+
+
 def test_a_pose_as_drawn_keeps_the_references_as_drawn():
     feats = {**table(), "t": torch.cat([0.9 * torch.eye(5), 0.5 * torch.eye(5)[SWAP]], 1)}
     res = next(colorizer(True, feats).colorize([strip_frame("t.png")]))
