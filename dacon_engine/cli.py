@@ -236,6 +236,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="synthetic frame size(s) in px; one is picked per pair")
     p.add_argument("--keyframe-fraction", type=_fraction, default=0.5,
                    help="share of synthetic pairs in the keyframe regime (rest: consecutive)")
+    p.add_argument("--warp-fraction", type=_fraction, default=0.0,
+                   help="share of synthetic pairs whose target is a warp of the source "
+                        "(rotation, scale, mirror, elastic bending); taken before "
+                        "--keyframe-fraction splits the rest")
+    p.add_argument("--degrade-fraction", type=_fraction, default=0.0,
+                   help="chance that a synthetic target's line art is exported anti-aliased, "
+                        "resampled, as JPEG or scanned (half that for a source)")
     p.add_argument("--model-mode", default="unet", choices=("unet", "v1.1", "v1.0"))
     p.add_argument("--unet-base", type=_int_at_least(1), default=16)
     p.add_argument("--unet-input", type=_int_at_least(16, multiple=16), default=384,
@@ -404,6 +411,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
                       size=args.size[0] if len(args.size) == 1 else list(args.size),
                       threads=args.threads, dinov2_weights=args.dinov2_weights, init=args.init,
                       keyframe_fraction=args.keyframe_fraction,
+                      warp_fraction=args.warp_fraction, degrade_fraction=args.degrade_fraction,
                       amp={"auto": None, "on": True, "off": False}[args.amp],
                       model={"mode": args.model_mode, "unet_base": args.unet_base,
                              "unet_input": args.unet_input, "coord_input": args.coord_input,

@@ -94,6 +94,20 @@ def scan(rgba: np.ndarray, seed: int = 0, paper=(238, 233, 222), ink: int = 40,
     return np.clip(np.rint(out), 0, 255).astype(np.uint8)
 
 
+def random_export(rgba: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """One random export of clean art, at its size (training augmentation): anti-aliased
+    at 1-3 px (blur sigma 0.5-1.0), area-resampled, anti-aliased then JPEG quality 70-95,
+    or scanned, with equal odds. Returns opaque HxWx3 uint8 RGB."""
+    kind = int(rng.integers(4))
+    if kind == 0:
+        return antialias(rgba, int(rng.integers(1, 4)), float(rng.uniform(0.5, 1.0)))
+    if kind == 1:
+        return area_resample(rgba, 0.5)
+    if kind == 2:
+        return jpeg(antialias(rgba, 1, float(rng.uniform(0.5, 0.8))), int(rng.integers(70, 96)))
+    return scan(rgba, seed=int(rng.integers(2**31)))
+
+
 def match_regions(clean: np.ndarray, ours: np.ndarray, min_area: int = 10,
                   min_area_ours: int | None = None) -> dict:
     """Compare a segmentation ``ours`` with the clean drawing's ``clean`` (same size).

@@ -96,6 +96,42 @@ def warp_maps(size: tuple[int, int], rng: np.random.Generator,
     return map_x, map_y
 
 
+def warp_line_art(line: np.ndarray, gt: np.ndarray, *, maps: tuple | None = None,
+                  affine: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """One warp (remap ``maps`` or 2x3 ``affine``) of line art and its ground truth.
+
+    The ink is warped as coverage (bilinear) and every pixel with any coverage becomes an
+    opaque black line, so thin lines stay closed under rotation and down-scaling; colored
+    trace-line pixels are carried over nearest-neighbour on top, keeping their color.
+    Paper comes out transparent white; the ground truth is warped nearest-neighbour with
+    its corner color outside the frame.
+    """
+    from .segments import line_mask
+
+    h, w = line.shape[:2]
+    ink = line_mask(line)
+    rgba = line if line.shape[2] == 4 else np.dstack([line, np.full((h, w), 255, np.uint8)])
+    trace = ink & (rgba[..., :3].max(axis=2) > 64)  # opaque colored lines, not black ink
+    border = tuple(int(v) for v in gt[0, 0])
+
+    def warp(img: np.ndarray, flags: int, value) -> np.ndarray:
+        if affine is not None:
+            return cv2.warpAffine(img, affine, (w, h), flags=flags,
+                                  borderMode=cv2.BORDER_CONSTANT, borderValue=value)
+        return cv2.remap(img, maps[0], maps[1], flags, borderMode=cv2.BORDER_CONSTANT,
+                         borderValue=value)
+
+    cover = warp(ink.astype(np.float32), cv2.INTER_LINEAR, 0)
+    t_gt = warp(gt, cv2.INTER_NEAREST, border)
+    t_line = np.zeros((h, w, 4), np.uint8)
+    t_line[..., :3] = 255
+    t_line[cover > 0.02] = (0, 0, 0, 255)
+    if trace.any():
+        t_trace = warp(trace.view(np.uint8), cv2.INTER_NEAREST, 0) > 0
+        t_line[t_trace] = warp(rgba, cv2.INTER_NEAREST, 0)[t_trace]
+    return t_line, t_gt
+
+
 def warp_suite(line: np.ndarray, gt: np.ndarray, seed: int = 0, n: int = 6,
                regime: str = "real") -> list[Case]:
     """Warped copies of one real frame as targets, the frame itself as the reference.
@@ -108,12 +144,8 @@ def warp_suite(line: np.ndarray, gt: np.ndarray, seed: int = 0, n: int = 6,
     ground truth is warped nearest-neighbour, its colors read per target segment.
     Deterministic for a given seed.
     """
-    from .segments import line_mask
-
     rng = np.random.default_rng(seed)
     h, w = line.shape[:2]
-    ink = line_mask(line).astype(np.float32)
-    border = tuple(int(v) for v in gt[0, 0])
     targets = []
     for _ in range(n):
         if regime == "real":
@@ -122,20 +154,10 @@ def warp_suite(line: np.ndarray, gt: np.ndarray, seed: int = 0, n: int = 6,
             m = cv2.getRotationMatrix2D((w / 2, h / 2), ang, scale)
             m[0, 1] += rng.uniform(-0.08, 0.08)  # shear
             m[:, 2] += rng.uniform(-0.06, 0.06, 2) * (w, h)
-            cover = cv2.warpAffine(ink, m, (w, h), flags=cv2.INTER_LINEAR,
-                                   borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-            t_gt = cv2.warpAffine(gt, m, (w, h), flags=cv2.INTER_NEAREST,
-                                  borderMode=cv2.BORDER_CONSTANT, borderValue=border)
+            targets.append(warp_line_art(line, gt, affine=m))
         else:
-            mx, my = warp_maps((h, w), rng, WARP_REGIMES[regime])
-            cover = cv2.remap(ink, mx, my, cv2.INTER_LINEAR,
-                              borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-            t_gt = cv2.remap(gt, mx, my, cv2.INTER_NEAREST,
-                             borderMode=cv2.BORDER_CONSTANT, borderValue=border)
-        t_line = np.zeros((h, w, 4), np.uint8)
-        t_line[..., :3] = 255
-        t_line[cover > 0.02] = (0, 0, 0, 255)
-        targets.append((t_line, t_gt))
+            targets.append(warp_line_art(line, gt, maps=warp_maps((h, w), rng,
+                                                                  WARP_REGIMES[regime])))
     return [Case([(line, gt)], targets)]
 
 

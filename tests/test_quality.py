@@ -33,3 +33,24 @@ def test_suites_are_deterministic_and_shaped():
     assert len(case.targets) == 2
     rows = {"s": {"baseline": score_cases(lambda: Colorizer("baseline"), a["consecutive"])}}
     assert "baseline" in format_rows(rows)
+
+
+def test_warp_line_art_keeps_trace_colors_and_closes_black_lines():
+    import cv2
+
+    from dacon_engine.quality import warp_line_art
+
+    line = np.zeros((64, 64, 4), np.uint8)
+    line[..., :3] = 255
+    line[20, 5:60] = (0, 0, 0, 255)
+    line[40, 5:60] = (255, 0, 0, 255)  # a red highlight trace line
+    gt = np.zeros((64, 64, 4), np.uint8)
+    m = cv2.getRotationMatrix2D((32, 32), 10, 1.0)
+    t_line, t_gt = warp_line_art(line, gt, affine=m)
+    colors = {tuple(c) for c in t_line.reshape(-1, 4)}
+    assert (255, 0, 0, 255) in colors and (0, 0, 0, 255) in colors
+    assert colors <= {(255, 0, 0, 255), (0, 0, 0, 255), (255, 255, 255, 0)}
+    # the rotated 1-px black line stays 4-connected closed: every column it crosses has ink
+    black = np.all(t_line == (0, 0, 0, 255), axis=2)
+    assert black[:, 12:52].any(axis=0).all()
+    assert t_gt.shape == gt.shape

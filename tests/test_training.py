@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 import torch
 
 from art import draw
@@ -76,10 +77,12 @@ def test_train_command_records_its_options(tmp_path):
     run = tmp_path / "run"
     rc = main(["train", "--run", str(run), "--steps", "1", "--batch", "1", "--size", "96",
                "--unet-base", "4", "--unet-input", "64", "--amp", "off",
-               "--keyframe-fraction", "1.0", "--quiet"])
+               "--keyframe-fraction", "1.0", "--warp-fraction", "0.25",
+               "--degrade-fraction", "0.5", "--quiet"])
     assert rc == 0
     cfg = json.loads((run / "config.json").read_text())
     assert cfg["amp"] is False and cfg["keyframe_fraction"] == 1.0
+    assert cfg["warp_fraction"] == 0.25 and cfg["degrade_fraction"] == 0.5
     assert torch.load(run / "last.pt", weights_only=True)["step"] == 1
 
 
@@ -101,3 +104,48 @@ def test_amp_auto_follows_the_device(tmp_path, monkeypatch):
         train(cfg, quiet=True)
         assert seen[-1] is expected
     assert loop.bf16_is_fast(torch.device("meta")) is False
+
+
+def test_check_config_refuses_fractions_outside_0_1(tmp_path):
+    from dacon_engine.errors import DaconError
+    from dacon_engine.training.loop import check_config
+
+    for field, option in (("warp_fraction", "--warp-fraction"),
+                          ("degrade_fraction", "--degrade-fraction")):
+        cfg = TrainConfig(run_dir=str(tmp_path / "r"), **{field: 1.5})
+        with pytest.raises(DaconError, match=f"{option} 1.5: must be a number from 0 to 1"):
+            check_config(cfg)
+
+
+def _pairs(n, **kw):
+    from dacon_engine.training.data import SynthPairs
+
+    it = iter(SynthPairs(3, 128, **kw))
+    return [next(it) for _ in range(n)]
+
+
+def test_warp_pairs_warp_the_source_itself():
+    for p in _pairs(3, keyframe_fraction=0.0, warp_fraction=1.0):
+        assert p.target.line.shape == p.source.line.shape
+        # the target's colors are the source's (one drawing), background and line aside
+        src = {tuple(c) for c in p.source.colors}
+        assert {tuple(c) for c in p.target.colors} <= src | {(0, 0, 0, 0), (0, 0, 0, 255)}
+        # and it is not the same picture
+        assert not np.array_equal(p.target.line, p.source.line)
+
+
+def test_pairs_without_warp_or_degradation_are_unchanged():
+    plain = _pairs(2, keyframe_fraction=0.5)
+    again = _pairs(2, keyframe_fraction=0.5, warp_fraction=0.0, degrade_fraction=0.0)
+    for a, b in zip(plain, again):
+        np.testing.assert_array_equal(a.target.line, b.target.line)
+        assert a.target.line.shape[2] == 4  # clean RGBA art, no export applied
+
+
+def test_degraded_targets_are_exported_art_with_the_same_ground_truth():
+    clean = _pairs(3, keyframe_fraction=0.0, warp_fraction=1.0)
+    for p in _pairs(3, keyframe_fraction=0.0, warp_fraction=1.0, degrade_fraction=1.0):
+        assert p.target.line.shape[2] == 3  # an RGB export, not the RGBA clean art
+        assert len(np.unique(p.target.line)) > 2  # grey levels: anti-aliasing, JPEG or scan
+        assert p.target.n_segments > 0 and p.target.colors.shape == (p.target.n_segments, 4)
+    assert all(c.target.line.shape[2] == 4 for c in clean)

@@ -55,26 +55,52 @@ def frame_from_images(line: np.ndarray, gt: np.ndarray) -> TrainFrame:
 
 
 class SynthPairs:
-    """Endless generated pairs; ``seed`` fixes the whole stream; mixes both regimes.
+    """Endless generated pairs; ``seed`` fixes the whole stream; mixes the regimes.
 
     Each pair is drawn at a size picked from ``sizes`` (px, square), so a model that
     resizes its input sees lines at the widths it will meet at inference.
+    warp_fraction: share of pairs whose target is a warp of the source frame itself
+    (``quality.WARP_REGIMES`` mild or large, half each: rotation, scale, mirror, elastic
+    bending), the way a redrawn frame departs from its reference; the rest are keyframe
+    (``keyframe_fraction`` of them) or consecutive pairs.
+    degrade_fraction: chance that a target's line art is exported the way real tools do
+    (anti-aliased, thickened, resampled, JPEG, scanned: ``linedegrade.random_export``),
+    and half that chance for a source; segments and colors still come from the same
+    ground truth.
     """
 
     def __init__(self, seed: int, sizes: int | tuple[int, ...] = 384,
-                 keyframe_fraction: float = 0.5):
+                 keyframe_fraction: float = 0.5, warp_fraction: float = 0.0,
+                 degrade_fraction: float = 0.0):
         self.seed, self.keyframe_fraction = seed, keyframe_fraction
+        self.warp_fraction, self.degrade_fraction = warp_fraction, degrade_fraction
         self.sizes = (sizes,) if isinstance(sizes, int) else tuple(sizes)
 
     def __iter__(self) -> Iterator[TrainPair]:
         from .. import synth
+        from ..linedegrade import random_export
+        from ..quality import WARP_REGIMES, warp_line_art, warp_maps
 
         rng = np.random.default_rng(self.seed)
         while True:
-            regime = "keyframe" if rng.random() < self.keyframe_fraction else "consecutive"
             size = self.sizes[int(rng.integers(len(self.sizes)))]
-            src, tgt = synth.make_pair(int(rng.integers(2**31)), size, regime)
-            yield TrainPair(frame_from_images(src.line, src.gt), frame_from_images(tgt.line, tgt.gt))
+            if rng.random() < self.warp_fraction:
+                src, _ = synth.make_pair(int(rng.integers(2**31)), size, "consecutive")
+                regime = WARP_REGIMES["mild" if rng.random() < 0.5 else "large"]
+                t_line, t_gt = warp_line_art(src.line, src.gt,
+                                             maps=warp_maps((size, size), rng, regime))
+                pair = (src.line, src.gt), (t_line, t_gt)
+            else:
+                regime_name = "keyframe" if rng.random() < self.keyframe_fraction \
+                    else "consecutive"
+                a, b = synth.make_pair(int(rng.integers(2**31)), size, regime_name)
+                pair = (a.line, a.gt), (b.line, b.gt)
+            frames = []
+            for (line, gt), p in zip(pair, (self.degrade_fraction / 2, self.degrade_fraction)):
+                if rng.random() < p:
+                    line = random_export(line, rng)
+                frames.append(frame_from_images(line, gt))
+            yield TrainPair(frames[0], frames[1])
 
 
 class PaintBucketPairs:

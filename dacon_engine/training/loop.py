@@ -38,6 +38,8 @@ class TrainConfig:
     seed: int = 0
     size: int | list[int] = 384       # synthetic frame size(s) (px); one picked per pair
     keyframe_fraction: float = 0.5
+    warp_fraction: float = 0.0        # synthetic pairs whose target warps the source itself
+    degrade_fraction: float = 0.0     # chance a target's lines are exported anti-aliased etc.
     w_ce: float = 0.5
     w_dc: float = 0.2
     ckpt_every: int = 25
@@ -82,7 +84,8 @@ def pair_stream(cfg: TrainConfig, start_step: int) -> Iterator[TrainPair]:
     seed = cfg.seed * 1_000_003 + start_step
     if cfg.data == "synth":
         sizes = (cfg.size,) if isinstance(cfg.size, int) else tuple(cfg.size)
-        return iter(SynthPairs(seed, sizes, cfg.keyframe_fraction))
+        return iter(SynthPairs(seed, sizes, cfg.keyframe_fraction, cfg.warp_fraction,
+                               cfg.degrade_fraction))
     return iter(PaintBucketPairs(cfg.data, seed))
 
 
@@ -193,6 +196,10 @@ def check_config(cfg: TrainConfig) -> None:
         raise bad("--lr", cfg.lr, "must be a number from 0 to 1")
     if not 0 <= cfg.keyframe_fraction <= 1:
         raise bad("--keyframe-fraction", cfg.keyframe_fraction, "must be a number from 0 to 1")
+    if not 0 <= cfg.warp_fraction <= 1:
+        raise bad("--warp-fraction", cfg.warp_fraction, "must be a number from 0 to 1")
+    if not 0 <= cfg.degrade_fraction <= 1:
+        raise bad("--degrade-fraction", cfg.degrade_fraction, "must be a number from 0 to 1")
     sizes = cfg.size if isinstance(cfg.size, list) else [cfg.size]
     if not sizes or any(not isinstance(v, int) or v < 64 for v in sizes):
         raise bad("--size", cfg.size, "must be whole numbers of pixels >= 64")
