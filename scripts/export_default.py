@@ -27,6 +27,8 @@ def stage_of(cfg: dict, steps: int, hours: float) -> dict:
     """One training stage as the card records it."""
     return {"run": Path(cfg["run_dir"]).name, "steps": int(steps), "seed": cfg["seed"],
             "keyframe_fraction": cfg["keyframe_fraction"],
+            "warp_fraction": cfg.get("warp_fraction", 0.0),
+            "degrade_fraction": cfg.get("degrade_fraction", 0.0),
             "amp": "auto" if cfg.get("amp") is None else cfg["amp"],
             "hours": round(hours, 2)}
 
@@ -78,7 +80,9 @@ def main() -> None:
         f"{'--coord-input ' if cfg['model'].get('coord_input') else ''}"
         f"{'--antialias ' if cfg['model'].get('antialias') else ''}"
         f"--keyframe-fraction {cfg['keyframe_fraction']} "
-        f"--lr {cfg['lr']} --seed {cfg['seed']} --threads {cfg['threads']}"
+        + (f"--warp-fraction {cfg['warp_fraction']} " if cfg.get("warp_fraction") else "")
+        + (f"--degrade-fraction {cfg['degrade_fraction']} " if cfg.get("degrade_fraction") else "")
+        + f"--lr {cfg['lr']} --seed {cfg['seed']} --threads {cfg['threads']}"
         + (f" --init {cfg['init']}" if cfg.get("init") else ""))
     lines = [
         "# Model card: `default`",
@@ -95,12 +99,18 @@ def main() -> None:
         f"| parameters | {n_params:,} |",
         "| training data | only procedurally generated anime line art from `dacon_engine.synth` "
         "(no third-party images), sizes "
-        f"{cfg['size']} px, keyframe fraction {cfg['keyframe_fraction']} |",
+        f"{cfg['size']} px, keyframe fraction {cfg['keyframe_fraction']}, warp fraction "
+        f"{cfg.get('warp_fraction', 0.0)} (targets warped from their own source: rotation, "
+        "scale, mirror, elastic bending), degrade fraction "
+        f"{cfg.get('degrade_fraction', 0.0)} (line art exported anti-aliased, resampled, JPEG "
+        "or scanned) |",
         "| loss | cross-entropy over segment similarities, temperature 0.1 (no DINO term: no backbone) |",
         f"| optimizer | Adam, lr {cfg['lr']}, {cfg['batch']} pairs per step |",
         f"| steps | {total_steps} in {len(stages)} stage(s), each warm-started from the one before: "
         + "; ".join(f"{st['run']}: {st['steps']} steps, seed {st['seed']}, keyframe fraction "
-                    f"{st['keyframe_fraction']}, bf16 autocast {st['amp']}, {st['hours']:.2f} h"
+                    f"{st['keyframe_fraction']}, warp fraction {st.get('warp_fraction', 0.0)}, "
+                    f"degrade fraction {st.get('degrade_fraction', 0.0)}, bf16 autocast "
+                    f"{st['amp']}, {st['hours']:.2f} h"
                     for st in stages) + " |",
         f"| wall time logged | {card['train_hours_logged']:.2f} h on {cfg['device']} "
         f"({cfg['threads']} threads, 2-core machine) |",
