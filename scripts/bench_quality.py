@@ -6,7 +6,7 @@ segments > 10 px side by side.
 
     .venv/bin/python scripts/bench_quality.py [--clips 8] [--size 512] [--warps 8]
         [--model PATH ...] [--dinov2-weights FILE]   # adds the zero-shot DINOv2 row
-        [--real ../shared/data/paintbucket_0242] [--json FILE]
+        [--real ../shared/data/paintbucket_0242] [--json FILE] [--rows ROW ...]
 
 Real-art suites (when --real holds line.png and gt.png): warp-mild (seed 1) and warp-large
 (seed 2), --warps warps each, keyframe mode, the frame's own colors as the one reference.
@@ -49,19 +49,31 @@ def main() -> None:
     ap.add_argument("--size", type=int, default=512)
     ap.add_argument("--frames", type=int, default=6)
     ap.add_argument("--warps", type=int, default=8, help="warps per real-art regime")
-    ap.add_argument("--model", action="append", default=[], help="extra model name or path")
+    ap.add_argument("--model", action="append", default=[], help="extra model name or path, or LABEL=PATH (e.g. the previous default: "
+                         "git show REV:dacon_engine/weights/default.pt > prev.pt)")
     ap.add_argument("--dinov2-weights", default=None)
     ap.add_argument("--real", type=Path, default=ROOT.parent / "shared" / "data" / "paintbucket_0242")
     ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument("--rows", nargs="+", default=None, metavar="ROW",
+                    help="only these rows (names as printed, e.g. 'baseline (plain)' default); "
+                         "rows of --model are always run")
     args = ap.parse_args()
 
-    # (row name, model, graph refinement, mirrored references)
+    # (row name, model, graph refinement, mirrored references); --model LABEL=PATH names a row
+    extra = [(m.partition("=")[0], m.partition("=")[2], True, True) if "=" in m else
+             (m, m, True, True) for m in args.model]
     configs = [("baseline (plain)", "baseline", False, False),
                ("baseline", "baseline", True, True),
                ("default (plain)", "default", False, False),
                ("default --no-mirror", "default", True, False),
                ("default --no-graph-refine", "default", False, True),
-               ("default", "default", True, True), *((m, m, True, True) for m in args.model)]
+               ("default", "default", True, True), *extra]
+    if args.rows:
+        known = {c[0] for c in configs}
+        unknown = [r for r in args.rows if r not in known]
+        if unknown:
+            ap.error(f"--rows: unknown row(s) {unknown}; choose from {sorted(known)}")
+        configs = [c for c in configs if c[0] in args.rows or c in extra]
     if args.dinov2_weights:
         configs.append(("zeroshot-dinov2", "zeroshot-dinov2", True, True))
     suites = {}
