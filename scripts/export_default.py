@@ -54,7 +54,13 @@ def main() -> None:
     ap.add_argument("run", type=Path)
     ap.add_argument("--quality", type=Path, default=None, help="bench_quality.py --json output")
     ap.add_argument("--command", default=None, help="the training command, for the card")
+    ap.add_argument("--unet-input-max", type=int, default=None,
+                    help="let the U-Net input grow with the frame up to this size")
+    ap.add_argument("--unet-frame-ratio", type=float, default=3.75,
+                    help="with --unet-input-max: frame px per U-Net input px")
     args = ap.parse_args()
+    infer = ({"unet_input_max": args.unet_input_max, "unet_frame_ratio": args.unet_frame_ratio}
+             if args.unet_input_max else {})
 
     state = torch.load(args.run / "last.pt", map_location="cpu", weights_only=True)
     cfg = json.loads((args.run / "config.json").read_text())
@@ -71,7 +77,7 @@ def main() -> None:
     card = {"name": "default", "trained_steps": total_steps, "train_config": cfg,
             "train_hours_logged": round(sum(st["hours"] for st in stages), 2), "params": n_params,
             "stages": stages, "val": {k: v for k, v in last_val.items() if k.startswith("val_")}}
-    export_model(args.run / "last.pt", WEIGHTS / "default.pt", card)
+    export_model(args.run / "last.pt", WEIGHTS / "default.pt", card, config=infer)
 
     command = args.command or (
         f"dacon train --run {args.run} --steps <N> --batch {cfg['batch']} "
@@ -93,7 +99,9 @@ def main() -> None:
         "| field | value |",
         "|---|---|",
         f"| architecture | DACoN U-Net-only (paper's w/o-DINOv2 ablation), base width "
-        f"{cfg['model']['unet_base']}, input {cfg['model']['unet_input']} px, "
+        f"{cfg['model']['unet_base']}, input {cfg['model']['unet_input']} px"
+        + (f" (at inference up to {args.unet_input_max} px: the frame's longest side / "
+           f"{args.unet_frame_ratio:g})" if args.unet_input_max else "") + ", "
         f"box-aligned coordinate input: {bool(cfg['model'].get('coord_input'))}, "
         f"antialiased downsampling: {bool(cfg['model'].get('antialias'))}, 128-d segment features |",
         f"| parameters | {n_params:,} |",
@@ -121,7 +129,9 @@ def main() -> None:
         "",
         "```",
         command,
-        "scripts/export_default.py " + str(args.run),
+        "scripts/export_default.py " + str(args.run)
+        + (f" --unet-input-max {args.unet_input_max} --unet-frame-ratio {args.unet_frame_ratio:g}"
+           if args.unet_input_max else ""),
         "```",
         "",
         "To continue training from the shipped weights (the run folder is not in the",

@@ -291,14 +291,17 @@ def save_training_state(net: DaconNet, opt: torch.optim.Optimizer, step: int,
         torch.save(state, tmp)
 
 
-def export_model(train_state: str | Path, dest: str | Path, card: dict | None = None) -> None:
+def export_model(train_state: str | Path, dest: str | Path, card: dict | None = None,
+                 config: dict | None = None) -> None:
     """Write a shipping checkpoint: trainable weights stored as float16 (half the size;
-    loaded back into float32 parameters), config and card; no optimizer, no backbone."""
+    loaded back into float32 parameters), config and card; no optimizer, no backbone.
+    ``config``: inference settings that override the trained ones (e.g. unet_input_max)."""
     from ..model.registry import FORMAT
 
     state = torch.load(train_state, map_location="cpu", weights_only=True)
     weights = {k: v.half() if v.is_floating_point() else v for k, v in state["state_dict"].items()}
-    obj = {"format": FORMAT, "config": state["config"], "state_dict": weights,
+    cfg = DaconConfig.from_dict({**state["config"], **(config or {})}).to_dict()
+    obj = {"format": FORMAT, "config": cfg, "state_dict": weights,
            "extra": {"step": state["step"], **(card or {})}}
     with atomic_path(dest) as tmp:
         torch.save(obj, tmp)
