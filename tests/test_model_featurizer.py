@@ -218,38 +218,3 @@ def test_late_head_equals_full_map(frames):
             full = net.segment_features(net.feature_maps(inp), 0, plan)
             late = net.segment_features(net.feature_maps(inp, late_head=True), 0, plan)
         assert torch.allclose(full, late, atol=1e-5)
-
-
-def test_unet_input_follows_the_frame_between_its_bounds():
-    fixed = DaconConfig(mode="unet", unet_input=384)
-    assert fixed.unet_size(1920, 1920) == 384  # no unet_input_max: as trained
-    c = DaconConfig(mode="unet", unet_input=384, unet_input_max=512, unet_frame_ratio=3.75)
-    assert c.unet_size(512, 512) == 384          # small frames: the trained input
-    assert c.unet_size(1500, 1000) == 400        # longest side / 3.75, a multiple of 16
-    assert c.unet_size(1080, 1920) == 512
-    assert c.unet_size(4096, 4096) == 512        # never above the maximum
-    assert DaconConfig.from_dict(c.to_dict()) == c
-    with pytest.raises(ValueError, match="unet_input_max 300"):
-        DaconConfig.from_dict({**c.to_dict(), "unet_input_max": 300})
-    with pytest.raises(ValueError, match="unet_input_max 520"):
-        DaconConfig.from_dict({**c.to_dict(), "unet_input_max": 520})
-
-
-def test_frames_of_different_sizes_batch_like_one_at_a_time():
-    """With a frame-following input, frames in one batch get different network inputs:
-    each must get the features it gets alone, in order."""
-    net = randomize(DaconNet(DaconConfig(mode="unet", unet_base=4, unet_input=32,
-                                         unet_input_max=64, unet_frame_ratio=1.0,
-                                         feat_dim=16)))
-    rng = np.random.default_rng(3)
-    frames = [make_frame(rng, 48, 48, 5), make_frame(rng, 64, 60, 9), make_frame(rng, 44, 48, 4),
-              make_frame(rng, 90, 80, 6)]
-    sizes = [net.prepare(torch.zeros(1, 3, f.labels.shape[0], f.labels.shape[1]))["unet"]
-             .shape[-1] for f in frames]
-    assert sizes == [48, 64, 48, 64]
-    alone = [DaconFeaturizer(net, "cpu", batch_size=1).segment_features([f])[0] for f in frames]
-    batched = DaconFeaturizer(net, "cpu", batch_size=4).segment_features(frames)
-    for f, x, y in zip(frames, alone, batched):
-        assert y.shape == (f.n_segments, 16)
-        assert torch.allclose(x, y, atol=1e-5)
-    assert "U-Net base 4 @ 32-64" in DaconFeaturizer(net, "cpu").name

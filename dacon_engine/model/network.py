@@ -38,8 +38,6 @@ class DaconConfig:
     unet_base: int = 64           # 64 = official
     unet_depth: int = 4
     unet_input: int = 512         # U-Net input size (square); divisible by 2**unet_depth
-    unet_input_max: int | None = None  # set: the input grows with the frame up to this size
-    unet_frame_ratio: float = 3.75     # with unet_input_max: frame px per U-Net input px
     feat_dim: int = 128           # U-Net output / head output width
     dino_dim: int = 1024          # backbone embed dim (ViT-L/14 = 1024)
     mlp_hidden: int = 512
@@ -57,20 +55,6 @@ class DaconConfig:
     def uses_unet(self) -> bool:
         return self.mode in ("v1.1", "v1.0", "unet")
 
-    def unet_size(self, height: int, width: int) -> int:
-        """U-Net input side for a ``height`` x ``width`` frame.
-
-        ``unet_input``; with ``unet_input_max``, the frame's longest side divided by
-        ``unet_frame_ratio`` and rounded to a multiple of 2**``unet_depth``, kept between
-        the two: a large frame keeps more detail (small segments stay visible) while
-        small frames run as trained.
-        """
-        if not self.unet_input_max:
-            return self.unet_input
-        step = 2 ** self.unet_depth
-        want = int(round(max(height, width) / self.unet_frame_ratio / step)) * step
-        return int(min(max(want, self.unet_input), self.unet_input_max))
-
     def to_dict(self) -> dict:
         return asdict(self)
 
@@ -83,12 +67,6 @@ class DaconConfig:
         cfg = cls(**d)
         if cfg.mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {cfg.mode!r}")
-        if cfg.unet_input_max is not None and (
-                cfg.unet_input_max < cfg.unet_input or cfg.unet_input_max % 2 ** cfg.unet_depth
-                or not cfg.unet_frame_ratio > 0):
-            raise ValueError(f"unet_input_max {cfg.unet_input_max} must be a multiple of "
-                             f"{2 ** cfg.unet_depth} >= unet_input {cfg.unet_input}, with a "
-                             f"positive unet_frame_ratio")
         return cfg
 
 
@@ -149,7 +127,7 @@ class DaconNet(nn.Module):
         if self.dino is not None:
             out["dino"] = self.dino.prepare(rgb01)
         if self.config.uses_unet:
-            s = self.config.unet_size(*rgb01.shape[-2:])
+            s = self.config.unet_input
             x = rgb01 if rgb01.shape[-2:] == (s, s) else F.interpolate(
                 rgb01, size=(s, s), mode="bilinear", align_corners=False,
                 antialias=self.config.antialias)
