@@ -1,7 +1,7 @@
 """Benchmark line-art segmentation on a 1920x1920 frame, single-threaded.
 
 Usage: python scripts/bench_segments.py [--runs N] [--image PATH] [--synthetic] [--malloc-tuned]
-       python scripts/bench_segments.py --degraded [--runs N] [--colorize N] [--malloc-tuned]
+       python scripts/bench_segments.py --degraded [--runs N] [--colorize N [--model M]] [--malloc-tuned]
 
 Uses the shared PaintBucket line.png (../shared/data/paintbucket_0242 beside the repo)
 when present (resized to 1920x1920 if needed), else a synthetic frame of random closed
@@ -88,6 +88,8 @@ def main() -> None:
                     help="the robustness table (anti-aliasing, resampling, JPEG, scan)")
     ap.add_argument("--colorize", type=int, default=0, metavar="N",
                     help="with --degraded: colorize accuracy on N warps per 0242 variant")
+    ap.add_argument("--model", default="default",
+                    help="with --colorize: the model to colorize with (name or file)")
     ap.add_argument("--synth-seed", type=int, default=0)
     ap.add_argument("--malloc-tuned", action="store_true",
                     help="apply the CLI / service allocator setting (dacon_engine.malloctune)")
@@ -185,11 +187,13 @@ def degraded_table(args) -> None:
                   f"{pct:>8.1f}% {r['extra']:>5} {ms:>6.1f}", flush=True)
     if args.colorize > 0 and SHARED_LINE.exists():
         colorize_table(read_image(SHARED_LINE), read_image(SHARED_LINE.parent / "gt.png"),
-                       args.colorize)
+                       args.colorize, args.model)
 
 
-def colorize_table(line: np.ndarray, gt: np.ndarray, n_warps: int) -> None:
-    """Default-model accuracy on warped copies of each variant of one real frame."""
+def colorize_table(line: np.ndarray, gt: np.ndarray, n_warps: int,
+                   model: str = "default") -> None:
+    """A model's accuracy (the default's unless told) on warped copies of each variant of
+    one real frame."""
     from dacon_engine.colorizer import Colorizer
     from dacon_engine.frames import SegmentedFrame
     from dacon_engine.metrics import frame_metrics, mean_metrics
@@ -199,10 +203,10 @@ def colorize_table(line: np.ndarray, gt: np.ndarray, n_warps: int) -> None:
 
     torch_threads()
     case = warp_suite(line, gt, seed=0, n=n_warps)[0]
-    c = Colorizer("default")
+    c = Colorizer(model)
     c.add_reference(gt, line)
     print()
-    print(f"colorize, default model, 1 reference (clean 0242), {n_warps} warped targets")
+    print(f"colorize, model {model}, 1 reference (clean 0242), {n_warps} warped targets")
     head = f"{'variant':<16} {'acc':>7} {'acc_thres':>9} {'pix_acc':>8}"
     print(head)
     print("-" * len(head))

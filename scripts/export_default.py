@@ -54,13 +54,11 @@ def main() -> None:
     ap.add_argument("run", type=Path)
     ap.add_argument("--quality", type=Path, default=None, help="bench_quality.py --json output")
     ap.add_argument("--command", default=None, help="the training command, for the card")
-    ap.add_argument("--unet-input-max", type=int, default=None,
-                    help="let the U-Net input grow with the frame up to this size")
-    ap.add_argument("--unet-frame-ratio", type=float, default=3.75,
-                    help="with --unet-input-max: frame px per U-Net input px")
+    ap.add_argument("--unet-input", type=int, default=None,
+                    help="U-Net input size at inference (px, a multiple of 16) when it differs "
+                         "from training's")
     args = ap.parse_args()
-    infer = ({"unet_input_max": args.unet_input_max, "unet_frame_ratio": args.unet_frame_ratio}
-             if args.unet_input_max else {})
+    infer = {"unet_input": args.unet_input} if args.unet_input else {}
 
     state = torch.load(args.run / "last.pt", map_location="cpu", weights_only=True)
     cfg = json.loads((args.run / "config.json").read_text())
@@ -99,9 +97,8 @@ def main() -> None:
         "| field | value |",
         "|---|---|",
         f"| architecture | DACoN U-Net-only (paper's w/o-DINOv2 ablation), base width "
-        f"{cfg['model']['unet_base']}, input {cfg['model']['unet_input']} px"
-        + (f" (at inference up to {args.unet_input_max} px: the frame's longest side / "
-           f"{args.unet_frame_ratio:g})" if args.unet_input_max else "") + ", "
+        f"{cfg['model']['unet_base']}, input {cfg['model']['unet_input']} px in training"
+        + (f", {args.unet_input} px at inference" if args.unet_input else "") + ", "
         f"box-aligned coordinate input: {bool(cfg['model'].get('coord_input'))}, "
         f"antialiased downsampling: {bool(cfg['model'].get('antialias'))}, 128-d segment features |",
         f"| parameters | {n_params:,} |",
@@ -130,8 +127,7 @@ def main() -> None:
         "```",
         command,
         "scripts/export_default.py " + str(args.run)
-        + (f" --unet-input-max {args.unet_input_max} --unet-frame-ratio {args.unet_frame_ratio:g}"
-           if args.unet_input_max else ""),
+        + (f" --unet-input {args.unet_input}" if args.unet_input else ""),
         "```",
         "",
         "To continue training from the shipped weights (the run folder is not in the",

@@ -41,13 +41,13 @@ def test_train_resume_export(tmp_path):
     assert res.assignment.colors.shape == (res.frame.n_segments, 4)
     assert res.features.shape[1] == 16
 
-    grown = tmp_path / "grown.pt"
-    export_model(last, grown, config={"unet_input_max": 128, "unet_frame_ratio": 1.5})
-    net = Colorizer(grown).featurizer.net
-    assert (net.config.unet_input, net.config.unet_input_max) == (64, 128)
-    assert net.config.unet_size(150, 150) == 96
-    with pytest.raises(ValueError, match="unet_input_max 100"):
-        export_model(last, tmp_path / "bad.pt", config={"unet_input_max": 100})
+    larger = tmp_path / "larger.pt"
+    export_model(last, larger, config={"unet_input": 96})  # inference input != training's
+    net = Colorizer(larger).featurizer.net
+    assert net.config.unet_input == 96
+    assert net.prepare(torch.zeros(1, 3, 50, 70))["unet"].shape[-2:] == (96, 96)
+    with pytest.raises(ValueError, match="unknown config keys"):
+        export_model(last, tmp_path / "bad.pt", config={"unet_size": 96})
     assert not (tmp_path / "bad.pt").exists()
 
     warm = TrainConfig(run_dir=str(tmp_path / "warm"), steps=1, batch=1, size=128, val_every=0,
