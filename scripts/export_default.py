@@ -57,8 +57,13 @@ def main() -> None:
     ap.add_argument("--unet-input", type=int, default=None,
                     help="U-Net input size at inference (px, a multiple of 16) when it differs "
                          "from training's")
+    ap.add_argument("--small-frame-input", type=int, default=None,
+                    help="with --unet-input: the input of frames smaller than it (e.g. the "
+                         "training input)")
     args = ap.parse_args()
     infer = {"unet_input": args.unet_input} if args.unet_input else {}
+    if args.unet_input and args.small_frame_input:
+        infer["small_frame_input"] = args.small_frame_input
 
     state = torch.load(args.run / "last.pt", map_location="cpu", weights_only=True)
     cfg = json.loads((args.run / "config.json").read_text())
@@ -98,7 +103,9 @@ def main() -> None:
         "|---|---|",
         f"| architecture | DACoN U-Net-only (paper's w/o-DINOv2 ablation), base width "
         f"{cfg['model']['unet_base']}, input {cfg['model']['unet_input']} px in training"
-        + (f", {args.unet_input} px at inference" if args.unet_input else "") + ", "
+        + (f", {args.unet_input} px at inference" if args.unet_input else "")
+        + (f" ({infer['small_frame_input']} px for frames under {args.unet_input} px)"
+           if "small_frame_input" in infer else "") + ", "
         f"box-aligned coordinate input: {bool(cfg['model'].get('coord_input'))}, "
         f"antialiased downsampling: {bool(cfg['model'].get('antialias'))}, 128-d segment features |",
         f"| parameters | {n_params:,} |",
@@ -127,7 +134,9 @@ def main() -> None:
         "```",
         command,
         "scripts/export_default.py " + str(args.run)
-        + (f" --unet-input {args.unet_input}" if args.unet_input else ""),
+        + (f" --unet-input {args.unet_input}" if args.unet_input else "")
+        + (f" --small-frame-input {infer['small_frame_input']}"
+           if "small_frame_input" in infer else ""),
         "```",
         "",
         "To continue training from the shipped weights (the run folder is not in the",

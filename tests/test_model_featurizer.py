@@ -218,3 +218,32 @@ def test_late_head_equals_full_map(frames):
             full = net.segment_features(net.feature_maps(inp), 0, plan)
             late = net.segment_features(net.feature_maps(inp, late_head=True), 0, plan)
         assert torch.allclose(full, late, atol=1e-5)
+
+
+def test_small_frames_run_at_the_small_frame_input():
+    c = DaconConfig(mode="unet", unet_input=512, small_frame_input=384)
+    assert [c.unet_size(h, w) for h, w in ((1920, 1080), (512, 300), (511, 511), (96, 96))] \
+        == [512, 512, 384, 384]
+    assert DaconConfig(mode="unet", unet_input=512).unet_size(96, 96) == 512
+    assert DaconConfig.from_dict(c.to_dict()) == c
+    for bad in (600, 100, 0):
+        with pytest.raises(ValueError, match=f"small_frame_input {bad}"):
+            DaconConfig.from_dict({**c.to_dict(), "small_frame_input": bad})
+
+
+def test_frames_of_different_sizes_batch_like_one_at_a_time():
+    """Frames under unet_input get another network input: in one batch each must get
+    the features it gets alone, in order."""
+    net = randomize(DaconNet(DaconConfig(mode="unet", unet_base=4, unet_input=64,
+                                         small_frame_input=32, feat_dim=16)))
+    rng = np.random.default_rng(3)
+    frames = [make_frame(rng, 48, 48, 5), make_frame(rng, 64, 60, 9), make_frame(rng, 44, 48, 4),
+              make_frame(rng, 90, 80, 6)]
+    sizes = [net.prepare(torch.zeros(1, 3, *f.labels.shape))["unet"].shape[-1] for f in frames]
+    assert sizes == [32, 64, 32, 64]
+    alone = [DaconFeaturizer(net, "cpu", batch_size=1).segment_features([f])[0] for f in frames]
+    batched = DaconFeaturizer(net, "cpu", batch_size=4).segment_features(frames)
+    for f, x, y in zip(frames, alone, batched):
+        assert y.shape == (f.n_segments, 16)
+        assert torch.allclose(x, y, atol=1e-5)
+    assert "U-Net base 4 @ 64 (32 under 64 px)" in DaconFeaturizer(net, "cpu").name

@@ -91,16 +91,26 @@ class DaconFeaturizer:
             for i in range(0, len(frames), self.batch_size):
                 chunk = frames[i:i + self.batch_size]
                 per = [self._inputs(f) for f in chunk]
-                inputs = {k: torch.cat([p[k] for p in per], 0) for k in per[0]}
+                # frames of different sizes may get different network input sizes: one
+                # batch per input shape, results kept in frame order
+                groups: dict[tuple, list[int]] = {}
+                for j, p in enumerate(per):
+                    groups.setdefault(tuple(tuple(v.shape) for v in p.values()), []).append(j)
+                feats: dict[int, torch.Tensor] = {}
+                for members in groups.values():
+                    inputs = {k: torch.cat([per[j][k] for j in members], 0) for k in per[0]}
+                    with torch.autocast("cuda", dtype=torch.bfloat16, enabled=cuda):
+                        maps = self.net.feature_maps(inputs, late_head=True)
+                    del inputs
+                    maps = {k: v.float() for k, v in maps.items()}
+                    for b, j in enumerate(members):
+                        f = chunk[j]
+                        plan = plan_pooling(f.labels, f.n_segments, cap)
+                        feats[j] = F.normalize(self.net.segment_features(maps, b, plan),
+                                               dim=-1, eps=1e-6).cpu()
+                    del maps
                 del per
-                with torch.autocast("cuda", dtype=torch.bfloat16, enabled=cuda):
-                    maps = self.net.feature_maps(inputs, late_head=True)
-                maps = {k: v.float() for k, v in maps.items()}
-                for j, f in enumerate(chunk):
-                    plan = plan_pooling(f.labels, f.n_segments, cap)
-                    feats = self.net.segment_features(maps, j, plan)
-                    out.append(F.normalize(feats, dim=-1, eps=1e-6).cpu())
-                del maps
+                out.extend(feats[j] for j in range(len(chunk)))
         return out
 
     def similarity(self, target: torch.Tensor, bank: torch.Tensor) -> torch.Tensor:
@@ -113,7 +123,9 @@ def describe(net: DaconNet) -> str:
     if net.dino is not None:
         parts.append(f"DINOv2 {net.dino.embed_dim}-d/{net.dino.patch_size} ({net.dino.norm})")
     if c.uses_unet:
-        parts.append(f"U-Net base {c.unet_base} @ {c.unet_input}")
+        size = f"{c.unet_input}" if not c.small_frame_input else \
+            f"{c.unet_input} ({c.small_frame_input} under {c.unet_input} px)"
+        parts.append(f"U-Net base {c.unet_base} @ {size}")
     label = {"v1.1": "dacon-v1.1", "v1.0": "dacon-v1.0", "zeroshot": "zeroshot-dinov2",
              "unet": "unet-only"}[c.mode]
     return f"{label} ({' + '.join(parts)})"

@@ -38,6 +38,7 @@ class DaconConfig:
     unet_base: int = 64           # 64 = official
     unet_depth: int = 4
     unet_input: int = 512         # U-Net input size (square); divisible by 2**unet_depth
+    small_frame_input: int | None = None  # set: frames smaller than unet_input run at this
     feat_dim: int = 128           # U-Net output / head output width
     dino_dim: int = 1024          # backbone embed dim (ViT-L/14 = 1024)
     mlp_hidden: int = 512
@@ -55,6 +56,14 @@ class DaconConfig:
     def uses_unet(self) -> bool:
         return self.mode in ("v1.1", "v1.0", "unet")
 
+    def unet_size(self, height: int, width: int) -> int:
+        """U-Net input side for a ``height`` x ``width`` frame: ``unet_input``, or
+        ``small_frame_input`` when set and the frame's longest side is below
+        ``unet_input`` (a thumbnail-sized frame is not blown up further than in training)."""
+        if self.small_frame_input and max(height, width) < self.unet_input:
+            return self.small_frame_input
+        return self.unet_input
+
     def to_dict(self) -> dict:
         return asdict(self)
 
@@ -67,6 +76,11 @@ class DaconConfig:
         cfg = cls(**d)
         if cfg.mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {cfg.mode!r}")
+        small = cfg.small_frame_input
+        if small is not None and not (0 < small <= cfg.unet_input
+                                      and small % 2 ** cfg.unet_depth == 0):
+            raise ValueError(f"small_frame_input {small} must be a multiple of "
+                             f"{2 ** cfg.unet_depth} from 1 to unet_input {cfg.unet_input}")
         return cfg
 
 
@@ -127,7 +141,7 @@ class DaconNet(nn.Module):
         if self.dino is not None:
             out["dino"] = self.dino.prepare(rgb01)
         if self.config.uses_unet:
-            s = self.config.unet_input
+            s = self.config.unet_size(*rgb01.shape[-2:])
             x = rgb01 if rgb01.shape[-2:] == (s, s) else F.interpolate(
                 rgb01, size=(s, s), mode="bilinear", align_corners=False,
                 antialias=self.config.antialias)
