@@ -49,7 +49,8 @@ def main() -> None:
     ap.add_argument("--size", type=int, default=512)
     ap.add_argument("--frames", type=int, default=6)
     ap.add_argument("--warps", type=int, default=8, help="warps per real-art regime")
-    ap.add_argument("--model", action="append", default=[], help="extra model name or path, or LABEL=PATH (e.g. the previous default: "
+    ap.add_argument("--model", action="append", default=[],
+                    help="extra model name or path, or LABEL=PATH (e.g. the previous default: "
                          "git show REV:dacon_engine/weights/default.pt > prev.pt)")
     ap.add_argument("--dinov2-weights", default=None)
     ap.add_argument("--real", type=Path, default=ROOT.parent / "shared" / "data" / "paintbucket_0242")

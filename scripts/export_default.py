@@ -61,9 +61,10 @@ def main() -> None:
                     help="with --unet-input: the input of frames smaller than it (e.g. the "
                          "training input)")
     args = ap.parse_args()
-    infer = {"unet_input": args.unet_input} if args.unet_input else {}
-    if args.unet_input and args.small_frame_input:
-        infer["small_frame_input"] = args.small_frame_input
+    if args.small_frame_input and not args.unet_input:
+        ap.error("--small-frame-input needs --unet-input")
+    infer = {k: v for k, v in (("unet_input", args.unet_input),
+                               ("small_frame_input", args.small_frame_input)) if v}
 
     state = torch.load(args.run / "last.pt", map_location="cpu", weights_only=True)
     cfg = json.loads((args.run / "config.json").read_text())

@@ -229,6 +229,8 @@ def test_small_frames_run_at_the_small_frame_input():
     for bad in (600, 100, 0):
         with pytest.raises(ValueError, match=f"small_frame_input {bad}"):
             DaconConfig.from_dict({**c.to_dict(), "small_frame_input": bad})
+    with pytest.raises(ValueError, match="unet_input 500 must be a multiple of 16"):
+        DaconConfig.from_dict({**c.to_dict(), "unet_input": 500, "small_frame_input": None})
 
 
 def test_frames_of_different_sizes_batch_like_one_at_a_time():

@@ -48,6 +48,8 @@ def test_train_resume_export(tmp_path):
     assert net.prepare(torch.zeros(1, 3, 50, 70))["unet"].shape[-2:] == (96, 96)
     with pytest.raises(ValueError, match="unknown config keys"):
         export_model(last, tmp_path / "bad.pt", config={"unet_size": 96})
+    with pytest.raises(ValueError, match="unet_input 100 must be a multiple of 16"):
+        export_model(last, tmp_path / "bad.pt", config={"unet_input": 100})
     assert not (tmp_path / "bad.pt").exists()
 
     warm = TrainConfig(run_dir=str(tmp_path / "warm"), steps=1, batch=1, size=128, val_every=0,

@@ -76,11 +76,13 @@ class DaconConfig:
         cfg = cls(**d)
         if cfg.mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {cfg.mode!r}")
+        step = 2 ** cfg.unet_depth
+        if cfg.uses_unet and (cfg.unet_input < step or cfg.unet_input % step):
+            raise ValueError(f"unet_input {cfg.unet_input} must be a multiple of {step}")
         small = cfg.small_frame_input
-        if small is not None and not (0 < small <= cfg.unet_input
-                                      and small % 2 ** cfg.unet_depth == 0):
-            raise ValueError(f"small_frame_input {small} must be a multiple of "
-                             f"{2 ** cfg.unet_depth} from 1 to unet_input {cfg.unet_input}")
+        if small is not None and not (0 < small <= cfg.unet_input and small % step == 0):
+            raise ValueError(f"small_frame_input {small} must be a multiple of {step} from 1 "
+                             f"to unet_input {cfg.unet_input}")
         return cfg
 
 

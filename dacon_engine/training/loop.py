@@ -194,12 +194,11 @@ def check_config(cfg: TrainConfig) -> None:
         raise bad("--batch", cfg.batch, "must be a whole number >= 1")
     if not (isinstance(cfg.lr, (int, float)) and 0 <= cfg.lr <= 1):  # 0 (API): frozen weights
         raise bad("--lr", cfg.lr, "must be a number from 0 to 1")
-    if not 0 <= cfg.keyframe_fraction <= 1:
-        raise bad("--keyframe-fraction", cfg.keyframe_fraction, "must be a number from 0 to 1")
-    if not 0 <= cfg.warp_fraction <= 1:
-        raise bad("--warp-fraction", cfg.warp_fraction, "must be a number from 0 to 1")
-    if not 0 <= cfg.degrade_fraction <= 1:
-        raise bad("--degrade-fraction", cfg.degrade_fraction, "must be a number from 0 to 1")
+    for option, value in (("--keyframe-fraction", cfg.keyframe_fraction),
+                          ("--warp-fraction", cfg.warp_fraction),
+                          ("--degrade-fraction", cfg.degrade_fraction)):
+        if not 0 <= value <= 1:
+            raise bad(option, value, "must be a number from 0 to 1")
     sizes = cfg.size if isinstance(cfg.size, list) else [cfg.size]
     if not sizes or any(not isinstance(v, int) or v < 64 for v in sizes):
         raise bad("--size", cfg.size, "must be whole numbers of pixels >= 64")
@@ -295,7 +294,7 @@ def export_model(train_state: str | Path, dest: str | Path, card: dict | None = 
                  config: dict | None = None) -> None:
     """Write a shipping checkpoint: trainable weights stored as float16 (half the size;
     loaded back into float32 parameters), config and card; no optimizer, no backbone.
-    ``config``: inference settings that override the trained ones (e.g. unet_input_max)."""
+    ``config``: inference settings that override the trained ones (e.g. unet_input)."""
     from ..model.registry import FORMAT
 
     state = torch.load(train_state, map_location="cpu", weights_only=True)
