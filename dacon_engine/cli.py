@@ -243,6 +243,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--degrade-fraction", type=_fraction, default=0.0,
                    help="chance that a synthetic target's line art is exported anti-aliased, "
                         "resampled, as JPEG or scanned (half that for a source)")
+    p.add_argument("--new-shape-fraction", type=_fraction, default=0.0,
+                   help="share of synthetic pairs where 1-3 new closed shapes appear inside "
+                        "regions of the target (or disappear from the source)")
     p.add_argument("--model-mode", default="unet", choices=("unet", "v1.1", "v1.0"))
     p.add_argument("--unet-base", type=_int_at_least(1), default=16)
     p.add_argument("--unet-input", type=_int_at_least(16, multiple=16), default=384,
@@ -256,6 +259,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="bf16 autocast: auto = only where the device runs bf16 natively")
     p.add_argument("--threads", type=_int_at_least(0), default=0,
                    help="torch threads (0 = torch's default)")
+    p.add_argument("--data-workers", type=_int_at_least(0), default=0,
+                   help="processes that make training pairs (0 = the training process; on a "
+                        "GPU machine, the CPU cores left, e.g. 12 of 16)")
     p.add_argument("--dinov2-weights", default=None)
     p.add_argument("--init", default=None,
                    help="start from this checkpoint's weights (fresh optimizer)")
@@ -412,6 +418,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
                       threads=args.threads, dinov2_weights=args.dinov2_weights, init=args.init,
                       keyframe_fraction=args.keyframe_fraction,
                       warp_fraction=args.warp_fraction, degrade_fraction=args.degrade_fraction,
+                      new_shape_fraction=args.new_shape_fraction,
+                      data_workers=args.data_workers,
                       amp={"auto": None, "on": True, "off": False}[args.amp],
                       model={"mode": args.model_mode, "unet_base": args.unet_base,
                              "unet_input": args.unet_input, "coord_input": args.coord_input,

@@ -7,6 +7,10 @@ Suites (all deterministic; synthetic seeds start at 2e9, far from any training s
 - ``sheet``: the same targets colored from the clip's multi-view design sheet.
 - ``consecutive``: consecutive clips; frame t is colored from the ground truth of t-1
   (the BasicPBC/DACoN protocol, not a chain of predictions).
+- ``new-shape``: the same consecutive pairs with two new closed shapes drawn inside
+  regions of each target (``newshapes.insert_shapes``: half painted like the region
+  around them, half in a color no reference has), the way a detail or an object appears
+  between two drawings; the regions around them must keep their colors.
 - ``warp-mild`` / ``warp-large``: a real frame (e.g. PaintBucket 0242) as the single
   reference, keyframe mode, its warps as targets: mild = rotation up to 4 deg, scale and
   shift a few %, mild elastic bending; large = rotation up to 20 deg, scale up to 25 %,
@@ -44,8 +48,10 @@ def synthetic_suites(n_clips: int = 8, size: int = 512, n_frames: int = 6,
     """The synthetic suites described in the module docstring."""
     from . import synth
 
+    from .newshapes import insert_shapes
+
     out: dict[str, list[Case]] = {"keyframe-1ref": [], "keyframe-3ref": [], "sheet": [],
-                                  "consecutive": []}
+                                  "consecutive": [], "new-shape": []}
     for c in range(n_clips):
         clip = synth.make_clip(seed + 2 * c, n_frames=max(n_frames, 4), size=size,
                                regime="keyframe")
@@ -58,6 +64,9 @@ def synthetic_suites(n_clips: int = 8, size: int = 512, n_frames: int = 6,
                                regime="consecutive")
         frames = [(f.line, f.gt) for f in clip.frames]
         out["consecutive"].extend(Case([frames[t - 1]], [frames[t]]) for t in range(1, len(frames)))
+        rng = np.random.default_rng(seed + 2 * c + 1)
+        out["new-shape"].extend(Case([frames[t - 1]], [insert_shapes(*frames[t], rng, n=2)[:2]])
+                                for t in range(1, len(frames)))
     return out
 
 

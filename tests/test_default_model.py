@@ -3,6 +3,8 @@ geometric baseline on held-out synthetic clips (a regression guard for the shipp
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from dacon_engine.colorizer import Colorizer
@@ -28,3 +30,22 @@ def test_default_beats_baseline(suites, suite):
     assert ours["acc"] > base["acc"], (suite, ours["acc"], base["acc"])
     if suite == "consecutive":
         assert ours["acc"] >= 0.75
+
+
+def test_a_new_closed_shape_inside_a_region_keeps_every_region_s_color():
+    """The add-on's toy shot: frame 3 gains a small box inside its bottom-right region (a
+    detail the reference lacks); the regions around it keep their colors. A retrained
+    candidate once failed this on all three regions while every suite looked better."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parent / "blender"))
+    from shot_art import COLORS, draw, points
+
+    for extra in (False, True):
+        c = Colorizer("default")
+        c.add_reference(draw(-6, COLORS), draw(-6))
+        (res,) = c.colorize([draw(6, extra=extra)])
+        img = res.assignment.colors[res.frame.labels - 1]
+        got = [tuple(int(v) for v in img[points(3)[name]][:3])
+               for name in ("paper", "left", "top_right", "bottom_right")]
+        assert got == list(COLORS), (extra, got)

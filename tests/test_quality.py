@@ -5,6 +5,7 @@ import numpy as np
 from art import draw
 from dacon_engine.colorizer import Colorizer
 from dacon_engine.quality import Case, format_rows, score_cases, synthetic_suites, warp_suite
+from dacon_engine.segments import segment_line_art
 
 
 def test_identical_target_scores_perfectly():
@@ -25,9 +26,15 @@ def test_wrong_reference_scores_low():
 def test_suites_are_deterministic_and_shaped():
     a = synthetic_suites(n_clips=1, size=128, n_frames=4)
     b = synthetic_suites(n_clips=1, size=128, n_frames=4)
-    assert set(a) == {"keyframe-1ref", "keyframe-3ref", "sheet", "consecutive"}
+    assert set(a) == {"keyframe-1ref", "keyframe-3ref", "sheet", "consecutive", "new-shape"}
     assert len(a["keyframe-3ref"][0].references) == 3
-    assert len(a["consecutive"]) == 3
+    assert len(a["consecutive"]) == len(a["new-shape"]) == 3
+    # new-shape: the consecutive pairs, each target with two more closed regions
+    for plain, shaped in zip(a["consecutive"], a["new-shape"]):
+        assert plain.references[0][0] is shaped.references[0][0]
+        n0 = segment_line_art(plain.targets[0][0])[1]
+        assert segment_line_art(shaped.targets[0][0])[1] == n0 + 2
+    np.testing.assert_array_equal(a["new-shape"][1].targets[0][0], b["new-shape"][1].targets[0][0])
     np.testing.assert_array_equal(a["sheet"][0].targets[0][0], b["sheet"][0].targets[0][0])
     (case,) = warp_suite(*draw(96), n=2)
     assert len(case.targets) == 2

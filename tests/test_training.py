@@ -89,11 +89,13 @@ def test_train_command_records_its_options(tmp_path):
     rc = main(["train", "--run", str(run), "--steps", "1", "--batch", "1", "--size", "96",
                "--unet-base", "4", "--unet-input", "64", "--amp", "off",
                "--keyframe-fraction", "1.0", "--warp-fraction", "0.25",
-               "--degrade-fraction", "0.5", "--quiet"])
+               "--degrade-fraction", "0.5", "--new-shape-fraction", "0.75",
+               "--data-workers", "1", "--quiet"])
     assert rc == 0
     cfg = json.loads((run / "config.json").read_text())
     assert cfg["amp"] is False and cfg["keyframe_fraction"] == 1.0
     assert cfg["warp_fraction"] == 0.25 and cfg["degrade_fraction"] == 0.5
+    assert cfg["new_shape_fraction"] == 0.75 and cfg["data_workers"] == 1
     assert torch.load(run / "last.pt", weights_only=True)["step"] == 1
 
 
@@ -121,8 +123,11 @@ def test_check_config_refuses_fractions_outside_0_1(tmp_path):
     from dacon_engine.errors import DaconError
     from dacon_engine.training.loop import check_config
 
+    with pytest.raises(DaconError, match="--data-workers -2: must be a whole number >= 0"):
+        check_config(TrainConfig(run_dir=str(tmp_path / "r"), data_workers=-2))
     for field, option in (("warp_fraction", "--warp-fraction"),
-                          ("degrade_fraction", "--degrade-fraction")):
+                          ("degrade_fraction", "--degrade-fraction"),
+                          ("new_shape_fraction", "--new-shape-fraction")):
         cfg = TrainConfig(run_dir=str(tmp_path / "r"), **{field: 1.5})
         with pytest.raises(DaconError, match=f"{option} 1.5: must be a number from 0 to 1"):
             check_config(cfg)
@@ -160,3 +165,44 @@ def test_degraded_targets_are_exported_art_with_the_same_ground_truth():
         assert len(np.unique(p.target.line)) > 2  # grey levels: anti-aliasing, JPEG or scan
         assert p.target.n_segments > 0 and p.target.colors.shape == (p.target.n_segments, 4)
     assert all(c.target.line.shape[2] == 4 for c in clean)
+
+
+def test_new_shape_pairs_gain_closed_shapes_in_one_frame(monkeypatch):
+    from dacon_engine import newshapes
+
+    calls = []
+    real = newshapes.insert_shapes
+
+    def spy(line, gt, rng, n=2, **kw):
+        out = real(line, gt, rng, n=n, **kw)
+        calls.append(out[2])
+        return out
+
+    monkeypatch.setattr(newshapes, "insert_shapes", spy)
+    pairs = _pairs(6, keyframe_fraction=0.0, new_shape_fraction=1.0)
+    assert len(calls) == 6 and sum(calls) >= 6  # every pair, 1-3 shapes each
+    plain = _pairs(6, keyframe_fraction=0.0)
+    assert len(calls) == 6  # fraction 0: none
+    # the first pair is the plain stream's first, with shapes added to one of its frames
+    # (fraction 0 draws nothing from the stream's generator: older runs' data stay as were)
+    grown = (pairs[0].source.n_segments - plain[0].source.n_segments,
+             pairs[0].target.n_segments - plain[0].target.n_segments)
+    assert min(grown) == 0 and 1 <= max(grown) <= 3
+
+
+def test_data_workers_make_a_fixed_stream_of_distinct_pairs():
+    from dacon_engine.training.data import SynthPairs, parallel_pairs
+
+    def take(workers, n=4):
+        it = parallel_pairs(SynthPairs(5, 96), workers)
+        return [next(it) for _ in range(n)]
+
+    a, b = take(2), take(2)
+    for p, q in zip(a, b):
+        np.testing.assert_array_equal(p.target.line, q.target.line)
+    # workers run differently seeded streams: no two pairs alike
+    lines = [p.target.line.tobytes() for p in a]
+    assert len(set(lines)) == 4
+    serial = take(0)
+    np.testing.assert_array_equal(serial[0].target.line,
+                                  next(iter(SynthPairs(5, 96))).target.line)

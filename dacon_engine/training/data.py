@@ -11,12 +11,14 @@ Segment classes are colors: segments of equal RGBA correspond.
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
 from ..errors import DaconError
 from ..files import list_images
@@ -67,18 +69,23 @@ class SynthPairs:
     (anti-aliased, thickened, resampled, JPEG, scanned: ``linedegrade.random_export``),
     and half that chance for a source; segments and colors still come from the same
     ground truth.
+    new_shape_fraction: share of pairs where 1-3 new closed shapes appear inside regions
+    (``newshapes.insert_shapes``): in the target two times in three (a detail or object
+    that appears), else in the source (one that disappears); before any degrading.
     """
 
     def __init__(self, seed: int, sizes: int | tuple[int, ...] = 384,
                  keyframe_fraction: float = 0.5, warp_fraction: float = 0.0,
-                 degrade_fraction: float = 0.0):
+                 degrade_fraction: float = 0.0, new_shape_fraction: float = 0.0):
         self.seed, self.keyframe_fraction = seed, keyframe_fraction
         self.warp_fraction, self.degrade_fraction = warp_fraction, degrade_fraction
+        self.new_shape_fraction = new_shape_fraction
         self.sizes = (sizes,) if isinstance(sizes, int) else tuple(sizes)
 
     def __iter__(self) -> Iterator[TrainPair]:
         from .. import synth
         from ..linedegrade import random_export
+        from ..newshapes import insert_shapes
         from ..quality import WARP_REGIMES, warp_line_art, warp_maps
 
         rng = np.random.default_rng(self.seed)
@@ -95,12 +102,57 @@ class SynthPairs:
                     else "consecutive"
                 a, b = synth.make_pair(int(rng.integers(2**31)), size, regime_name)
                 pair = (a.line, a.gt), (b.line, b.gt)
+            if self.new_shape_fraction and rng.random() < self.new_shape_fraction:
+                k = 1 if rng.random() < 2 / 3 else 0
+                line, gt, _ = insert_shapes(*pair[k], rng, n=int(rng.integers(1, 4)))
+                pair = (pair[0], (line, gt)) if k else ((line, gt), pair[1])
             frames = []
             for (line, gt), p in zip(pair, (self.degrade_fraction / 2, self.degrade_fraction)):
                 if rng.random() < p:
                     line = random_export(line, rng)
                 frames.append(frame_from_images(line, gt))
             yield TrainPair(frames[0], frames[1])
+
+
+def _identity(x):
+    return x
+
+
+def _quiet_worker(_: int) -> None:
+    """One thread per data worker: the workers, not their libraries, share the cores."""
+    import cv2
+    import torch
+
+    cv2.setNumThreads(1)
+    torch.set_num_threads(1)
+
+
+class _SplitPairs(IterableDataset):
+    """A pair stream split over DataLoader workers: worker i runs a copy seeded
+    ``seed * 1_000_003 + i + 1``."""
+
+    def __init__(self, pairs: SynthPairs | PaintBucketPairs):
+        self.pairs = pairs
+
+    def __iter__(self) -> Iterator[TrainPair]:
+        info = get_worker_info()
+        mine = copy.copy(self.pairs)
+        mine.seed = self.pairs.seed * 1_000_003 + (info.id if info else 0) + 1
+        return iter(mine)
+
+
+def parallel_pairs(pairs: SynthPairs | PaintBucketPairs, workers: int) -> Iterator[TrainPair]:
+    """``pairs`` made by ``workers`` processes (torch DataLoader), in a fixed order: the
+    loader takes one pair from each worker in turn, so a seed and a worker count fix the
+    whole stream. workers 0: the stream itself, made in this process.
+
+    Workers are spawned, not forked: a child forked after OpenCV's or torch's thread pools
+    ran in this process can deadlock in them (seen: ``cv2.setNumThreads`` never returned)."""
+    if workers <= 0:
+        return iter(pairs)
+    return iter(DataLoader(_SplitPairs(pairs), batch_size=None, num_workers=workers,
+                           collate_fn=_identity, worker_init_fn=_quiet_worker,
+                           prefetch_factor=4, multiprocessing_context="spawn"))
 
 
 class PaintBucketPairs:

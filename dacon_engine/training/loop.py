@@ -24,7 +24,7 @@ from ..errors import DaconError
 from ..files import atomic_path, atomic_write_text
 from ..model.network import DaconConfig, DaconNet
 from ..model.pooling import plan_pooling, pool_segments
-from .data import PaintBucketPairs, SynthPairs, TrainFrame, TrainPair
+from .data import PaintBucketPairs, SynthPairs, TrainFrame, TrainPair, parallel_pairs
 from .losses import color_ce_loss, cosine, dino_consistency_loss
 
 
@@ -40,6 +40,8 @@ class TrainConfig:
     keyframe_fraction: float = 0.5
     warp_fraction: float = 0.0        # synthetic pairs whose target warps the source itself
     degrade_fraction: float = 0.0     # chance a target's lines are exported anti-aliased etc.
+    new_shape_fraction: float = 0.0   # pairs where new closed shapes appear inside regions
+    data_workers: int = 0             # processes making training pairs (0 = the loop's own)
     w_ce: float = 0.5
     w_dc: float = 0.2
     ckpt_every: int = 25
@@ -84,9 +86,11 @@ def pair_stream(cfg: TrainConfig, start_step: int) -> Iterator[TrainPair]:
     seed = cfg.seed * 1_000_003 + start_step
     if cfg.data == "synth":
         sizes = (cfg.size,) if isinstance(cfg.size, int) else tuple(cfg.size)
-        return iter(SynthPairs(seed, sizes, cfg.keyframe_fraction, cfg.warp_fraction,
-                               cfg.degrade_fraction))
-    return iter(PaintBucketPairs(cfg.data, seed))
+        pairs = SynthPairs(seed, sizes, cfg.keyframe_fraction, cfg.warp_fraction,
+                           cfg.degrade_fraction, cfg.new_shape_fraction)
+    else:
+        pairs = PaintBucketPairs(cfg.data, seed)
+    return parallel_pairs(pairs, cfg.data_workers)
 
 
 def _rgb01(line: np.ndarray) -> torch.Tensor:
@@ -196,7 +200,8 @@ def check_config(cfg: TrainConfig) -> None:
         raise bad("--lr", cfg.lr, "must be a number from 0 to 1")
     for option, value in (("--keyframe-fraction", cfg.keyframe_fraction),
                           ("--warp-fraction", cfg.warp_fraction),
-                          ("--degrade-fraction", cfg.degrade_fraction)):
+                          ("--degrade-fraction", cfg.degrade_fraction),
+                          ("--new-shape-fraction", cfg.new_shape_fraction)):
         if not 0 <= value <= 1:
             raise bad(option, value, "must be a number from 0 to 1")
     sizes = cfg.size if isinstance(cfg.size, list) else [cfg.size]
@@ -209,6 +214,9 @@ def check_config(cfg: TrainConfig) -> None:
         raise bad("--unet-base", cfg.model.get("unet_base"), "must be a whole number >= 1")
     if cfg.threads < 0:
         raise bad("--threads", cfg.threads, "must be a whole number >= 0")
+    if isinstance(cfg.data_workers, bool) or not isinstance(cfg.data_workers, int) \
+            or cfg.data_workers < 0:
+        raise bad("--data-workers", cfg.data_workers, "must be a whole number >= 0")
     if cfg.data != "synth" and not Path(cfg.data).is_dir():
         raise DaconError(cfg.data, "no such training data folder (--data: 'synth' or a "
                                    "PaintBucket-Character v2 training root)")
