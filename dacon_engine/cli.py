@@ -259,6 +259,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="bf16 autocast: auto = only where the device runs bf16 natively")
     p.add_argument("--threads", type=_int_at_least(0), default=0,
                    help="torch threads (0 = torch's default)")
+    p.add_argument("--max-minutes", type=_non_negative_float, default=0.0,
+                   help="stop after this wall time (minutes; checkpoint saved, --export "
+                        "written), whatever --steps says; 0 = no limit")
     p.add_argument("--data-workers", type=_int_at_least(0), default=0,
                    help="processes that make training pairs (0 = the training process; on a "
                         "GPU machine, the CPU cores left, e.g. 12 of 16)")
@@ -419,12 +422,24 @@ def _cmd_train(args: argparse.Namespace) -> int:
                       keyframe_fraction=args.keyframe_fraction,
                       warp_fraction=args.warp_fraction, degrade_fraction=args.degrade_fraction,
                       new_shape_fraction=args.new_shape_fraction,
-                      data_workers=args.data_workers,
+                      data_workers=args.data_workers, max_minutes=args.max_minutes,
                       amp={"auto": None, "on": True, "off": False}[args.amp],
                       model={"mode": args.model_mode, "unet_base": args.unet_base,
                              "unet_input": args.unet_input, "coord_input": args.coord_input,
                              "antialias": args.antialias})
-    last = train(cfg, quiet=args.quiet)
+    import signal
+    import threading
+
+    def stop(signum: int, _frame: object) -> None:  # a farm's kill: save, then exit 130
+        raise KeyboardInterrupt
+
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, stop) if main_thread else None
+    try:
+        last = train(cfg, quiet=args.quiet)
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGTERM, previous)
     if args.export:
         export_model(last, args.export)
         print(f"exported {args.export}")

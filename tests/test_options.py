@@ -79,6 +79,7 @@ def test_synth_options(capsys, tmp_path, argv, allowed):
     (["--warp-fraction", "-0.1"], "--warp-fraction: -0.1: must be a number from 0 to 1"),
     (["--degrade-fraction", "2"], "--degrade-fraction: 2: must be a number from 0 to 1"),
     (["--new-shape-fraction", "1.01"], "--new-shape-fraction: 1.01: must be a number from 0 to 1"),
+    (["--max-minutes", "-5"], "--max-minutes: -5: must be a number >= 0"),
     (["--data-workers", "-1"], "--data-workers: -1: must be a whole number >= 0"),
     (["--size", "32"], "--size: 32: must be a whole number of pixels from 64"),
     (["--unet-input", "100"], "--unet-input: 100: must be a whole number >= 16 and a multiple of 16"),

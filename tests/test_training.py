@@ -206,3 +206,56 @@ def test_data_workers_make_a_fixed_stream_of_distinct_pairs():
     serial = take(0)
     np.testing.assert_array_equal(serial[0].target.line,
                                   next(iter(SynthPairs(5, 96))).target.line)
+
+
+def test_max_minutes_stops_and_saves_an_interrupt_keeps_the_steps_done(tmp_path, monkeypatch):
+    from dacon_engine.training import loop
+
+    cfg = TrainConfig(run_dir=str(tmp_path / "a"), steps=1000, batch=1, size=96,
+                      val_every=0, model=dict(TINY), max_minutes=1e-9)
+    last = train(cfg, quiet=True)
+    assert torch.load(last, weights_only=True)["step"] == 1  # out of time after one step
+    rows = [json.loads(x) for x in (tmp_path / "a" / "train.jsonl").read_text().splitlines()]
+    assert rows[-1]["step"] == 1
+
+    calls = []
+    real = loop.pair_losses
+
+    def interrupted(*a, **kw):
+        calls.append(1)
+        if len(calls) == 4:
+            raise KeyboardInterrupt
+        return real(*a, **kw)
+
+    monkeypatch.setattr(loop, "pair_losses", interrupted)
+    cfg = TrainConfig(run_dir=str(tmp_path / "b"), steps=1000, batch=1, size=96,
+                      val_every=0, model=dict(TINY))  # checkpoints every 25 steps
+    with pytest.raises(KeyboardInterrupt):
+        train(cfg, quiet=True)
+    assert torch.load(tmp_path / "b" / "last.pt", weights_only=True)["step"] == 3
+
+
+def test_sigterm_to_dacon_train_saves_the_steps_done_and_exits_130(tmp_path, monkeypatch, capsys):
+    import os
+    import signal
+
+    from dacon_engine.cli import main
+    from dacon_engine.training import loop
+
+    calls = []
+    real = loop.pair_losses
+
+    def killed(*a, **kw):
+        calls.append(1)
+        if len(calls) == 3:
+            os.kill(os.getpid(), signal.SIGTERM)  # what a farm's scheduler sends
+        return real(*a, **kw)
+
+    monkeypatch.setattr(loop, "pair_losses", killed)
+    before = signal.getsignal(signal.SIGTERM)
+    run = tmp_path / "run"
+    code = main(["train", "--run", str(run), "--steps", "1000", "--batch", "1", "--size", "96",
+                 "--unet-base", "4", "--unet-input", "64", "--amp", "off", "--quiet"])
+    assert code == 130 and "interrupted" in capsys.readouterr().err
+    assert torch.load(run / "last.pt", weights_only=True)["step"] in (2, 3)
+    assert signal.getsignal(signal.SIGTERM) == before  # the handler is the command's only

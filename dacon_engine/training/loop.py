@@ -42,6 +42,7 @@ class TrainConfig:
     degrade_fraction: float = 0.0     # chance a target's lines are exported anti-aliased etc.
     new_shape_fraction: float = 0.0   # pairs where new closed shapes appear inside regions
     data_workers: int = 0             # processes making training pairs (0 = the loop's own)
+    max_minutes: float = 0.0          # stop (and save) after this wall time; 0 = no limit
     w_ce: float = 0.5
     w_dc: float = 0.2
     ckpt_every: int = 25
@@ -212,6 +213,8 @@ def check_config(cfg: TrainConfig) -> None:
         raise bad("--unet-input", unet_input, "must be a whole number >= 16 and a multiple of 16")
     if int(cfg.model.get("unet_base", 16)) < 1:
         raise bad("--unet-base", cfg.model.get("unet_base"), "must be a whole number >= 1")
+    if not (isinstance(cfg.max_minutes, (int, float)) and cfg.max_minutes >= 0):
+        raise bad("--max-minutes", cfg.max_minutes, "must be a number >= 0 (0: no limit)")
     if cfg.threads < 0:
         raise bad("--threads", cfg.threads, "must be a whole number >= 0")
     if isinstance(cfg.data_workers, bool) or not isinstance(cfg.data_workers, int) \
@@ -230,6 +233,7 @@ def train(cfg: TrainConfig, *, quiet: bool = False) -> Path:
     """Run (or resume) training; returns the path of ``last.pt``."""
     from ..devices import check_device
 
+    deadline = time.monotonic() + 60 * cfg.max_minutes if cfg.max_minutes else float("inf")
     device = check_device(cfg.device)  # everything is checked before the run folder exists
     check_config(cfg)
     run = Path(cfg.run_dir)
@@ -260,32 +264,44 @@ def train(cfg: TrainConfig, *, quiet: bool = False) -> Path:
     amp = bf16_is_fast(device) if cfg.amp is None else cfg.amp
     val = validation_pairs(cfg) if cfg.val_every and cfg.data == "synth" else {}
     log = (run / "train.jsonl").open("a")
-    t0 = time.perf_counter()
-    while step < cfg.steps:
-        pairs = [next(stream) for _ in range(cfg.batch)]
-        ce, dc = pair_losses(net, pairs, device, amp)
-        loss = cfg.w_ce * ce + (cfg.w_dc * dc if net.dino is not None else 0.0)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        step += 1
-        row: dict = {}
-        if step % cfg.log_every == 0 or step == cfg.steps:
-            dt = (time.perf_counter() - t0) / cfg.log_every
-            row = {"step": step, "loss": loss.item(), "ce": ce.item(), "dc": dc.item(),
-                   "sec_per_step": round(dt, 3), "time": time.time()}
-            t0 = time.perf_counter()
-        if val and (step % cfg.val_every == 0 or step == cfg.steps):
-            row.update({"step": step, **{f"val_acc_{k}": round(pair_accuracy(net, v, device), 4)
-                                          for k, v in val.items()}})
-        if row:
-            log.write(json.dumps(row) + "\n")
-            log.flush()
-            if not quiet:
-                print(json.dumps(row), flush=True)
-        if step % cfg.ckpt_every == 0 or step == cfg.steps:
+    t0, logged = time.perf_counter(), step
+    saved = step
+    try:
+        while step < cfg.steps:
+            pairs = [next(stream) for _ in range(cfg.batch)]
+            ce, dc = pair_losses(net, pairs, device, amp)
+            loss = cfg.w_ce * ce + (cfg.w_dc * dc if net.dino is not None else 0.0)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            step += 1
+            # the last step of the run: --steps reached or --max-minutes spent
+            final = step == cfg.steps or time.monotonic() >= deadline
+            row: dict = {}
+            if step % cfg.log_every == 0 or final:
+                dt = (time.perf_counter() - t0) / (step - logged)
+                row = {"step": step, "loss": loss.item(), "ce": ce.item(), "dc": dc.item(),
+                       "sec_per_step": round(dt, 3), "time": time.time()}
+                t0, logged = time.perf_counter(), step
+            if val and (step % cfg.val_every == 0 or final):
+                row.update({"step": step, **{f"val_acc_{k}": round(pair_accuracy(net, v, device), 4)
+                                              for k, v in val.items()}})
+            if row:
+                log.write(json.dumps(row) + "\n")
+                log.flush()
+                if not quiet:
+                    print(json.dumps(row), flush=True)
+            if step % cfg.ckpt_every == 0 or final:
+                save_training_state(net, opt, step, cfg, last)
+                saved = step
+            if final:
+                break
+    except KeyboardInterrupt:  # Ctrl-C, or SIGTERM from `dacon train`: keep the steps done
+        if step > saved:
             save_training_state(net, opt, step, cfg, last)
-    log.close()
+        raise
+    finally:
+        log.close()
     return last
 
 
