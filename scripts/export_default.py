@@ -29,6 +29,8 @@ def stage_of(cfg: dict, steps: int, hours: float) -> dict:
             "keyframe_fraction": cfg["keyframe_fraction"],
             "warp_fraction": cfg.get("warp_fraction", 0.0),
             "degrade_fraction": cfg.get("degrade_fraction", 0.0),
+            "new_shape_fraction": cfg.get("new_shape_fraction", 0.0),
+            "batch": cfg.get("batch"), "lr": cfg.get("lr"), "device": cfg.get("device", "cpu"),
             "amp": "auto" if cfg.get("amp") is None else cfg["amp"],
             "hours": round(hours, 2)}
 
@@ -92,7 +94,12 @@ def main() -> None:
         f"--keyframe-fraction {cfg['keyframe_fraction']} "
         + (f"--warp-fraction {cfg['warp_fraction']} " if cfg.get("warp_fraction") else "")
         + (f"--degrade-fraction {cfg['degrade_fraction']} " if cfg.get("degrade_fraction") else "")
+        + (f"--new-shape-fraction {cfg['new_shape_fraction']} "
+           if cfg.get("new_shape_fraction") else "")
         + f"--lr {cfg['lr']} --seed {cfg['seed']} --threads {cfg['threads']}"
+        + (f" --device {cfg['device']}" if cfg.get("device", "cpu") != "cpu" else "")
+        + (f" --data-workers {cfg['data_workers']}" if cfg.get("data_workers") else "")
+        + (f" --max-minutes {cfg['max_minutes']}" if cfg.get("max_minutes") else "")
         + (f" --init {cfg['init']}" if cfg.get("init") else ""))
     lines = [
         "# Model card: `default`",
@@ -116,17 +123,21 @@ def main() -> None:
         f"{cfg.get('warp_fraction', 0.0)} (targets warped from their own source: rotation, "
         "scale, mirror, elastic bending), degrade fraction "
         f"{cfg.get('degrade_fraction', 0.0)} (line art exported anti-aliased, resampled, JPEG "
-        "or scanned) |",
+        "or scanned), new-shape fraction "
+        f"{cfg.get('new_shape_fraction', 0.0)} (closed shapes that appear inside regions) |",
         "| loss | cross-entropy over segment similarities, temperature 0.1 (no DINO term: no backbone) |",
-        f"| optimizer | Adam, lr {cfg['lr']}, {cfg['batch']} pairs per step |",
+        "| optimizer | Adam; " + "; ".join(
+            f"{st['run']}: lr {st['lr']}, {st['batch']} pairs per step" if "lr" in st
+            else f"{st['run']}: not recorded" for st in stages) + " |",
         f"| steps | {total_steps} in {len(stages)} stage(s), each warm-started from the one before: "
         + "; ".join(f"{st['run']}: {st['steps']} steps, seed {st['seed']}, keyframe fraction "
                     f"{st['keyframe_fraction']}, warp fraction {st.get('warp_fraction', 0.0)}, "
-                    f"degrade fraction {st.get('degrade_fraction', 0.0)}, bf16 autocast "
+                    f"degrade fraction {st.get('degrade_fraction', 0.0)}, new-shape fraction "
+                    f"{st.get('new_shape_fraction', 0.0)}, on {st.get('device', 'cpu')}, bf16 autocast "
                     f"{st['amp']}, {st['hours']:.2f} h"
                     for st in stages) + " |",
-        f"| wall time logged | {card['train_hours_logged']:.2f} h on {cfg['device']} "
-        f"({cfg['threads']} threads, 2-core machine) |",
+        f"| wall time logged | {card['train_hours_logged']:.2f} h (cpu: the 2-core development "
+        "machine; cuda: one H100 with 16 CPU cores) |",
         "| held-out validation (16 pairs each) | "
         + ", ".join(f"{k[8:]}: {100 * v:.1f} %" for k, v in card["val"].items()) + " |",
         "",

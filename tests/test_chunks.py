@@ -233,11 +233,27 @@ def test_workers_give_the_same_frames_as_one_process(capsys, tmp_path):
     assert code == 0, err
     a, b = pixels(one), pixels(two)
     assert list(a) == list(b) and all(np.array_equal(a[k], b[k]) for k in a)
+    # on a GPU the two batchings may differ in the last digit of a similarity (cuDNN picks
+    # kernels per batch shape); on the CPU the records are identical
+    tol = 1e-3 if torch.cuda.is_available() else 0.0
     for k in a:
         ja = json.loads((one / f"{k}.json").read_text())
         jb = json.loads((two / f"{k}.json").read_text())
-        assert ja == jb
+        assert _same(ja, jb, tol), (k, ja, jb)
     assert temp_files(two) == []
+
+
+def _same(a, b, tol: float) -> bool:
+    """Equal JSON values, floats within ``tol``."""
+    if isinstance(a, float) or isinstance(b, float):
+        return isinstance(a, (int, float)) and isinstance(b, (int, float)) and abs(a - b) <= tol
+    if isinstance(a, dict):
+        return isinstance(b, dict) and a.keys() == b.keys() and all(_same(a[k], b[k], tol)
+                                                                   for k in a)
+    if isinstance(a, list):
+        return isinstance(b, list) and len(a) == len(b) and all(_same(x, y, tol)
+                                                               for x, y in zip(a, b))
+    return a == b
 
 
 def test_workers_refused_where_frames_depend_on_each_other(capsys, tmp_path):

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from clips import make_shot, temp_files
 from dacon_engine.client import EngineClient, EngineDied, EngineError, EngineStartError
@@ -74,7 +75,8 @@ def test_full_job_ordered_events_and_outputs_match_cli(engine, shot, tmp_path):
         assert all(Path(f).is_file() for f in e["files"])
     assert job.state == "done" and result["frames_done"] == 4
     assert set(result["timings"]) >= {"references", "segment", "features", "match", "write"}
-    assert result["device"] == "cpu" and result["peak_rss_mb"] > 0
+    want = "cuda" if torch.cuda.is_available() else "cpu"  # the job's device is "auto"
+    assert result["device"] == want and result["peak_rss_mb"] > 0
     # the same job through the CLI in this process gives the same pixels
     from dacon_engine.cli import main
 
