@@ -233,9 +233,10 @@ def test_workers_give_the_same_frames_as_one_process(capsys, tmp_path):
     assert code == 0, err
     a, b = pixels(one), pixels(two)
     assert list(a) == list(b) and all(np.array_equal(a[k], b[k]) for k in a)
-    # on a GPU the two batchings may differ in the last digit of a similarity (cuDNN picks
-    # kernels per batch shape); on the CPU the records are identical
-    tol = 1e-3 if torch.cuda.is_available() else 0.0
+    # on a GPU (bf16 autocast) the two batchings may differ in a similarity's second
+    # digit (cuDNN picks kernels per batch shape; on an H100 1e-3 was too tight); on the
+    # CPU the records are identical
+    tol = 0.02 if torch.cuda.is_available() else 0.0
     for k in a:
         ja = json.loads((one / f"{k}.json").read_text())
         jb = json.loads((two / f"{k}.json").read_text())
