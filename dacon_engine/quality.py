@@ -47,7 +47,6 @@ def synthetic_suites(n_clips: int = 8, size: int = 512, n_frames: int = 6,
                      seed: int = HELD_OUT_SEED) -> dict[str, list[Case]]:
     """The synthetic suites described in the module docstring."""
     from . import synth
-
     from .newshapes import insert_shapes
 
     out: dict[str, list[Case]] = {"keyframe-1ref": [], "keyframe-3ref": [], "sheet": [],

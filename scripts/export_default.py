@@ -117,14 +117,14 @@ def main() -> None:
         f"box-aligned coordinate input: {bool(cfg['model'].get('coord_input'))}, "
         f"antialiased downsampling: {bool(cfg['model'].get('antialias'))}, 128-d segment features |",
         f"| parameters | {n_params:,} |",
-        "| training data | only procedurally generated anime line art from `dacon_engine.synth` "
-        "(no third-party images), sizes "
+        ("| training data | only procedurally generated anime line art from `dacon_engine.synth` "
+         "(no third-party images), sizes "
         f"{cfg['size']} px, keyframe fraction {cfg['keyframe_fraction']}, warp fraction "
         f"{cfg.get('warp_fraction', 0.0)} (targets warped from their own source: rotation, "
         "scale, mirror, elastic bending), degrade fraction "
         f"{cfg.get('degrade_fraction', 0.0)} (line art exported anti-aliased, resampled, JPEG "
         "or scanned), new-shape fraction "
-        f"{cfg.get('new_shape_fraction', 0.0)} (closed shapes that appear inside regions) |",
+        f"{cfg.get('new_shape_fraction', 0.0)} (closed shapes that appear inside regions) |"),
         "| loss | cross-entropy over segment similarities, temperature 0.1 (no DINO term: no backbone) |",
         "| optimizer | Adam; " + "; ".join(
             f"{st['run']}: lr {st['lr']}, {st['batch']} pairs per step" if "lr" in st
@@ -136,8 +136,8 @@ def main() -> None:
                     f"{st.get('new_shape_fraction', 0.0)}, on {st.get('device', 'cpu')}, bf16 autocast "
                     f"{st['amp']}, {st['hours']:.2f} h"
                     for st in stages) + " |",
-        f"| wall time logged | {card['train_hours_logged']:.2f} h (cpu: the 2-core development "
-        "machine; cuda: one H100 with 16 CPU cores) |",
+        (f"| wall time logged | {card['train_hours_logged']:.2f} h (cpu: the 2-core development "
+         "machine; cuda: one H100 with 16 CPU cores) |"),
         "| held-out validation (16 pairs each) | "
         + ", ".join(f"{k[8:]}: {100 * v:.1f} %" for k, v in card["val"].items()) + " |",
         "",

@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-
 from clips import make_shot
+
 from dacon_engine.cli import main
 from dacon_engine.colorizer import Colorizer
 from dacon_engine.imageio import read_image

@@ -87,5 +87,5 @@ def test_same_seed_same_shapes_and_no_room_means_none():
     grid = np.full((64, 64, 4), 255, np.uint8)
     grid[::8] = (0, 0, 0, 255)
     grid[:, ::8] = (0, 0, 0, 255)
-    out_line, out_gt, k = insert_shapes(grid, np.zeros_like(grid), np.random.default_rng(0))
+    out_line, _, k = insert_shapes(grid, np.zeros_like(grid), np.random.default_rng(0))
     assert k == 0 and np.array_equal(out_line, grid)

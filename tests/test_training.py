@@ -7,8 +7,8 @@ import json
 import numpy as np
 import pytest
 import torch
-
 from art import draw
+
 from dacon_engine.colorizer import Colorizer
 from dacon_engine.training.loop import TrainConfig, export_model, train
 
