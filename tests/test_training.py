@@ -259,3 +259,20 @@ def test_sigterm_to_dacon_train_saves_the_steps_done_and_exits_130(tmp_path, mon
     assert code == 130 and "interrupted" in capsys.readouterr().err
     assert torch.load(run / "last.pt", weights_only=True)["step"] in (2, 3)
     assert signal.getsignal(signal.SIGTERM) == before  # the handler is the command's only
+
+
+def test_validation_pairs_are_the_same_made_by_workers():
+    from dacon_engine.training.loop import validation_pairs
+
+    cfg = TrainConfig(run_dir="unused", size=96, val_pairs=2)
+    here = validation_pairs(cfg)
+    cfg.data_workers = 2
+    there = validation_pairs(cfg)
+    assert list(here) == list(there) == ["consecutive", "keyframe"]
+    for regime in here:
+        assert len(here[regime]) == 2
+        for a, b in zip(here[regime], there[regime]):
+            np.testing.assert_array_equal(a.target.labels, b.target.labels)
+            np.testing.assert_array_equal(a.source.colors, b.source.colors)
+    assert not np.array_equal(here["consecutive"][0].target.line,
+                              here["consecutive"][1].target.line)

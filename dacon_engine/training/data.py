@@ -56,6 +56,14 @@ def frame_from_images(line: np.ndarray, gt: np.ndarray) -> TrainFrame:
     return TrainFrame(line, labels, segment_colors(labels, n, gt))
 
 
+def synth_pair(seed: int, size: int, regime: str) -> TrainPair:
+    """One generated pair (``synth.make_pair``), segmented."""
+    from .. import synth
+
+    s, t = synth.make_pair(seed, size, regime)
+    return TrainPair(frame_from_images(s.line, s.gt), frame_from_images(t.line, t.gt))
+
+
 class SynthPairs:
     """Endless generated pairs; ``seed`` fixes the whole stream; mixes the regimes.
 

@@ -173,19 +173,27 @@ def pair_accuracy(net: DaconNet, pairs: Sequence[TrainPair], device: torch.devic
 
 
 def validation_pairs(cfg: TrainConfig) -> dict[str, list[TrainPair]]:
-    """Fixed held-out pairs (seeds far from any training seed)."""
-    from .. import synth
-    from .data import frame_from_images
+    """Fixed held-out pairs (seeds far from any training seed), made by the data workers
+    when there are any (the same pairs either way)."""
+    from .data import synth_pair
 
-    out = {}
-    for regime in ("consecutive", "keyframe"):
-        pairs = []
-        for i in range(cfg.val_pairs):
-            size = cfg.size if isinstance(cfg.size, int) else max(cfg.size)
-            s, t = synth.make_pair(10**9 + 7919 * i + (regime == "keyframe"), size, regime)
-            pairs.append(TrainPair(frame_from_images(s.line, s.gt), frame_from_images(t.line, t.gt)))
-        out[regime] = pairs
-    return out
+    size = cfg.size if isinstance(cfg.size, int) else max(cfg.size)
+    regimes = ("consecutive", "keyframe")
+    jobs = [(10**9 + 7919 * i + (regime == "keyframe"), size, regime)
+            for regime in regimes for i in range(cfg.val_pairs)]
+    if cfg.data_workers > 0:
+        import multiprocessing
+
+        from .data import _quiet_worker
+
+        with multiprocessing.get_context("spawn").Pool(
+                min(cfg.data_workers, len(jobs)), initializer=_quiet_worker,
+                initargs=(0,)) as pool:
+            pairs = pool.starmap(synth_pair, jobs)
+    else:
+        pairs = [synth_pair(*job) for job in jobs]
+    n = cfg.val_pairs
+    return {regime: pairs[k * n:(k + 1) * n] for k, regime in enumerate(regimes)}
 
 
 def check_config(cfg: TrainConfig) -> None:
