@@ -12,7 +12,9 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-LINE_RGBA = (0, 0, 0, 255)
+from .references import as_rgba, pack_rgba
+from .segments import line_mask
+from .synth.render import LINE_RGBA
 
 
 def line_width(ink: np.ndarray) -> int:
@@ -27,10 +29,10 @@ def line_width(ink: np.ndarray) -> int:
 
 def _new_color(gt: np.ndarray, rng: np.random.Generator) -> tuple[int, int, int, int]:
     """An opaque RGBA that occurs nowhere in ``gt``."""
-    used = set(np.unique(gt.reshape(-1, 4).view(np.uint32)).tolist())
+    used = set(np.unique(pack_rgba(gt.reshape(-1, 4))).tolist())
     while True:
         c = tuple(int(v) for v in rng.integers(0, 256, 3)) + (255,)
-        if np.array(c, np.uint8).view(np.uint32)[0] not in used:
+        if int(pack_rgba(np.array(c, np.uint8))) not in used:
             return c
 
 
@@ -50,12 +52,9 @@ def insert_shapes(line: np.ndarray, gt: np.ndarray, rng: np.random.Generator, n:
     fewer than ``n`` shapes when no region has room.
     """
     h, w = line.shape[:2]
-    from .segments import line_mask
-
     ink = line_mask(line)
     lw = line_width(ink)
-    out_line = line.copy() if line.shape[2] == 4 else np.dstack(
-        [line, np.full((h, w), 255, np.uint8)])
+    out_line = as_rgba(line).copy()
     out_gt = gt.copy()
     blocked = ink.copy()
     blocked[[0, -1], :] = blocked[:, [0, -1]] = True  # shapes stay inside the frame too

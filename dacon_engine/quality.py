@@ -29,8 +29,8 @@ import numpy as np
 from .colorizer import Colorizer
 from .frames import SegmentedFrame
 from .metrics import frame_metrics, mean_metrics
-from .references import segment_colors
-from .segments import segment_line_art
+from .references import as_rgba, segment_colors
+from .segments import line_mask, segment_line_art
 
 HELD_OUT_SEED = 2_000_000_000
 
@@ -114,11 +114,9 @@ def warp_line_art(line: np.ndarray, gt: np.ndarray, *, maps: tuple | None = None
     Paper comes out transparent white; the ground truth is warped nearest-neighbour with
     its corner color outside the frame.
     """
-    from .segments import line_mask
-
     h, w = line.shape[:2]
     ink = line_mask(line)
-    rgba = line if line.shape[2] == 4 else np.dstack([line, np.full((h, w), 255, np.uint8)])
+    rgba = as_rgba(line)
     trace = ink & (rgba[..., :3].max(axis=2) > 64)  # opaque colored lines, not black ink
     border = tuple(int(v) for v in gt[0, 0])
 

@@ -163,6 +163,19 @@ def parallel_pairs(pairs: SynthPairs | PaintBucketPairs, workers: int) -> Iterat
                            prefetch_factor=4, multiprocessing_context="spawn"))
 
 
+def synth_pairs(jobs: list[tuple[int, int, str]], workers: int) -> list[TrainPair]:
+    """:func:`synth_pair` of each (seed, size, regime) job, in order, by ``workers``
+    spawned processes (0: in this process); the same pairs either way."""
+    if workers <= 0:
+        return [synth_pair(*job) for job in jobs]
+    import multiprocessing
+
+    with multiprocessing.get_context("spawn").Pool(min(workers, len(jobs)),
+                                                   initializer=_quiet_worker,
+                                                   initargs=(0,)) as pool:
+        return pool.starmap(synth_pair, jobs)
+
+
 class PaintBucketPairs:
     """Pairs from the PaintBucket-Character v2 training layout (see module docstring)."""
 

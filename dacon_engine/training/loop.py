@@ -24,7 +24,7 @@ from ..errors import DaconError
 from ..files import atomic_path, atomic_write_text
 from ..model.network import DaconConfig, DaconNet
 from ..model.pooling import plan_pooling, pool_segments
-from .data import PaintBucketPairs, SynthPairs, TrainFrame, TrainPair, parallel_pairs
+from .data import PaintBucketPairs, SynthPairs, TrainFrame, TrainPair, parallel_pairs, synth_pairs
 from .losses import color_ce_loss, cosine, dino_consistency_loss
 
 
@@ -175,23 +175,11 @@ def pair_accuracy(net: DaconNet, pairs: Sequence[TrainPair], device: torch.devic
 def validation_pairs(cfg: TrainConfig) -> dict[str, list[TrainPair]]:
     """Fixed held-out pairs (seeds far from any training seed), made by the data workers
     when there are any (the same pairs either way)."""
-    from .data import synth_pair
-
     size = cfg.size if isinstance(cfg.size, int) else max(cfg.size)
     regimes = ("consecutive", "keyframe")
     jobs = [(10**9 + 7919 * i + (regime == "keyframe"), size, regime)
             for regime in regimes for i in range(cfg.val_pairs)]
-    if cfg.data_workers > 0:
-        import multiprocessing
-
-        from .data import _quiet_worker
-
-        with multiprocessing.get_context("spawn").Pool(
-                min(cfg.data_workers, len(jobs)), initializer=_quiet_worker,
-                initargs=(0,)) as pool:
-            pairs = pool.starmap(synth_pair, jobs)
-    else:
-        pairs = [synth_pair(*job) for job in jobs]
+    pairs = synth_pairs(jobs, cfg.data_workers)
     n = cfg.val_pairs
     return {regime: pairs[k * n:(k + 1) * n] for k, regime in enumerate(regimes)}
 
