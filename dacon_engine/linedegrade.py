@@ -109,20 +109,28 @@ def random_export(rgba: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 
 def match_regions(clean: np.ndarray, ours: np.ndarray, min_area: int = 10,
-                  min_area_ours: int | None = None) -> dict:
+                  min_area_ours: int | None = None, ignore: np.ndarray | None = None
+                  ) -> dict:
     """Compare a segmentation ``ours`` with the clean drawing's ``clean`` (same size).
 
     A clean region R and a segment S match one-to-one when S is the segment sharing most
     pixels with R and R is the clean region sharing most pixels with S (pixels that are
-    line in either map are not counted). Returns a dict: ``regions`` (clean regions of >=
-    ``min_area`` px), ``recovered`` (of those, matched one-to-one), ``extra`` (segments of
-    >= ``min_area_ours`` px, default ``min_area``, matched to no clean region),
-    ``segments`` (segments of ours).
+    line in either map are not counted). ``ignore`` (HxW bool): pixels counted as line in
+    both maps, areas included; the benchmark passes the color-trace lines there, whose
+    pixels belong to a region only by the color-line convention (a whole trace line goes
+    to the smallest region it touches, often a sliver of a few px). Returns a dict:
+    ``regions`` (clean regions of >= ``min_area`` px), ``recovered`` (of those, matched
+    one-to-one), ``extra`` (segments of >= ``min_area_ours`` px, default ``min_area``,
+    matched to no clean region), ``segments`` (segments of ours).
     """
     if min_area_ours is None:
         min_area_ours = min_area
     c = clean.ravel().astype(np.int64)
     o = ours.ravel().astype(np.int64)
+    if ignore is not None:
+        off = np.asarray(ignore, bool).ravel()
+        c[off] = 0
+        o[off] = 0
     nc, no = int(c.max()) + 1, int(o.max()) + 1
     ok = (c > 0) & (o > 0)
     key, cnt = np.unique(c[ok] * no + o[ok], return_counts=True)
@@ -149,4 +157,4 @@ def match_regions(clean: np.ndarray, ours: np.ndarray, min_area: int = 10,
     big_o = area_o >= min_area_ours
     big_o[0] = False
     return {"regions": int(big_c.sum()), "recovered": int((big_c & mutual_c).sum()),
-            "extra": int((big_o & ~mutual_o).sum()), "segments": no - 1}
+            "extra": int((big_o & ~mutual_o).sum()), "segments": int(ours.max())}
