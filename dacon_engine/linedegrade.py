@@ -54,6 +54,22 @@ def area_resample(rgba: np.ndarray, factor: float = 0.5) -> np.ndarray:
     return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
 
 
+def thin_lines(rgba: np.ndarray) -> np.ndarray:
+    """Clean art redrawn with 1-px, 8-connected lines (an aliased pen's Bresenham strokes,
+    where the clean art's are 4-connected or wider): the skeleton of the ink (black and
+    colored lines), each kept pixel with its own color, the rest white paper. Still
+    closed for 4-connected regions. Returns opaque HxWx3 uint8 RGB."""
+    from skimage.morphology import skeletonize
+
+    from .segments import line_mask
+
+    rgb = flatten(rgba)
+    out = np.full_like(rgb, 255)
+    keep = skeletonize(line_mask(rgba))
+    out[keep] = rgb[keep]
+    return out
+
+
 def half_resolution(rgba: np.ndarray) -> np.ndarray:
     """Half the width and height, area-averaged (an export at half size)."""
     rgb = flatten(rgba)

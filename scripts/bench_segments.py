@@ -10,7 +10,9 @@ shapes with a few gaps and color lines. Prints median (and min) wall-clock milli
 ``--degraded``: the line-art robustness table. For 0242 and a 1920x1920 frame of
 ``dacon_engine.synth``: clean, anti-aliased (widths 1-3, blurs 0.6-1.2), area-resampled
 (2x down, back up), half resolution, JPEG 90/80/70 (of the 1-px anti-aliased art) and a
-simulated scan (``dacon_engine.linedegrade``). Per variant: the mode ``auto`` picked,
+simulated scan (``dacon_engine.linedegrade``), and the clean art redrawn with 1-px
+8-connected lines (an aliased pen's strokes; still clean art, compared with its own
+fixed segmentation: a row for the colorize table). Per variant: the mode ``auto`` picked,
 the clean drawing's regions of >= 10 px recovered one-to-one (mutual best overlap; for
 thickened variants the clean drawing is the thickened aliased art; at half resolution,
 regions of >= 10 px at that size, compared on the full-size grid), extra segments of >=
@@ -94,10 +96,14 @@ def main() -> None:
                     help="with --degraded: colorize accuracy on N warps per 0242 variant")
     ap.add_argument("--model", default="default",
                     help="with --colorize: the model to colorize with (name or file)")
+    ap.add_argument("--line-widen", type=float, default=None, metavar="X",
+                    help="with --colorize: override the model's line widening (0 = off)")
     ap.add_argument("--synth-seed", type=int, default=0)
     ap.add_argument("--malloc-tuned", action="store_true",
                     help="apply the CLI / service allocator setting (dacon_engine.malloctune)")
     args = ap.parse_args()
+    if args.line_widen is not None and not 0 <= args.line_widen <= 4:
+        ap.error(f"--line-widen must be from 0 to 4, got {args.line_widen}")
     cv2.setNumThreads(1)
     if args.malloc_tuned:
         from dacon_engine.malloctune import keep_freed_memory
@@ -150,9 +156,12 @@ def variants(rgba: np.ndarray) -> list[tuple[str, np.ndarray, np.ndarray, int, n
 
     clean, trace = clean_of(rgba)
     thick = {w: clean_of(d.thicken(rgba, w)) for w in (2, 3)}
+    thin = d.thin_lines(rgba)
+    thin_labels, thin_trace = clean_of(thin)
     aa1 = d.antialias(rgba, 1, 0.6)
     return [
         ("clean", d.flatten(rgba), clean, 1, trace),
+        ("thin 1px 8-conn", thin, thin_labels, 1, thin_trace),
         ("aa 1px s0.6", aa1, clean, 1, trace),
         ("aa 1px s1.0", d.antialias(rgba, 1, 1.0), clean, 1, trace),
         ("aa 2px s0.8", d.antialias(rgba, 2, 0.8), *thick[2][:1], 1, thick[2][1]),
@@ -201,13 +210,15 @@ def degraded_table(args) -> None:
                   f"{w['extra']:>5}", flush=True)
     if args.colorize > 0 and SHARED_LINE.exists():
         colorize_table(read_image(SHARED_LINE), read_image(SHARED_LINE.parent / "gt.png"),
-                       args.colorize, args.model)
+                       args.colorize, args.model, args.line_widen)
 
 
 def colorize_table(line: np.ndarray, gt: np.ndarray, n_warps: int,
-                   model: str = "default") -> None:
+                   model: str = "default", line_widen: float | None = None) -> None:
     """A model's accuracy (the default's unless told) on warped copies of each variant of
-    one real frame."""
+    one real frame. The reference is the clean frame, except for the thin-line variant:
+    the frame redrawn with the same thin lines (a studio draws its references with the
+    same pen). ``line_widen``: override the model's (see ``DaconConfig.line_widen``)."""
     from dacon_engine.colorizer import Colorizer
     from dacon_engine.frames import SegmentedFrame
     from dacon_engine.metrics import frame_metrics, mean_metrics
@@ -217,26 +228,39 @@ def colorize_table(line: np.ndarray, gt: np.ndarray, n_warps: int,
 
     torch_threads()
     case = warp_suite(line, gt, seed=0, n=n_warps)[0]
-    c = Colorizer(model)
-    c.add_reference(gt, line)
+    def colorizer(ref: np.ndarray) -> Colorizer:
+        c = Colorizer(model)
+        if line_widen is not None:
+            c.featurizer.net.config.line_widen = line_widen
+        c.add_reference(gt, ref)
+        return c
+
+    from dacon_engine.linedegrade import thin_lines
+
+    c, c_thin = colorizer(line), colorizer(thin_lines(line))
+    widen = c.featurizer.net.config.line_widen
     print()
-    print(f"colorize, model {model}, 1 reference (clean 0242), {n_warps} warped targets")
+    print(f"colorize, model {model} (line_widen {widen}), 1 reference (clean 0242; the "
+          f"thin variant: 0242 in thin lines), {n_warps} warped targets")
     head = f"{'variant':<16} {'acc':>7} {'acc_thres':>9} {'pix_acc':>8}"
     print(head)
     print("-" * len(head))
     per: dict[str, list] = {}
-    frames, truths, names = [], [], []
+    jobs: dict[bool, tuple[list, list, list]] = {False: ([], [], []), True: ([], [], [])}
     for t_line, t_gt in case.targets:
         for name, img, _, scale, _ in variants(t_line):
             fr = segment_frame(img)
             g = t_gt if scale == 1 else cv2.resize(t_gt, (img.shape[1], img.shape[0]),
                                                    interpolation=cv2.INTER_NEAREST)
+            frames, truths, names = jobs[name.startswith("thin")]
             frames.append(SegmentedFrame(fr.line, fr.labels, fr.n_segments))
             truths.append(segment_colors(fr.labels, fr.n_segments, g))
             names.append(name)
-    for res, truth, name in zip(c.colorize(frames), truths, names):
-        per.setdefault(name, []).append(frame_metrics(res.frame.labels, truth,
-                                                      res.assignment.colors))
+            per.setdefault(name, [])
+    for thin, (frames, truths, names) in jobs.items():
+        results = (c_thin if thin else c).colorize(frames)
+        for res, truth, name in zip(results, truths, names):
+            per[name].append(frame_metrics(res.frame.labels, truth, res.assignment.colors))
     for name, rows in per.items():
         m = mean_metrics(rows)
         print(f"{name:<16} {100 * m['acc']:>6.1f}% {100 * m['acc_thres']:>8.1f}% "

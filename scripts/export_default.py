@@ -62,11 +62,15 @@ def main() -> None:
     ap.add_argument("--small-frame-input", type=int, default=None,
                     help="with --unet-input: the input of frames smaller than it (e.g. the "
                          "training input)")
+    ap.add_argument("--line-widen", type=float, default=None,
+                    help="widen lines by about this x the downscale before the network "
+                         "(DaconConfig.line_widen; the shipped model: 0.5)")
     args = ap.parse_args()
     if args.small_frame_input and not args.unet_input:
         ap.error("--small-frame-input needs --unet-input")
     infer = {k: v for k, v in (("unet_input", args.unet_input),
-                               ("small_frame_input", args.small_frame_input)) if v}
+                               ("small_frame_input", args.small_frame_input),
+                               ("line_widen", args.line_widen)) if v}
 
     state = torch.load(args.run / "last.pt", map_location="cpu", weights_only=True)
     cfg = json.loads((args.run / "config.json").read_text())
@@ -115,7 +119,9 @@ def main() -> None:
         + (f" ({infer['small_frame_input']} px for frames under {args.unet_input} px)"
            if "small_frame_input" in infer else "") + ", "
         f"box-aligned coordinate input: {bool(cfg['model'].get('coord_input'))}, "
-        f"antialiased downsampling: {bool(cfg['model'].get('antialias'))}, 128-d segment features |",
+        f"antialiased downsampling: {bool(cfg['model'].get('antialias'))}, "
+        + (f"lines widened by {infer['line_widen']} x the downscale at inference, "
+           if "line_widen" in infer else "") + "128-d segment features |",
         f"| parameters | {n_params:,} |",
         ("| training data | only procedurally generated anime line art from `dacon_engine.synth` "
          "(no third-party images), sizes "
@@ -148,7 +154,8 @@ def main() -> None:
         "scripts/export_default.py " + str(args.run)
         + (f" --unet-input {args.unet_input}" if args.unet_input else "")
         + (f" --small-frame-input {infer['small_frame_input']}"
-           if "small_frame_input" in infer else ""),
+           if "small_frame_input" in infer else "")
+        + (f" --line-widen {infer['line_widen']}" if "line_widen" in infer else ""),
         "```",
         "",
         "To continue training from the shipped weights (the run folder is not in the",

@@ -49,3 +49,31 @@ def test_a_new_closed_shape_inside_a_region_keeps_every_region_s_color():
         got = [tuple(int(v) for v in img[points(3)[name]][:3])
                for name in ("paper", "left", "top_right", "bottom_right")]
         assert got == list(COLORS), (extra, got)
+
+
+def test_thin_eight_connected_line_art_is_colored(paintbucket_sample):
+    """0242 redrawn with 1-px 8-connected lines (an aliased pen's strokes), reference and a
+    warped target alike: downscaled 3.75x to the network those lines all but vanish, and
+    without widening them first the shipped weights colored 14 % of the segments (96 %
+    with it, as measured when this was written)."""
+    from dacon_engine.imageio import read_image
+    from dacon_engine.linedegrade import thin_lines
+    from dacon_engine.metrics import frame_metrics
+    from dacon_engine.quality import warp_suite
+    from dacon_engine.references import segment_colors
+    from dacon_engine.segments import segment_frame
+
+    line = read_image(paintbucket_sample / "line.png")
+    gt = read_image(paintbucket_sample / "gt.png")
+    t_line, t_gt = warp_suite(line, gt, seed=0, n=1)[0].targets[0]
+    target = segment_frame(thin_lines(t_line))
+    truth = segment_colors(target.labels, target.n_segments, t_gt)
+    acc = {}
+    for widen in (None, 0.0):
+        c = Colorizer("default")
+        if widen is not None:
+            c.featurizer.net.config.line_widen = widen
+        c.add_reference(gt, thin_lines(line))
+        (res,) = c.colorize([target])
+        acc[widen] = frame_metrics(target.labels, truth, res.assignment.colors)["acc_thres"]
+    assert acc[None] >= 0.9 and acc[0.0] < 0.5, acc

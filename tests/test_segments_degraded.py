@@ -118,6 +118,20 @@ def test_half_resolution(art):
     _check(clean, _adaptive(deg.half_resolution(line)), scale=2, lost=2)
 
 
+def test_thin_lines_are_one_px_eight_connected_and_still_closed(art):
+    line, clean = art
+    thin = deg.thin_lines(line)
+    ink = (thin < 250).any(axis=2)
+    assert not (ink[:-1, :-1] & ink[1:, :-1] & ink[:-1, 1:] & ink[1:, 1:]).any()  # 1 px
+    assert (ink[:-1, :-1] & ink[1:, 1:] & ~ink[:-1, 1:] & ~ink[1:, :-1]).any()  # diagonal steps
+    assert ink.sum() < (clean[0] == 0).sum()
+    assert (thin == (255, 0, 0)).all(axis=2).any()  # the red line keeps its color
+    labels, _, info, cls = segment_line_art_details(thin, classes=True)
+    assert info["line_mode"] == "fixed"  # still clean art
+    r = deg.match_regions(clean[0], labels, ignore=clean[1] | (cls == PIXEL_TRACE))
+    assert r["recovered"] == r["regions"] == 9 and r["extra"] == 0
+
+
 def test_trace_pixels_can_be_left_out_of_the_region_match():
     """A 3-px sliver given a long trace line by the color-line rule counts as a region
     of >= 10 px, lost when the trace line goes elsewhere; ignoring trace pixels, it is

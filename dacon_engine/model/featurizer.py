@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -27,10 +28,31 @@ def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
     return check_device(device)
 
 
-def line_to_rgb01(line: np.ndarray) -> torch.Tensor:
+def widen_lines(line: np.ndarray, k: int) -> np.ndarray:
+    """uint8 line art (RGBA, RGB or gray) -> opaque RGB (gray stays gray) composited over
+    white, then the per-channel minimum over k x k px: dark and colored lines grow by
+    k - 1 px. Downscaled 3.75x to the network input, a 1-px line keeps about a quarter
+    of its ink and an 8-connected diagonal less; widened, thin art reaches the network
+    at about the weight small training frames have, whatever width it was drawn at."""
+    a = np.ascontiguousarray(line)
+    if a.ndim == 3 and a.shape[2] in (2, 4):  # composite over white: 255 - (255 - c) a/255
+        alpha = cv2.extractChannel(a, a.shape[2] - 1)
+        a = cv2.cvtColor(a, cv2.COLOR_RGBA2RGB) if a.shape[2] == 4 else \
+            cv2.extractChannel(a, 0)
+        if cv2.minMaxLoc(alpha)[0] < 255:  # (opaque art: nothing to do)
+            if a.ndim == 3:
+                alpha = cv2.merge([alpha] * 3)
+            a = cv2.subtract(255, cv2.multiply(cv2.subtract(255, a), alpha, scale=1 / 255))
+    return cv2.erode(a, np.ones((k, k), np.uint8), borderType=cv2.BORDER_REPLICATE)
+
+
+def line_to_rgb01(line: np.ndarray, widen: int = 1) -> torch.Tensor:
     """HxWx4 RGBA (or HxWx3 RGB / HxW gray) uint8 line art -> (3, H, W) float32 RGB in [0, 1],
-    composited over white, so the RGB under transparent pixels never matters."""
+    composited over white, so the RGB under transparent pixels never matters. ``widen``
+    > 1: lines widened first (:func:`widen_lines`, uint8 art only)."""
     a = np.asarray(line)
+    if widen > 1:
+        a = widen_lines(a, widen)
     if a.ndim == 2:
         a = a[..., None]
     t = torch.from_numpy(np.ascontiguousarray(a))
@@ -44,6 +66,16 @@ def line_to_rgb01(line: np.ndarray) -> torch.Tensor:
     alpha = t[..., 3].float().mul_(scale)               # (H, W) in [0, 1]
     # rgb * alpha + (1 - alpha), in place: ((rgb*scale - 1) * alpha) + 1
     return rgb.mul_(scale).sub_(1.0).mul_(alpha).add_(1.0)
+
+
+def net_inputs(net: DaconNet, line: np.ndarray, device: torch.device | str = "cpu"
+               ) -> dict[str, torch.Tensor]:
+    """One frame's line art -> the network's per-branch inputs (batch of 1): lines widened
+    as its config asks for this frame size, converted, moved, resized. Inference and
+    training both come through here."""
+    h, w = np.asarray(line).shape[:2]
+    rgb = line_to_rgb01(line, net.widen_window(h, w)).unsqueeze(0).to(device)
+    return net.prepare(rgb)
 
 
 class DaconFeaturizer:
@@ -80,8 +112,7 @@ class DaconFeaturizer:
         self.net.config.pool_cap = value
 
     def _inputs(self, frame: SegmentedFrame) -> dict[str, torch.Tensor]:
-        rgb = line_to_rgb01(frame.line).unsqueeze(0).to(self.device)
-        return self.net.prepare(rgb)
+        return net_inputs(self.net, frame.line, self.device)
 
     def segment_features(self, frames: Sequence[SegmentedFrame]) -> list[torch.Tensor]:
         out: list[torch.Tensor] = []

@@ -46,6 +46,7 @@ class DaconConfig:
     pool_cap: int | None = DEFAULT_POOL_CAP  # None = full-resolution pooling (v1.0 reference)
     antialias: bool = False       # area-like downsampling of the U-Net input (official: False)
     coord_input: bool = False     # 2 extra U-Net input channels: x, y in the drawing's box
+    line_widen: float = 0.0       # lines widened by ~this x the downscale first; 0 = off
     extra: dict = field(default_factory=dict)
 
     @property
@@ -79,11 +80,20 @@ class DaconConfig:
         step = 2 ** cfg.unet_depth
         if cfg.uses_unet and (cfg.unet_input < step or cfg.unet_input % step):
             raise ValueError(f"unet_input {cfg.unet_input} must be a multiple of {step}")
+        if not 0.0 <= cfg.line_widen <= 4.0:
+            raise ValueError(f"line_widen must be from 0 to 4, got {cfg.line_widen}")
         small = cfg.small_frame_input
         if small is not None and not (0 < small <= cfg.unet_input and small % step == 0):
             raise ValueError(f"small_frame_input {small} must be a multiple of {step} from 1 "
                              f"to unet_input {cfg.unet_input}")
         return cfg
+
+
+def widen_size(line_widen: float, frame_side: int, net_side: int) -> int:
+    """Window (px) of the line widening for a frame of longest side ``frame_side`` going
+    to a ``net_side`` network input: ``line_widen`` x the downscale, rounded half up;
+    1 (nothing) for frames no larger than about the input."""
+    return max(1, int(line_widen * frame_side / net_side + 0.5))
 
 
 class MLP(nn.Module):
@@ -137,6 +147,15 @@ class DaconNet(nn.Module):
         return self.dino.embed_dim if self.config.mode == "zeroshot" else self.config.feat_dim
 
     # ------------------------------------------------------------------ forward
+    def widen_window(self, height: int, width: int) -> int:
+        """Line widening window (px) for a ``height`` x ``width`` frame (1 = none): see
+        :func:`dacon_engine.model.featurizer.line_to_rgb01` and ``DaconConfig.line_widen``."""
+        c = self.config
+        if c.line_widen <= 0:
+            return 1
+        side = c.unet_size(height, width) if c.uses_unet else self.dino.img_size
+        return widen_size(c.line_widen, max(height, width), side)
+
     def prepare(self, rgb01: torch.Tensor) -> dict[str, torch.Tensor]:
         """(B, 3, H, W) RGB in [0, 1] -> per-branch network inputs (resized)."""
         out = {}

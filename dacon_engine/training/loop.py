@@ -94,12 +94,6 @@ def pair_stream(cfg: TrainConfig, start_step: int) -> Iterator[TrainPair]:
     return parallel_pairs(pairs, cfg.data_workers)
 
 
-def _rgb01(line: np.ndarray) -> torch.Tensor:
-    from ..model.featurizer import line_to_rgb01
-
-    return line_to_rgb01(line)
-
-
 def scatter_mean(feat: torch.Tensor, labels: np.ndarray, n: int) -> torch.Tensor:
     """Mean of a (C, H, W) map over each label 1..n of an HxW label map of the same size.
 
@@ -119,7 +113,9 @@ def frame_features(net: DaconNet, frames: Sequence[TrainFrame], device: torch.de
 
     amp: run the network under bf16 autocast (pooling and losses stay float32).
     """
-    per = [net.prepare(_rgb01(f.line).unsqueeze(0).to(device)) for f in frames]
+    from ..model.featurizer import net_inputs
+
+    per = [net_inputs(net, f.line, device) for f in frames]
     inputs = {k: torch.cat([p[k] for p in per], 0) for k in per[0]}
     with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
         maps = net.feature_maps(inputs)
