@@ -54,6 +54,8 @@ def test_widen_lines_composites_over_white_then_takes_the_minimum():
     gray[2, 2] = (0, 255)
     g = widen_lines(gray, 2)
     assert g.shape == (8, 8) and (g < 128).sum() == 4
+    with pytest.raises(TypeError, match="uint8"):
+        widen_lines(gray.astype(np.float32) / 255, 2)
 
 
 def test_net_inputs_widen_only_when_the_config_asks():

@@ -35,6 +35,8 @@ def widen_lines(line: np.ndarray, k: int) -> np.ndarray:
     of its ink and an 8-connected diagonal less; widened, thin art reaches the network
     at about the weight small training frames have, whatever width it was drawn at."""
     a = np.ascontiguousarray(line)
+    if a.dtype != np.uint8:
+        raise TypeError(f"widen_lines takes uint8 line art, not {a.dtype}")
     if a.ndim == 3 and a.shape[2] in (2, 4):  # composite over white: 255 - (255 - c) a/255
         alpha = cv2.extractChannel(a, a.shape[2] - 1)
         a = cv2.cvtColor(a, cv2.COLOR_RGBA2RGB) if a.shape[2] == 4 else \
