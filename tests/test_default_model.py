@@ -51,7 +51,7 @@ def test_a_new_closed_shape_inside_a_region_keeps_every_region_s_color():
         assert got == list(COLORS), (extra, got)
 
 
-def test_thin_eight_connected_line_art_is_colored(paintbucket_sample):
+def test_thin_eight_connected_line_art_is_colored(paintbucket_sample, monkeypatch):
     """0242 redrawn with 1-px 8-connected lines (an aliased pen's strokes), reference and a
     warped target alike: downscaled 3.75x to the network those lines all but vanish, and
     without widening them first the shipped weights colored 14 % of the segments (96 %
@@ -71,8 +71,8 @@ def test_thin_eight_connected_line_art_is_colored(paintbucket_sample):
     acc = {}
     for widen in (None, 0.0):
         c = Colorizer("default")
-        if widen is not None:
-            c.featurizer.net.config.line_widen = widen
+        if widen is not None:  # (the featurizer is cached per process: undone after)
+            monkeypatch.setattr(c.featurizer.net.config, "line_widen", widen)
         c.add_reference(gt, thin_lines(line))
         (res,) = c.colorize([target])
         acc[widen] = frame_metrics(target.labels, truth, res.assignment.colors)["acc_thres"]
