@@ -102,8 +102,10 @@ def main() -> None:
     ap.add_argument("--malloc-tuned", action="store_true",
                     help="apply the CLI / service allocator setting (dacon_engine.malloctune)")
     args = ap.parse_args()
-    if args.line_widen is not None and not 0 <= args.line_widen <= 4:
-        ap.error(f"--line-widen must be from 0 to 4, got {args.line_widen}")
+    from dacon_engine.model.network import LINE_WIDEN_MAX
+
+    if args.line_widen is not None and not 0 <= args.line_widen <= LINE_WIDEN_MAX:
+        ap.error(f"--line-widen must be from 0 to {LINE_WIDEN_MAX:g}, got {args.line_widen}")
     cv2.setNumThreads(1)
     if args.malloc_tuned:
         from dacon_engine.malloctune import keep_freed_memory
@@ -164,8 +166,8 @@ def variants(rgba: np.ndarray) -> list[tuple[str, np.ndarray, np.ndarray, int, n
         ("thin 1px 8-conn", thin, thin_labels, 1, thin_trace),
         ("aa 1px s0.6", aa1, clean, 1, trace),
         ("aa 1px s1.0", d.antialias(rgba, 1, 1.0), clean, 1, trace),
-        ("aa 2px s0.8", d.antialias(rgba, 2, 0.8), *thick[2][:1], 1, thick[2][1]),
-        ("aa 3px s1.2", d.antialias(rgba, 3, 1.2), *thick[3][:1], 1, thick[3][1]),
+        ("aa 2px s0.8", d.antialias(rgba, 2, 0.8), thick[2][0], 1, thick[2][1]),
+        ("aa 3px s1.2", d.antialias(rgba, 3, 1.2), thick[3][0], 1, thick[3][1]),
         ("area 2x down-up", d.area_resample(rgba), clean, 1, trace),
         ("half resolution", d.half_resolution(rgba), clean, 2, trace),
         ("jpeg 90", d.jpeg(aa1, 90), clean, 1, trace),

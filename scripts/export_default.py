@@ -17,6 +17,7 @@ from pathlib import Path
 import torch
 
 from dacon_engine.files import atomic_write_text
+from dacon_engine.model.network import LINE_WIDEN_MAX
 from dacon_engine.training.loop import export_model
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -68,6 +69,8 @@ def main() -> None:
     args = ap.parse_args()
     if args.small_frame_input and not args.unet_input:
         ap.error("--small-frame-input needs --unet-input")
+    if args.line_widen is not None and not 0 <= args.line_widen <= LINE_WIDEN_MAX:
+        ap.error(f"--line-widen must be from 0 to {LINE_WIDEN_MAX:g}, got {args.line_widen}")
     infer = {k: v for k, v in (("unet_input", args.unet_input),
                                ("small_frame_input", args.small_frame_input),
                                ("line_widen", args.line_widen)) if v}

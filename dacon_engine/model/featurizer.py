@@ -34,17 +34,17 @@ def widen_lines(line: np.ndarray, k: int) -> np.ndarray:
     k - 1 px. Downscaled 3.75x to the network input, a 1-px line keeps about a quarter
     of its ink and an 8-connected diagonal less; widened, thin art reaches the network
     at about the weight small training frames have, whatever width it was drawn at."""
+    from ..lineart import composite_rgb
+
     a = np.ascontiguousarray(line)
     if a.dtype != np.uint8:
         raise TypeError(f"widen_lines takes uint8 line art, not {a.dtype}")
-    if a.ndim == 3 and a.shape[2] in (2, 4):  # composite over white: 255 - (255 - c) a/255
-        alpha = cv2.extractChannel(a, a.shape[2] - 1)
-        a = cv2.cvtColor(a, cv2.COLOR_RGBA2RGB) if a.shape[2] == 4 else \
-            cv2.extractChannel(a, 0)
-        if cv2.minMaxLoc(alpha)[0] < 255:  # (opaque art: nothing to do)
-            if a.ndim == 3:
-                alpha = cv2.merge([alpha] * 3)
-            a = cv2.subtract(255, cv2.multiply(cv2.subtract(255, a), alpha, scale=1 / 255))
+    if a.ndim == 3 and a.shape[2] == 4:
+        a = composite_rgb(a)
+    elif a.ndim == 3 and a.shape[2] == 2:  # gray + alpha: composited as RGBA, back to gray
+        g = cv2.extractChannel(a, 0)
+        a = cv2.cvtColor(composite_rgb(cv2.merge([g, g, g, cv2.extractChannel(a, 1)])),
+                         cv2.COLOR_RGB2GRAY)
     return cv2.erode(a, np.ones((k, k), np.uint8), borderType=cv2.BORDER_REPLICATE)
 
 

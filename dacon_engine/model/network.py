@@ -32,6 +32,10 @@ from .unet import UNet
 MODES = ("v1.1", "v1.0", "zeroshot", "unet")
 
 
+LINE_WIDEN_MAX = 4.0
+"""Largest ``DaconConfig.line_widen`` (a window of 4x the downscale is already a blot)."""
+
+
 @dataclass
 class DaconConfig:
     mode: str = "v1.1"
@@ -80,8 +84,9 @@ class DaconConfig:
         step = 2 ** cfg.unet_depth
         if cfg.uses_unet and (cfg.unet_input < step or cfg.unet_input % step):
             raise ValueError(f"unet_input {cfg.unet_input} must be a multiple of {step}")
-        if not 0.0 <= cfg.line_widen <= 4.0:
-            raise ValueError(f"line_widen must be from 0 to 4, got {cfg.line_widen}")
+        if not 0.0 <= cfg.line_widen <= LINE_WIDEN_MAX:
+            raise ValueError(f"line_widen must be from 0 to {LINE_WIDEN_MAX:g}, "
+                             f"got {cfg.line_widen}")
         small = cfg.small_frame_input
         if small is not None and not (0 < small <= cfg.unet_input and small % step == 0):
             raise ValueError(f"small_frame_input {small} must be a multiple of {step} from 1 "
