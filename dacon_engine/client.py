@@ -23,6 +23,7 @@ import itertools
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import threading
@@ -32,6 +33,7 @@ from typing import Any
 from .protocol import PROTOCOL_VERSION, ProtocolError, decode, encode, request
 
 SERVICE_MODULE = "dacon_engine.service"
+READ_BUFFER = 1 << 16  # bytes per read of the engine's pipes
 _MISSING_MODULE = re.compile(r"No module named '?([\w.]+)'?")
 
 
@@ -164,6 +166,7 @@ class EngineClient:
         self._lock = threading.Lock()
         self._write_lock = threading.Lock()
         self._dead: EngineDied | None = None
+        self._ended = threading.Event()  # set once the stdout reader saw the engine end
         self._threads: list[threading.Thread] = []
 
     # -- life cycle -----------------------------------------------------------------
@@ -189,9 +192,11 @@ class EngineClient:
         env.update(self.env)
         cmd = [self.python, "-m", SERVICE_MODULE, *self.args]
         try:
+            # buffered pipes: readline() on an unbuffered pipe reads one byte per system
+            # call (a 10 MB event took seconds); writes are flushed per message
             self._proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                           stderr=subprocess.PIPE, cwd=self.cwd, env=env,
-                                          close_fds=True, bufsize=0)
+                                          close_fds=True, bufsize=READ_BUFFER)
         except FileNotFoundError:
             raise EngineStartError(f"{self.python}: no such interpreter", self.python) from None
         except PermissionError:
@@ -200,11 +205,12 @@ class EngineClient:
             raise EngineStartError(f"{self.python}: cannot start ({e.strerror or e})",
                                    self.python) from None
         self._dead = None
+        self._ended.clear()
         self._threads = [
-            threading.Thread(target=self._read_stdout, name="dacon-engine-out", daemon=True),
             threading.Thread(target=self._read_stderr, name="dacon-engine-err", daemon=True),
+            threading.Thread(target=self._read_stdout, name="dacon-engine-out", daemon=True),
         ]
-        for t in self._threads:
+        for t in self._threads:  # stderr first: the stdout reader joins it at the end
             t.start()
         try:
             info = self.request("hello", protocol=PROTOCOL_VERSION).wait(timeout)
@@ -212,11 +218,12 @@ class EngineClient:
             self.terminate()
             raise EngineStartError(f"{self.python}: the engine did not answer within "
                                    f"{timeout:g} s", self.python, self._tail()) from None
-        except EngineError as e:
+        except EngineError:
+            self._ended.wait(5.0)  # the exit code and the stderr tail are in
+            code = self._proc.poll()
             self.terminate()
-            raise EngineStartError(f"{self.python}: cannot start the engine: "
-                                   f"{self._start_problem([e.message]) or e.message}",
-                                   self.python, e.traceback or self._tail()) from None
+            raise EngineStartError(self._start_failure(code), self.python,
+                                   self._tail()) from None
         if info.get("protocol") != PROTOCOL_VERSION:
             self.shutdown()
             raise EngineStartError(
@@ -417,22 +424,41 @@ class EngineClient:
 
     def _engine_ended(self, proc: subprocess.Popen) -> None:
         try:
-            code = proc.wait(timeout=5.0)
-        except subprocess.TimeoutExpired:
-            code = None
-        for t in self._threads[1:]:
-            if t is not threading.current_thread():
-                t.join(timeout=1.0)  # let the stderr tail fill in
-        problem = self._start_problem()
-        detail = f": {problem}" if problem else ""
-        err = EngineDied(f"the engine stopped unexpectedly (exit code {code}){detail}",
-                         traceback=self._tail())
-        self._dead = err
-        with self._lock:
-            pending = list(self._jobs.values())
-            self._jobs.clear()
-        for job in pending:
-            job._die(err)
+            try:
+                code = proc.wait(timeout=5.0)
+            except subprocess.TimeoutExpired:
+                code = None
+            for t in self._threads:
+                if t is not threading.current_thread() and t.ident is not None:
+                    t.join(timeout=1.0)  # let the stderr tail fill in
+            problem = self._start_problem() or self._last_words()
+            detail = f": {problem}" if problem else ""
+            err = EngineDied(f"the engine stopped unexpectedly ({exit_text(code)}){detail}",
+                             traceback=self._tail())
+            self._dead = err
+            with self._lock:
+                pending = list(self._jobs.values())
+                self._jobs.clear()
+            for job in pending:
+                job._die(err)
+        finally:
+            self._ended.set()
+
+    def _last_words(self) -> str | None:
+        """The engine's last non-empty stderr line (what it said before it ended)."""
+        return next((line.strip() for line in reversed(self.stderr_tail) if line.strip()), None)
+
+    def _start_failure(self, code: int | None) -> str:
+        """One line for an engine that ended (or never spoke) before answering hello."""
+        said = self._start_problem() or self._last_words()
+        if code is None:
+            return (f"{self.python}: cannot start the engine"
+                    + (f": {said}" if said else " (it stopped answering)"))
+        head = f"{self.python}: the engine exited at once ({exit_text(code)})"
+        if said:
+            return f"{head}: {said}"
+        return (f"{head} and printed nothing: is it the Python of an environment with "
+                f"dacon_engine installed?")
 
     def _tail(self, n: int = 30) -> str | None:
         lines = list(self.stderr_tail)[-n:]
@@ -452,6 +478,19 @@ class EngineClient:
             if line.startswith(("ModuleNotFoundError", "ImportError", "SyntaxError")):
                 return line
         return None
+
+
+def exit_text(code: int | None) -> str:
+    """An exit status in words: "exit code 3", "killed by SIGKILL", "exit code unknown"."""
+    if code is None:
+        return "exit code unknown"
+    if code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = f"signal {-code}"
+        return f"killed by {name}"
+    return f"exit code {code}"
 
 
 def doctor(python: str | os.PathLike | None = None, timeout: float = 120.0) -> dict:
