@@ -22,7 +22,7 @@ from typing import Any
 
 import bpy
 
-from . import engine, results, shots
+from . import compat, engine, results, shots
 
 STARTING, RUNNING, DONE, CANCELLED, FAILED = "starting", "running", "done", "cancelled", "failed"
 FINAL = (DONE, CANCELLED, FAILED)
@@ -48,15 +48,21 @@ def engine_options(prefs: Any | None = None, python: str | None = None) -> dict[
     }
 
 
+Finish = Callable[["ShotJob", Any, Any, dict[str, Any]], str]
+Keep = Callable[["ShotJob", Any, Any], str]
+
+
 class ShotJob:
     """One engine job on one shot: state, progress, and what it did to the sequencer.
 
     ``state`` goes starting -> running -> done / cancelled / failed; ``error`` is the engine's
-    one-line message when it failed; ``message`` a one-line summary for the user.
+    one-line message when it failed; ``message`` a one-line summary for the user. A finish
+    step may queue a follow-up request on the same engine (:meth:`then`); ``keep`` shows what
+    finished when the job was cancelled or the engine died (e.g. the frames colored so far).
     """
 
     def __init__(self, kind: str, scene: Any, strip: Any, request: dict[str, Any], python: str,
-                 finish: Callable[["ShotJob", Any, Any, dict[str, Any]], str]) -> None:
+                 finish: Finish, keep: Keep | None = None) -> None:
         self.kind = kind
         self.scene_name = scene.name
         self.shot_uid = shots.ensure_uid(strip)
@@ -71,7 +77,11 @@ class ShotJob:
         self.strip_name: str | None = None  # the strip this job added or updated
         self.client_job: Any = None
         self.on_event: Callable[[ShotJob, dict[str, Any]], None] | None = None  # each engine event
-        self._finish = finish
+        self._steps: list[tuple[str, dict[str, Any], Finish]] = [(kind, request, finish)]
+        self._step: tuple[str, dict[str, Any], Finish] | None = None
+        self._main = True  # the current step is the job's own request (not a follow-up)
+        self._said: list[str] = []  # summaries of finished steps
+        self._keep = keep
         self._cancel_requested = False
         self._start = engine.ClientStart(python)
         ACTIVE.append(self)
@@ -84,6 +94,11 @@ class ShotJob:
         return self.state in FINAL
 
     @property
+    def cancelling(self) -> bool:
+        """True between a cancel and the job's end."""
+        return self._cancel_requested and not self.done
+
+    @property
     def fraction(self) -> float:
         done, total = self.progress
         return done / total if total else 0.0
@@ -91,9 +106,17 @@ class ShotJob:
     def status_text(self) -> str:
         """One line for the status bar and the panel."""
         done, total = self.progress
+        head = f"DACoN {self.kind} '{self.shot_name}'"
+        if self.cancelling:
+            return f"{head}: cancelling... ({done}/{total} frames done)" if total else \
+                f"{head}: cancelling..."
         if self.state == RUNNING and total:
-            return f"DACoN {self.kind} '{self.shot_name}': {done}/{total} frames"
-        return f"DACoN {self.kind} '{self.shot_name}': {self.message}"
+            return f"{head}: {done}/{total} frames"
+        return f"{head}: {self.message}"
+
+    def then(self, kind: str, request: dict[str, Any], finish: Finish) -> None:
+        """Queue a follow-up engine request, run when this step has finished."""
+        self._steps.append((kind, request, finish))
 
     # -- driving ---------------------------------------------------------------------
     def update(self) -> bool:
@@ -107,42 +130,80 @@ class ShotJob:
                 return self._end(FAILED, error=engine.error_message(self._start.error))
             if self._cancel_requested:
                 return self._end(CANCELLED, "cancelled before the engine started")
-            self.client_job = getattr(self._start.client, self.kind)(**self.request)
             self.state = RUNNING
-            self.message = "waiting for the engine"
-        job = self.client_job
-        for ev in job.poll():
-            if ev.get("type") == "progress":
-                self.progress = (int(ev.get("done", 0)), int(ev.get("total", 0)))
-                self.message = f"{self.progress[0]}/{self.progress[1]} frames"
-            if self.on_event is not None:
-                self.on_event(self, ev)
-        if not job.done:
-            publish(self)
-            return False
-        if job.error is not None:
-            return self._end(FAILED, error=engine.error_message(job.error))
-        self.result = dict(job.result or {})
-        if job.state == "cancelled":
-            done = self.result.get("frames_done", self.progress[0])
-            total = self.result.get("frames_selected", self.progress[1])
-            return self._end(CANCELLED, f"cancelled after {done} of {total} frames")
-        try:
-            scene, strip = self.shot()
-            message = self._finish(self, scene, strip, self.result)
-        except shots.ShotError as ex:
-            return self._end(FAILED, error=str(ex))
-        return self._end(DONE, message)
+            self._next_step()
+        while True:
+            job = self.client_job
+            for ev in job.poll():
+                if ev.get("type") == "progress" and self._main:
+                    self.progress = (int(ev.get("done", 0)), int(ev.get("total", 0)))
+                    if not self._cancel_requested:
+                        self.message = f"{self.progress[0]}/{self.progress[1]} frames"
+                if self.on_event is not None:
+                    self.on_event(self, ev)
+            if not job.done:
+                publish(self)
+                return False
+            if job.error is not None:
+                return self._stopped(FAILED, engine.error_message(job.error))
+            result = dict(job.result or {})
+            if self._main:
+                self.result = result
+                if job.state == "cancelled":
+                    return self._stopped(CANCELLED, self._cancelled_text(result))
+            step = self._step
+            assert step is not None
+            try:
+                scene, strip = self.shot()
+                self._said.append(step[2](self, scene, strip, result))
+            except shots.ShotError as ex:
+                return self._end(FAILED, error=str(ex))
+            if not self._steps or self._cancel_requested:
+                text = "; ".join(self._said)
+                if self._cancel_requested:
+                    text += "; the cancel came after the engine had finished"
+                return self._end(DONE, text)
+            self._next_step()
+
+    def _next_step(self) -> None:
+        self._main = self._step is None
+        self._step = self._steps.pop(0)
+        kind, request, _finish = self._step
+        self.client_job = getattr(self._start.client, kind)(**request)
+        self.message = "waiting for the engine" if self._main else f"{kind} after {self.kind}"
+
+    def _cancelled_text(self, result: dict[str, Any]) -> str:
+        done = int(result.get("frames_done", self.progress[0]))
+        total = int(result.get("frames_selected", self.progress[1]) or self.progress[1])
+        return f"cancelled after {done}/{total} frames"
+
+    def _stopped(self, state: str, text: str) -> bool:
+        """The job was cancelled or failed: show what finished (``keep``), then end."""
+        kept = ""
+        if self._keep is not None and self._main:
+            try:
+                scene, strip = self.shot()
+                kept = self._keep(self, scene, strip)
+            except shots.ShotError as ex:
+                kept = str(ex)
+        text = f"{text}; {kept}" if kept else text
+        if state == FAILED:
+            return self._end(FAILED, error=text)
+        return self._end(state, text)
 
     def cancel(self) -> None:
         """Stop the job: the engine stops between frames (finished frames stay)."""
+        if self.done:
+            return
         self._cancel_requested = True
         job = self.client_job
         if job is not None and not job.done:
+            self.message = "cancelling..."
             try:
                 job.cancel()
             except Exception:  # noqa: BLE001 - a dead engine fails the job on its own
                 pass
+        publish(self)
 
     def wait(self, timeout: float | None = None, interval: float = 0.05,
              on_update: Callable[["ShotJob"], None] | None = None) -> "ShotJob":
@@ -238,11 +299,16 @@ def start_colorize(scene: Any, strip: Any, *, frames: str | None = None, resume:
                    overwrite=(not resume) if overwrite is None else overwrite,
                    model=opts["model"], device=opts["device"],
                    dinov2_weights=opts["dinov2_weights"], formats=formats)
-    return ShotJob("colorize", scene, strip, request, opts["python"], finish_colorize)
+    return ShotJob("colorize", scene, strip, request, opts["python"], finish_colorize,
+                   keep=keep_colorized)
 
 
 def finish_colorize(job: ShotJob, scene: Any, strip: Any, result: dict[str, Any]) -> str:
-    """Add or update the shot's result strip; a one-line summary."""
+    """Add or update the shot's result strip; a one-line summary.
+
+    A review strip the shot has shows the old results' highlights: the review is made again
+    (a follow-up request) and its strip refreshed.
+    """
     out = job.request["out"]
     missing = results.missing_frames(strip, out)
     if len(missing) == len(results.frame_stems(strip)[1]):
@@ -254,7 +320,35 @@ def finish_colorize(job: ShotJob, scene: Any, strip: Any, result: dict[str, Any]
             f" in {float(result.get('seconds', 0.0)):.1f} s -> '{made.name}'")
     if missing:
         text += f"; {len(missing)} frames not colored yet ({missing[0]}...)"
+    if results.review_strip(scene, strip) is not None:
+        job.then("review", review_request(strip), refresh_review)
     return text
+
+
+def keep_colorized(job: ShotJob, scene: Any, strip: Any) -> str:
+    """After a cancel or the engine's death: the result strip shows the frames colored so far."""
+    out = job.request["out"]
+    stems = results.frame_stems(strip)[1]
+    missing = results.missing_frames(strip, out)
+    if len(missing) == len(set(stems)):
+        return "no frame was finished"
+    made = results.add_result_strip(scene, strip, out)
+    job.strip_name = made.name
+    have = len(set(stems)) - len(missing)
+    return f"the {have} colored frames of the shot are in '{made.name}'"
+
+
+def refresh_review(job: ShotJob, scene: Any, strip: Any, result: dict[str, Any]) -> str:
+    """The review made again after a colorize: refresh its strip, keep the result selected."""
+    folder = str(result.get("review_dir") or review_dir(strip))
+    results.add_review_strip(scene, strip, folder)
+    made = results.result_strip(scene, strip)
+    if made is not None:
+        for other in compat.all_strips(scene):
+            other.select = False
+        made.select = True
+        compat.set_active_strip(scene, made)
+    return "review updated"
 
 
 def colorize_from_here(scene: Any, strip: Any, frame: int | None = None,
@@ -324,11 +418,16 @@ def review_dir(strip: Any) -> str:
 def start_review(scene: Any, strip: Any, *, threshold: float | None = None,
                  python: str | None = None, prefs: Any | None = None) -> ShotJob:
     """Highlight low-confidence segments of the colored shot (engine ``review``)."""
-    out = _colored_output(strip)
+    _colored_output(strip)
+    return ShotJob("review", scene, strip, review_request(strip, threshold),
+                   engine_options(prefs, python)["python"], finish_review)
+
+
+def review_request(strip: Any, threshold: float | None = None) -> dict[str, Any]:
+    """The engine ``review`` request for the shot (its own threshold unless given)."""
     t = float(strip.dacon.review_threshold if threshold is None else threshold)
-    request = {"out": out, "threshold": t, "review_dir": review_dir(strip)}
-    return ShotJob("review", scene, strip, request, engine_options(prefs, python)["python"],
-                   finish_review)
+    return {"out": shots.resolve_output_dir(strip), "threshold": t,
+            "review_dir": review_dir(strip)}
 
 
 def finish_review(job: ShotJob, scene: Any, strip: Any, result: dict[str, Any]) -> str:
@@ -394,12 +493,15 @@ def _stored_path(path: str) -> str:
     return path
 
 
-def use_frame_as_reference(scene: Any, strip: Any, frame: int | None = None) -> Any:
+def use_frame_as_reference(scene: Any, strip: Any, frame: int | None = None
+                           ) -> tuple[Any, bool]:
     """Make the colored result at ``frame`` (as corrected on disk) a reference sheet of the shot.
 
     The file is copied to ``<output folder>/references/<stem>.png`` (so later runs, which
     rewrite the result, keep the fix) with that frame's line art as its line. Using the same
-    frame again refreshes the copy instead of adding a second sheet. Returns the reference.
+    frame again refreshes the copy instead of adding a second sheet. Returns the reference
+    and whether it is new (False: an existing sheet was refreshed). Both paths are stored the
+    same way: relative to the saved .blend, else absolute.
     """
     frame = scene.frame_current if frame is None else int(frame)
     line = shots.frame_file(strip, frame)
@@ -423,7 +525,7 @@ def use_frame_as_reference(scene: Any, strip: Any, frame: int | None = None) -> 
     for index, ref in enumerate(shot.references):
         if ref.source == "FILE" and ref.color_path and \
                 os.path.normpath(bpy.path.abspath(ref.color_path)) == os.path.normpath(dest):
-            ref.line_path = line_path
+            ref.color_path, ref.line_path = color_path, line_path
             shot.active_reference = index
-            return ref
-    return shots.add_reference(strip, color_path=color_path, line_path=line_path)
+            return ref, False
+    return shots.add_reference(strip, color_path=color_path, line_path=line_path), True

@@ -80,8 +80,8 @@ class _JobOperator(bpy.types.Operator):
             return {"PASS_THROUGH"}
         job.update()
         if context.workspace is not None:
-            context.workspace.status_text_set(None if job.done else
-                                              f"{job.status_text()}  (Esc: cancel)")
+            hint = "" if job.cancelling else "  (Esc: cancel)"
+            context.workspace.status_text_set(None if job.done else job.status_text() + hint)
         if not job.done:
             return {"RUNNING_MODAL"} if event.type == "ESC" else {"PASS_THROUGH"}
         context.window_manager.event_timer_remove(self._timer)
@@ -188,8 +188,9 @@ class DACON_OT_use_frame_as_reference(_ShotOperator):
     bl_options = {"REGISTER", "UNDO"}
 
     def run(self, context: Any, scene: Any, shot: Any) -> str:
-        ref = jobs.use_frame_as_reference(scene, shot)
-        return f"reference sheet {bpy.path.basename(ref.color_path)} added to '{shot.name}'"
+        ref, added = jobs.use_frame_as_reference(scene, shot)
+        return (f"reference sheet {bpy.path.basename(ref.color_path)} "
+                f"{'added to' if added else 'refreshed in'} '{shot.name}'")
 
 
 CLASSES = (

@@ -84,10 +84,18 @@ class DACON_OT_reference_add_file(_ShotOperator):
     def run(self, context: Any, strip: Any) -> None:
         if not self.filepath:
             raise shots.ShotError("choose a colored image")
-        path = self.filepath
-        if self.relative_path and bpy.data.filepath and not path.startswith("//"):
-            path = bpy.path.relpath(path)
-        shots.add_reference(strip, color_path=path, line_path=self.line_path)
+        def stored(path: str) -> str:  # both paths alike: relative to the .blend, or absolute
+            if not path or path.startswith("//"):
+                return path
+            if self.relative_path and bpy.data.filepath:
+                try:
+                    return str(bpy.path.relpath(path))
+                except ValueError:  # another drive (Windows)
+                    return path
+            return path
+
+        shots.add_reference(strip, color_path=stored(self.filepath),
+                            line_path=stored(self.line_path))
 
 
 class DACON_OT_reference_add_strip(_ShotOperator):

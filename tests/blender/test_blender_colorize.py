@@ -17,6 +17,7 @@ import bpy
 import numpy as np
 import pytest
 import shot_art
+from fake_engine_python import fake_python
 from shot_art import ENGINE_PYTHON, read_png, write_png
 
 from dacon_blender_addon import compat, engine, jobs, results, shots
@@ -187,42 +188,81 @@ def test_render_puts_lines_over_the_colors(addon: Any, art: dict[str, Any], cli_
     assert ink.sum() > 300 and np.all(img[ink][:, :3] <= 2)  # every line pixel is ink
 
 
-def test_cancel_stops_the_job_and_keeps_the_engine(addon: Any, art: dict[str, Any],
-                                                   tmp_path: Path) -> None:
+def _drive_until(job: jobs.ShotJob, ready: Any, timeout: float = 60) -> None:
+    """Call ``job.update()`` as the modal timer does until ``ready()``."""
+    end = time.monotonic() + timeout
+    while not ready():
+        assert not job.update() or ready(), job.message
+        assert time.monotonic() < end, job.status_text()
+        time.sleep(0.01)
+
+
+def test_cancel_mid_job_says_so_and_keeps_the_finished_frames(
+        addon: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An engine that lags one frame behind the cancel (FAKE_LATE_FRAMES=1): the panel says
+    "cancelling..." at once, counts the late frame, and the result strip shows what finished."""
+    art = shot_art.make_art(tmp_path / "art5", frames=5)
+    monkeypatch.setenv("DACON_ENGINE_PYTHON", fake_python(tmp_path / "fake", FAKE_HOLD_AFTER="2",
+                                                          FAKE_LATE_FRAMES="1"))
     strip = _shot(tmp_path, art)
     strip.dacon.formats = {"json"}
     scene = bpy.context.scene
     job = jobs.start_colorize(scene, strip)
     assert job.request["formats"] == ["png", "json"]  # the result strip needs the PNGs
-    _wait_running(job)
-    pid = engine.current_client().pid
+    _drive_until(job, lambda: job.progress == (2, 5))
+    status = bpy.context.window_manager.dacon_job
     job.cancel()
-    _run(job)
+    assert job.cancelling and status.message == "cancelling..." and status.running
+    assert job.status_text() == "DACoN colorize 'line': cancelling... (2/5 frames done)"
+    _drive_until(job, lambda: job.done)
     assert job.state == jobs.CANCELLED and job.error is None
-    assert job.message.startswith("cancelled after")
-    assert bpy.context.window_manager.dacon_job.state == "cancelled"
-    assert results.result_strip(scene, strip) is None  # nothing added for a cancelled job
+    assert job.message == ("cancelled after 3/5 frames; the 3 colored frames of the shot are "
+                           "in 'line.color'")
+    assert (status.state, status.running, status.done) == ("cancelled", False, 3)
+    result = results.result_strip(scene, strip)
+    assert result is not None and result.name == job.strip_name
+    out = tmp_path / "dacon" / "line"
+    assert sorted(p.name for p in out.glob("*.png")) == [f"line_{k:04d}.png" for k in (1, 2, 3)]
     assert bpy.ops.dacon.cancel_job() == {"FINISHED"}  # nothing running: harmless
-    assert engine.current_client().alive and engine.current_client().pid == pid
+    assert engine.current_client().alive  # the engine stays up for the next job
 
 
-def test_engine_killed_mid_job_is_reported_and_next_run_recovers(addon: Any, art: dict[str, Any],
-                                                                  tmp_path: Path) -> None:
+def test_engine_killed_mid_job_is_reported_and_next_run_recovers(
+        addon: Any, art: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DACON_ENGINE_PYTHON", fake_python(tmp_path / "fake", FAKE_HOLD_AFTER="2"))
     strip = _shot(tmp_path, art)
     scene = bpy.context.scene
     job = jobs.start_colorize(scene, strip)
-    _wait_running(job)
+    _drive_until(job, lambda: job.progress == (2, N))
     old = engine.current_client()
     os.kill(old.pid, signal.SIGKILL)
-    _run(job)
+    _drive_until(job, lambda: job.done)
     assert job.state == jobs.FAILED
-    assert "engine stopped unexpectedly" in job.error and "\n" not in job.error
+    assert job.error == ("the engine stopped unexpectedly (killed by SIGKILL); the 2 colored "
+                         "frames of the shot are in 'line.color'")
     assert bpy.context.window_manager.dacon_job.state == "failed"
-    assert results.result_strip(scene, strip) is None
+    assert results.result_strip(scene, strip) is not None  # the finished frames are shown
     # the next run starts a fresh engine by itself
+    monkeypatch.setenv("DACON_ENGINE_PYTHON", PY)
     assert bpy.ops.dacon.colorize_shot(strip="line") == {"FINISHED"}
     assert engine.current_client().pid != old.pid
-    assert results.result_strip(scene, strip) is not None
+    assert bpy.context.window_manager.dacon_job.done == N
+
+
+def test_engine_that_exits_at_once_is_named(addon: Any, art: dict[str, Any], tmp_path: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    _shot(tmp_path, art)
+    monkeypatch.setenv("DACON_ENGINE_PYTHON", "/usr/bin/true")
+    with pytest.raises(RuntimeError, match=r"/usr/bin/true: the engine exited at once "
+                                           r"\(exit code 0\) and printed nothing"):
+        bpy.ops.dacon.colorize_shot(strip="line")
+    broken = fake_python(tmp_path / "fake", FAKE_STDERR="venv broken: libtorch missing",
+                         FAKE_EXIT="3")
+    monkeypatch.setenv("DACON_ENGINE_PYTHON", broken)
+    job = jobs.start_colorize(bpy.context.scene, compat.find_strip(bpy.context.scene, "line"))
+    job.wait(30)
+    assert job.error == f"{broken}: the engine exited at once (exit code 3): venv broken: " \
+                        "libtorch missing"
 
 
 def test_missing_interpreter_and_bad_image_are_reported(addon: Any, art: dict[str, Any],
@@ -325,12 +365,25 @@ def test_fixed_frame_as_reference_propagates_to_the_rest(addon: Any, art: dict[s
     assert np.array_equal(read_png(out / "references" / "line_0002.png"), fixed)
     assert bpy.ops.dacon.use_frame_as_reference(strip="line") == {"FINISHED"}
     assert len(shot.references) == 2  # the same frame again: refreshed, not added twice
+    again, added = jobs.use_frame_as_reference(scene, strip)
+    assert again == shot.references[1] and added is False  # "refreshed", not "added"
+
+    # a review made before the fix: its highlights must not outlive the frames they judged
+    review = _run(jobs.start_review(scene, strip))
+    assert review.state == jobs.DONE, review.error
+    stale = out / "review" / "line_0003.png"
+    magenta = np.zeros((96, 96, 4), np.uint8)
+    magenta[:] = (255, 0, 255, 255)
+    write_png(stale, magenta)
 
     job = jobs.colorize_from_here(scene, strip)
     assert job.request["frames"] == "2-3" and job.request["overwrite"] is True
     _run(job)
     assert job.state == jobs.DONE, job.error
     assert job.result["frames_done"] == 2
+    assert job.message.endswith("; review updated")
+    assert not np.array_equal(read_png(stale), magenta)  # made again for the new colors
+    assert compat.active_strip(scene) == results.result_strip(scene, strip)
     for n in (3,):
         now = read_png(out / f"line_{n:04d}.png")
         p = shot_art.points(n)

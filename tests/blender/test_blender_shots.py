@@ -135,6 +135,19 @@ def test_reference_operators_add_remove_reorder(addon: Any, frames: list[Path],
     assert names() == ["a.png", "b.png", "c.png"]
     assert shot.references[0].color_path == "//refs/a.png"  # stored relative to the .blend
     assert shot.active_reference == 2
+    # its line art is stored the same way as the colored image (relative, or both absolute)
+    line = write_png(tmp_path / "refs" / "d_line.png", (0, 0, 0, 1))
+    assert bpy.ops.dacon.reference_add_file(filepath=str(paths[0]), line_path=str(line)) \
+        == {"FINISHED"}
+    assert (shot.references[3].color_path, shot.references[3].line_path) == \
+        ("//refs/a.png", "//refs/d_line.png")
+    assert bpy.ops.dacon.reference_add_file(filepath=str(paths[0]), line_path=str(line),
+                                            relative_path=False) == {"FINISHED"}
+    assert (shot.references[4].color_path, shot.references[4].line_path) == \
+        (str(paths[0]), str(line))
+    bpy.ops.dacon.reference_remove(index=4)
+    bpy.ops.dacon.reference_remove(index=3)
+    shot.active_reference = 2
 
     assert bpy.ops.dacon.reference_move(direction="UP") == {"FINISHED"}
     assert names() == ["a.png", "c.png", "b.png"] and shot.active_reference == 1
