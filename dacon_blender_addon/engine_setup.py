@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import os
 import queue
+import re
 import shlex
 import subprocess
 import sys
+import textwrap
 import threading
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 ADDON_DIR = Path(__file__).resolve().parent
 
@@ -43,14 +46,31 @@ def setup_commands(base_python: str, venv_dir: str | os.PathLike[str],
     return steps
 
 
+# lines that say why a step failed (pip's "ERROR: ...", a Python exception), best first
+_CAUSES = (re.compile(r"^ERROR:"), re.compile(r"^\w*(Error|Exception)\b.*:"),
+           re.compile(r"\berror\b", re.IGNORECASE))
+
+
+def failure_cause(lines: Sequence[str]) -> str:
+    """The line of a failed step's output that says why (else its last non-empty line)."""
+    text = [line.strip() for line in lines if line.strip() and not line.startswith("$ ")]
+    for pattern in _CAUSES:
+        found = [line for line in text if pattern.search(line)]
+        if found:
+            return found[0] if pattern is _CAUSES[0] else found[-1]
+    return text[-1] if text else ""
+
+
 class SetupJob:
     """A sequence of commands run one after another in child processes, polled without blocking.
 
-    ``state`` is "running", "done" or "failed"; ``lines`` holds the output so far and ``error``
-    a one-line reason on failure.
+    ``state`` is "running", "done" or "failed"; ``lines`` holds the output so far, ``error`` a
+    one-line reason on failure and ``cause`` the output line that says why. With ``log_path``
+    the whole output also goes to that file (the UI names it).
     """
 
-    def __init__(self, steps: Sequence[Sequence[str]], *, env: dict[str, str] | None = None) -> None:
+    def __init__(self, steps: Sequence[Sequence[str]], *, env: dict[str, str] | None = None,
+                 log_path: str | os.PathLike[str] | None = None) -> None:
         if not steps:
             raise ValueError("no set-up steps")
         self.steps = [list(s) for s in steps]
@@ -58,7 +78,14 @@ class SetupJob:
         self.step = 0
         self.state = "running"
         self.error = ""
+        self.cause = ""
         self.lines: list[str] = []
+        self.log_path = None if log_path is None else Path(log_path)
+        self._log: Any = None
+        if self.log_path is not None:
+            self.log_path.parent.mkdir(parents=True, exist_ok=True)
+            self._log = open(self.log_path, "w", encoding="utf-8")  # noqa: SIM115 - kept open
+        self._step_start = 0
         self._proc: subprocess.Popen[str] | None = None
         self._queue: queue.SimpleQueue[str | None] = queue.SimpleQueue()
         self._start_step()
@@ -80,7 +107,8 @@ class SetupJob:
 
     def _start_step(self) -> None:
         cmd = self.steps[self.step]
-        self.lines.append("$ " + " ".join(shlex.quote(c) for c in cmd))
+        self._step_start = len(self.lines)
+        self._keep(["$ " + " ".join(shlex.quote(c) for c in cmd)])
         try:
             self._proc = subprocess.Popen(
                 cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
@@ -100,6 +128,13 @@ class SetupJob:
         self.state = "failed"
         self.error = message
         self._proc = None
+        self._keep([f"set-up failed: {message}"])
+        self._close_log()
+
+    def _close_log(self) -> None:
+        if self._log is not None:
+            self._log.close()
+            self._log = None
 
     def poll(self) -> list[str]:
         """Collect new output, advance to the next step when one ends; returns the new lines."""
@@ -114,14 +149,16 @@ class SetupJob:
                 continue
             rc = self._proc.wait()
             if rc != 0:
-                tail = next((s for s in reversed(new + self.lines) if s.strip()), "")
                 self._keep(new)
-                self._fail(f"step {self.step + 1} of {len(self.steps)} exited with {rc}: {tail}")
+                self.cause = failure_cause(self.lines[self._step_start:])
+                self._fail(f"step {self.step + 1} of {len(self.steps)} exited with {rc}: "
+                           f"{self.cause}")
                 return new
             self.step += 1
             if self.step == len(self.steps):
                 self.state = "done"
                 self._proc = None
+                self._close_log()
             else:
                 self._keep(new)
                 self._start_step()
@@ -130,6 +167,9 @@ class SetupJob:
 
     def _keep(self, new: list[str]) -> list[str]:
         self.lines.extend(new)
+        if self._log is not None and new:
+            self._log.write("".join(line + "\n" for line in new))
+            self._log.flush()
         return new
 
     def wait(self, timeout: float | None = None) -> str:
@@ -173,4 +213,24 @@ def start_setup(venv_dir: str | os.PathLike[str], *, online: bool, base_python: 
         if wheel is None:
             raise FileNotFoundError("the extension carries no dacon_engine wheel")
         packages = [str(wheel)]
-    return SetupJob(setup_commands(base_python or sys.executable, venv_dir, packages, pip_args))
+    return SetupJob(setup_commands(base_python or sys.executable, venv_dir, packages, pip_args),
+                    log_path=setup_log_path(venv_dir))
+
+
+def setup_log_path(venv_dir: str | os.PathLike[str]) -> Path:
+    """Where the set-up writes its whole output: ``<venv folder>-setup.log`` beside it."""
+    venv = Path(venv_dir)
+    return venv.with_name(venv.name + "-setup.log")
+
+
+def failure_lines(job: SetupJob, width: int = 90) -> list[str]:
+    """The failed set-up in a few short lines for the preferences: what failed, the line that
+    says why (wrapped, never cut), and where the whole output is."""
+    head = f"Set-up failed (step {job.step + 1} of {len(job.steps)})" if job.cause else \
+        f"Set-up failed: {job.error}"
+    lines = [head]
+    if job.cause:
+        lines += textwrap.wrap(job.cause, width) or [job.cause]
+    if job.log_path is not None:
+        lines.append(f"Full log: {job.log_path}")
+    return lines

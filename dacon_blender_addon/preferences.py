@@ -192,7 +192,8 @@ class DaconPreferences(bpy.types.AddonPreferences):
             col.label(text="Set-up needs online access (Preferences > System > Network)",
                       icon="INFO")
         if job is not None and job.state == "failed":
-            col.label(text=f"Set-up failed: {job.error[-120:]}", icon="ERROR")
+            for i, line in enumerate(engine_setup.failure_lines(job)):
+                col.label(text=line, icon="ERROR" if i == 0 else "BLANK1")
         for line in state.check_text.splitlines()[:12]:
             col.label(text=line)
         box = layout.box()

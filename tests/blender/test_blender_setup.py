@@ -59,6 +59,30 @@ def test_setup_failure_is_reported_in_one_line(tmp_path: Path) -> None:
     assert "\n" not in job.error
 
 
+def test_setup_failure_shows_the_cause_line_and_the_full_log(tmp_path: Path) -> None:
+    """pip's reason comes early and a long tail follows: the label shows the reason, whole."""
+    cause = ("ERROR: Could not find a version that satisfies the requirement torch>=2.1 "
+             "(from dacon-engine) (from versions: none)")
+    noise = "; ".join(f"print('  noise line {i} ' + 'x' * 40)" for i in range(30))
+    script = f"print('Collecting torch>=2.1'); print({cause!r}); {noise}; raise SystemExit(1)"
+    log = tmp_path / "logs" / "engine-venv-setup.log"
+    job = engine_setup.SetupJob([[sys.executable, "-c", "print('venv made')"],
+                                 [sys.executable, "-c", script]], log_path=log)
+    _poll_until_done(job)
+    assert job.state == "failed"
+    assert job.cause == cause
+    assert job.error == f"step 2 of 2 exited with 1: {cause}"
+    lines = engine_setup.failure_lines(job, width=60)
+    assert lines[0] == "Set-up failed (step 2 of 2)"
+    assert " ".join(lines[1:-1]) == cause and all(len(x) <= 60 for x in lines[1:-1])
+    assert lines[-1] == f"Full log: {log}"
+    text = log.read_text(encoding="utf-8")
+    assert "venv made" in text and cause in text and "noise line 29" in text
+    assert text.rstrip().endswith(f"set-up failed: {job.error}")
+    assert engine_setup.setup_log_path(tmp_path / "engine-venv") == \
+        tmp_path / "engine-venv-setup.log"
+
+
 def test_setup_refuses_offline_and_missing_python(tmp_path: Path) -> None:
     with pytest.raises(PermissionError, match="online access"):
         engine_setup.start_setup(tmp_path / "v", online=bool(bpy.app.online_access),
