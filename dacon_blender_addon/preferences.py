@@ -56,12 +56,19 @@ ENV_PYTHON = "DACON_ENGINE_PYTHON"
 
 def engine_python(prefs: Any | None) -> str:
     """The engine interpreter: the preference, else $DACON_ENGINE_PYTHON, else the set-up venv's."""
+    return engine_python_source(prefs)[0]
+
+
+def engine_python_source(prefs: Any | None) -> tuple[str, str]:
+    """:func:`engine_python` and where it came from, in words ("" and "" when none is set)."""
     if prefs is not None and prefs.python:
-        return str(bpy.path.abspath(prefs.python))
+        return str(bpy.path.abspath(prefs.python)), "the add-on preferences' Engine Python"
     if os.environ.get(ENV_PYTHON):
-        return os.environ[ENV_PYTHON]
+        return os.environ[ENV_PYTHON], f"${ENV_PYTHON}"
     candidate = engine_setup.venv_python(default_venv_dir())
-    return str(candidate) if candidate.is_file() else ""
+    if candidate.is_file():
+        return str(candidate), "the venv made by Set Up Engine"
+    return "", ""
 
 
 def poll_setup(prefs: Any | None) -> bool:

@@ -5,6 +5,9 @@ In Blender:
                                                        [--python ENGINE_PYTHON] [--no-save]
 With Blender as a Python module (PyPI ``bpy``):
     python scripts/dacon_batch.py shot.blend [the same options]
+(the module does not read Blender's user preferences by itself: this script reads them, so
+the installed extension and its Engine Python are used as in Blender; ``--factory-prefs``
+skips them).
 
 Every shot (a line-art strip made a DACoN shot, in any scene) is colorized in turn, or only
 ``--shot NAME``; its result strip is added or updated and the .blend saved (``--no-save``
@@ -13,7 +16,8 @@ the engine's message to stderr, the other shots still run, and the exit status i
 
 The add-on is the enabled/installed extension when there is one, else the copy beside this
 script. The engine interpreter is ``--python``, else the add-on preferences' Engine Python,
-else ``$DACON_ENGINE_PYTHON``, else the venv made by "Set Up Engine".
+else ``$DACON_ENGINE_PYTHON``, else the venv made by "Set Up Engine"; with none of them, or
+one that does not exist, the script stops before any shot with one line saying so.
 """
 
 from __future__ import annotations
@@ -50,7 +54,29 @@ def parse_args(in_blender: bool, argv: list[str]) -> argparse.Namespace:
     p.add_argument("--python", help="engine interpreter (a Python with dacon_engine and torch)")
     p.add_argument("--no-save", action="store_true", help="do not save the .blend afterwards")
     p.add_argument("--timeout", type=float, default=None, help="seconds per shot (default: none)")
+    if not in_blender:
+        p.add_argument("--factory-prefs", action="store_true",
+                       help="do not read Blender's user preferences (installed extension, "
+                            "its Engine Python)")
     return p.parse_args(argv)
+
+
+def engine_interpreter(addon: ModuleType, args: argparse.Namespace) -> tuple[str, str] | None:
+    """The engine interpreter and where it came from; None (after one error line) when none
+    is set or it is not a file."""
+    prefs_mod = importlib.import_module(addon.__name__ + ".preferences")
+    if args.python:
+        python, source = args.python, "--python"
+    else:
+        python, source = prefs_mod.engine_python_source(prefs_mod.get_preferences())
+    if not python:
+        fail("no engine interpreter: pass --python ENGINE_PYTHON, set Engine Python in the "
+             f"add-on's preferences, or set ${prefs_mod.ENV_PYTHON}")
+        return None
+    if not os.path.isfile(python):
+        fail(f"{python}: no such engine interpreter (from {source})")
+        return None
+    return python, source
 
 
 def find_addon(bpy: Any) -> tuple[ModuleType, bool]:
@@ -101,6 +127,11 @@ def colorize_shots(bpy: Any, addon: ModuleType, args: argparse.Namespace) -> int
     if not todo:
         fail(f"no DACoN shots in {bpy.data.filepath} (make a line-art strip a shot first)")
         return 1
+    found = engine_interpreter(addon, args)
+    if found is None:
+        return 1
+    python, source = found
+    say(f"engine: {python} (from {source})")
 
     failed = 0
     changed = False
@@ -109,13 +140,13 @@ def colorize_shots(bpy: Any, addon: ModuleType, args: argparse.Namespace) -> int
             label = strip.name if len(bpy.data.scenes) == 1 else f"{scene.name}/{strip.name}"
             try:
                 job = jobs.start_colorize(scene, strip, frames=args.frames, resume=args.resume,
-                                          python=args.python)
+                                          python=python)
             except shots_mod.ShotError as ex:
                 fail(f"{label}: {ex}")
                 failed += 1
                 continue
             say(f"{label}: colorizing {len(job.request['targets'])} frames into "
-                f"{job.request['out']} (engine: {job.python})")
+                f"{job.request['out']}")
 
             def progress(_job: Any, ev: dict, label: str = label) -> None:
                 if ev.get("type") == "progress" and ev.get("total"):
@@ -159,6 +190,8 @@ def main() -> int:
         if not os.path.isfile(args.blend):
             fail(f"{args.blend}: no such .blend file")
             return 1
+        if not args.factory_prefs:  # as Blender does at start: add-ons and their settings
+            bpy.ops.wm.read_userpref()
         bpy.ops.wm.open_mainfile(filepath=os.path.abspath(args.blend))
     elif not bpy.data.filepath:
         fail("open a .blend first: blender -b shot.blend -P dacon_batch.py -- ...")

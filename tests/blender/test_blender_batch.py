@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -21,12 +22,14 @@ if not ENGINE_PYTHON.is_file():
 SCRIPT = ROOT / "scripts" / "dacon_batch.py"
 
 
-def _batch(*args: str, env_python: bool = False) -> subprocess.CompletedProcess[str]:
-    env = None
+def _batch(*args: str, env_python: bool = False, home: Path | None = None
+           ) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ)
+    env.pop("DACON_ENGINE_PYTHON", None)
     if env_python:
-        import os
-
-        env = dict(os.environ, DACON_ENGINE_PYTHON=str(ENGINE_PYTHON))
+        env["DACON_ENGINE_PYTHON"] = str(ENGINE_PYTHON)
+    if home is not None:  # another user's Blender settings
+        env.update(HOME=str(home), BLENDER_USER_RESOURCES=str(home / "blender"))
     return subprocess.run([sys.executable, str(SCRIPT), *args], capture_output=True, text=True,
                           timeout=600, env=env)
 
@@ -83,3 +86,48 @@ def test_batch_colorizes_a_shot_and_reports_a_broken_one(addon: Any, tmp_path: P
     proc = _batch(str(blend), "--shot", "nope")
     assert proc.returncode == 1
     assert "no shot named 'nope'" in proc.stderr and "shots: broken, good" in proc.stderr
+
+
+SET_PREFS = """
+import sys, bpy
+bpy.ops.extensions.package_install_files(filepath=sys.argv[1], repo="user_default",
+                                         enable_on_install=True)
+name = next(k for k in bpy.context.preferences.addons.keys() if k.endswith("dacon_blender_addon"))
+bpy.context.preferences.addons[name].preferences.python = sys.argv[2]
+bpy.ops.wm.save_userpref()
+"""
+
+
+def test_batch_in_the_bpy_module_uses_the_engine_python_preference(
+        addon: Any, tmp_path: Path, extension_zip: Path) -> None:
+    art = shot_art.make_art(tmp_path / "art", frames=3)
+    blend = _blend(tmp_path, art)
+    bare = tmp_path / "bare-home"
+    bare.mkdir()
+    proc = _batch(str(blend), "--shot", "good", home=bare)  # no interpreter anywhere
+    assert proc.returncode == 1
+    assert proc.stderr.strip().splitlines()[-1] == (
+        "dacon: error: no engine interpreter: pass --python ENGINE_PYTHON, set Engine Python "
+        "in the add-on's preferences, or set $DACON_ENGINE_PYTHON")
+    assert "(engine: )" not in proc.stdout and "colorizing" not in proc.stdout
+    proc = _batch(str(blend), "--python", str(tmp_path / "nope"), home=bare)
+    assert proc.returncode == 1
+    assert proc.stderr.strip().splitlines()[-1] == \
+        f"dacon: error: {tmp_path / 'nope'}: no such engine interpreter (from --python)"
+
+    # a user whose installed extension has Engine Python set, as Blender saved it
+    home = tmp_path / "user-home"
+    home.mkdir()
+    env = dict(os.environ, HOME=str(home), BLENDER_USER_RESOURCES=str(home / "blender"))
+    env.pop("DACON_ENGINE_PYTHON", None)
+    subprocess.run([sys.executable, "-c", SET_PREFS, str(extension_zip), str(ENGINE_PYTHON)],
+                   check=True, capture_output=True, env=env, timeout=300)
+    proc = _batch(str(blend), "--shot", "good", "--no-save", home=home)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    lines = proc.stdout.splitlines()
+    assert any(line.startswith("dacon: add-on bl_ext.user_default.dacon_blender_addon ")
+               for line in lines)
+    assert f"dacon: engine: {ENGINE_PYTHON} (from the add-on preferences' Engine Python)" in lines
+    assert any(line.startswith("dacon: good: colorized 3 frames") for line in lines)
+    proc = _batch(str(blend), "--shot", "good", "--no-save", "--factory-prefs", home=home)
+    assert proc.returncode == 1 and "no engine interpreter" in proc.stderr
