@@ -272,6 +272,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="after training, write a shipping checkpoint here")
     p.add_argument("--quiet", action="store_true")
 
+    p = sub.add_parser("farm", help="plan a shot's farm chunks or run one farm task's "
+                                    "chunks (see docs/farm.md)")
+    from .farm import add_arguments as add_farm_arguments
+
+    add_farm_arguments(p, _int_at_least)
+
     p = sub.add_parser("demo", help="colorize the bundled sample clip and write a contact sheet")
     p.add_argument("--out", type=Path, default=Path("dacon_demo_out"))
     _add_model_args(p)
@@ -446,6 +452,12 @@ def _cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_farm(args: argparse.Namespace) -> int:
+    from .farm import main as farm_main
+
+    return farm_main(args)
+
+
 COMMANDS = {
     "colorize": _cmd_colorize,
     "segment": _cmd_segment,
@@ -459,6 +471,7 @@ COMMANDS = {
     "palette": _cmd_palette,
     "recolor": _cmd_recolor,
     "doctor": _cmd_doctor,
+    "farm": _cmd_farm,
 }
 
 if __name__ == "__main__":  # pragma: no cover
