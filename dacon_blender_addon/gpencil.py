@@ -655,39 +655,16 @@ def colorize_object(scene: Any, obj: Any, *, python: str = "", client: Any = Non
                     timeout: float = 3600.0) -> dict:
     """Render, colorize and write back one Grease Pencil object, with its ``dacon_gp`` settings.
 
-    Returns counts and seconds per step (render, colorize, trace, fills, plane).
+    Runs :class:`gp_job.GPJob` to its end (everything is checked before the first render;
+    without ``client`` the session's engine for ``python`` is used). Returns counts and
+    seconds per step (render, colorize, trace, fills, plane); GPError when it failed.
     """
-    if not cg.is_gp_object(obj):
-        raise GPError(f"'{getattr(obj, 'name', obj)}' is not a Grease Pencil object")
-    settings = obj.dacon_gp
-    if not settings.write_fills and not settings.write_plane:
-        raise GPError("choose fills, a plane or both to write the colors back")
-    work = resolve_dir(settings.output_dir or default_output_dir(obj))
-    plan = plan_frames(scene, obj, settings.frames == "KEYS")
-    pct = int(settings.resolution_percentage)
-    t0 = time.perf_counter()
-    refs = reference_sheets(scene, obj, work, pct)
-    lines = render_line_art(scene, obj, plan.rendered, work / "line", pct)
-    t1 = time.perf_counter()
-    eng = run_engine([p for _f, p in lines], refs, work / "color", python=python, client=client,
-                     gap_radius=int(settings.gap_radius), epsilon=float(settings.epsilon),
-                     timeout=timeout)
-    report: dict[str, Any] = {"frames": len(plan.frames), "rendered": len(plan.rendered),
-                              "seconds": {"render": t1 - t0, **eng["seconds"]},
-                              "output": str(work)}
-    if settings.write_fills:
-        fills = write_fills(scene, obj, plan, work / "color")
-        report["fills"] = fills
-        report["seconds"]["fills"] = fills["seconds"]
-    else:
-        remove_fills(obj)
-    if settings.write_plane:
-        t2 = time.perf_counter()
-        report["plane"] = write_plane(scene, obj, plan, work / "color", work / "plane").name
-        report["seconds"]["plane"] = time.perf_counter() - t2
-    else:
-        remove_plane(obj)
-    return report
+    from . import gp_job
+
+    job = gp_job.start(scene, obj, python=python, client=client).wait(timeout)
+    if job.error is not None or job.state != "done":
+        raise GPError(job.message)
+    return job.report
 
 
 def clear_results(obj: Any) -> dict[str, bool]:

@@ -28,7 +28,7 @@ STARTING, RUNNING, DONE, CANCELLED, FAILED = "starting", "running", "done", "can
 FINAL = (DONE, CANCELLED, FAILED)
 REFERENCES_DIR = "references"  # inside the output folder: frames fixed by the artist
 
-ACTIVE: list["ShotJob"] = []  # unfinished jobs of this session, oldest first
+ACTIVE: list[Any] = []  # unfinished jobs of this session (ShotJob, gp_job.GPJob), oldest first
 
 
 def engine_options(prefs: Any | None = None, python: str | None = None) -> dict[str, Any]:
@@ -239,8 +239,9 @@ class ShotJob:
         return True
 
 
-def publish(job: ShotJob) -> None:
-    """Mirror the job into ``WindowManager.dacon_job`` (panel, status bar) and redraw."""
+def publish(job: Any) -> None:
+    """Mirror a job (a ShotJob or a GPJob) into ``WindowManager.dacon_job`` (panel, status
+    bar) and redraw."""
     wm = getattr(bpy.context, "window_manager", None)
     status = getattr(wm, "dacon_job", None)
     if status is None:
@@ -254,7 +255,7 @@ def publish(job: ShotJob) -> None:
     status.message = job.message[:1000]
     for window in getattr(wm, "windows", ()):
         for area in window.screen.areas:
-            if area.type == "SEQUENCE_EDITOR":
+            if area.type in ("SEQUENCE_EDITOR", "VIEW_3D"):
                 area.tag_redraw()
 
 

@@ -1,7 +1,8 @@
 """Grease Pencil colorization: settings on the object, thin operators, a 3D-view panel.
 
-The work is done by :mod:`gpencil` functions; these operators only resolve the active
-object and the engine interpreter and report errors in one line.
+The work is done by :mod:`gpencil` functions driven by :class:`gp_job.GPJob`; these operators
+only resolve the active object and the engine interpreter, follow the job (modal from the UI:
+one step per timer tick, Esc or the panel's cancel button stops it) and report in one line.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from typing import Any
 
 import bpy
 
-from . import compat, compat_gpencil, engine, gpencil
+from . import compat, compat_gpencil, gp_job, gpencil, jobs
 from .compat import OperatorResult
 from .preferences import engine_python, get_preferences
 
@@ -80,26 +81,64 @@ class DACON_OT_gp_colorize(bpy.types.Operator):
     bl_label = "Colorize Grease Pencil"
     bl_options = {"REGISTER", "UNDO"}
 
+    _job: Any = None
+    _timer: Any = None
+
     @classmethod
     def poll(cls, context: Any) -> bool:
         return _poll_gp(context)
 
-    def execute(self, context: Any) -> OperatorResult:
+    def _begin(self, context: Any) -> gp_job.GPJob | None:
         try:
             obj = _active_gp(context)
-            # the sequencer's session engine: started once, model kept loaded between jobs
-            client = engine.session_client(engine_python(get_preferences(context)))
-            report = gpencil.colorize_object(context.scene, obj, client=client)
+            # the session's engine: started once, model kept loaded between jobs
+            return gp_job.start(context.scene, obj,
+                                python=engine_python(get_preferences(context)))
         except gpencil.GPError as ex:
             self.report({"ERROR"}, str(ex))
+            return None
+
+    def execute(self, context: Any) -> OperatorResult:
+        """Run the job to its end (scripts and background mode)."""
+        job = self._begin(context)
+        if job is None:
             return {"CANCELLED"}
-        except Exception as ex:  # noqa: BLE001 - engine errors, shown in one line
-            self.report({"ERROR"}, engine.error_message(ex))
+        return self._ended(job.wait())
+
+    def invoke(self, context: Any, event: Any) -> OperatorResult:
+        """From the UI: one step per timer tick, progress in the status bar, Esc cancels."""
+        if bpy.app.background or context.window is None:
+            return self.execute(context)
+        job = self._begin(context)
+        if job is None:
             return {"CANCELLED"}
-        fills = report.get("fills", {})
-        self.report({"INFO"}, f"colorized {report['rendered']} drawings of '{obj.name}'"
-                    + (f": {fills['strokes']} fill strokes" if fills else ""))
-        return {"FINISHED"}
+        self._job = job
+        wm = context.window_manager
+        self._timer = wm.event_timer_add(0.1, window=context.window)
+        wm.modal_handler_add(self)
+        return {"RUNNING_MODAL"}
+
+    def modal(self, context: Any, event: Any) -> OperatorResult:
+        job = self._job
+        if event.type == "ESC" and event.value == "PRESS":
+            job.cancel()
+        elif event.type != "TIMER":
+            return {"PASS_THROUGH"}
+        job.update()
+        if context.workspace is not None:
+            hint = "" if job.cancelling else "  (Esc: cancel)"
+            context.workspace.status_text_set(None if job.done else job.status_text() + hint)
+        if not job.done:
+            return {"RUNNING_MODAL"} if event.type == "ESC" else {"PASS_THROUGH"}
+        context.window_manager.event_timer_remove(self._timer)
+        return self._ended(job)
+
+    def _ended(self, job: gp_job.GPJob) -> OperatorResult:
+        if job.state == jobs.DONE:
+            self.report({"INFO"}, job.message)
+            return {"FINISHED"}
+        self.report({"WARNING"} if job.state == jobs.CANCELLED else {"ERROR"}, job.message)
+        return {"CANCELLED"}
 
 
 class DACON_OT_gp_clear(bpy.types.Operator):
@@ -212,7 +251,21 @@ class DACON_PT_gpencil(bpy.types.Panel):
         row.prop(settings, "write_fills", toggle=True)
         row.prop(settings, "write_plane", toggle=True)
         col.prop(settings, "output_dir")
-        layout.operator(DACON_OT_gp_colorize.bl_idname, icon="BRUSH_DATA")
+        job = gp_job.job_for(context.active_object)
+        if job is not None:
+            row = layout.row(align=True)
+            if hasattr(row, "progress"):
+                row.progress(factor=job.fraction, type="BAR", text=job.status_text())
+            else:
+                row.label(text=job.status_text())
+            row.operator("dacon.cancel_job", text="", icon="CANCEL")
+        else:
+            layout.operator(DACON_OT_gp_colorize.bl_idname, icon="BRUSH_DATA")
+            status = getattr(context.window_manager, "dacon_job", None)
+            if status is not None and status.kind == gp_job.KIND and \
+                    status.shot == context.active_object.name and status.message:
+                icon = "ERROR" if status.state == jobs.FAILED else "INFO"
+                layout.label(text=status.message[:120], icon=icon)
         layout.operator(DACON_OT_gp_clear.bl_idname, icon="TRASH")
 
 

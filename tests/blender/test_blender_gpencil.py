@@ -18,8 +18,10 @@ import numpy as np
 import pytest
 
 import gp_scene as G
+from fake_engine_python import fake_python
+
 from dacon_blender_addon import compat_gpencil as cg
-from dacon_blender_addon import gpencil
+from dacon_blender_addon import gp_job, gpencil
 
 ROOT = Path(__file__).resolve().parents[2]
 ENGINE_PYTHON = ROOT / ".venv" / "bin" / "python"
@@ -284,3 +286,73 @@ def test_operator_runs_through_the_session_engine(addon, tmp_path, monkeypatch):
         session.stop_all()
     layer = cg.find_layer(obj.data, gpencil.FILL_LAYER)
     assert cg.stroke_count(cg.frame_at(layer, 1)) == 1
+
+
+def test_job_checks_everything_before_rendering(addon, tmp_path):
+    """A missing reference file, an unwritable folder, a filled frame without a drawing or no
+    interpreter are refused at once, naming the problem, with nothing rendered."""
+    scene, obj = G.make_scene(G.small_face()[:1], frames=3, size=SIZE)
+    s = obj.dacon_gp
+    s.output_dir = str(tmp_path / "out")
+    ref = s.references.add()
+    ref.source = "FILE"
+    ref.color_path = str(tmp_path / "keys" / "gone.png")
+    py = str(ENGINE_PYTHON)
+    with pytest.raises(gpencil.GPError, match=r"reference sheet 1: .*gone.png: no such colored "
+                                              r"image file"):
+        gp_job.start(scene, obj, python=py)
+    assert not (tmp_path / "out" / "line").exists()  # nothing rendered
+    ref.source = "FRAME"
+    ref.frame = 0  # before the first drawing (frame 1)
+    with pytest.raises(gpencil.GPError, match="reference sheet 1: 'Character' has no drawing "
+                                              "at frame 0"):
+        gp_job.start(scene, obj, python=py)
+    ref.frame = 1
+    (tmp_path / "a_file").write_text("not a folder")
+    s.output_dir = str(tmp_path / "a_file" / "out")
+    with pytest.raises(gpencil.GPError, match="a_file/out: cannot write the renders"):
+        gp_job.start(scene, obj, python=py)
+    s.output_dir = str(tmp_path / "out")
+    with pytest.raises(gpencil.GPError, match="no engine interpreter is set"):
+        gp_job.start(scene, obj, python="")
+    with pytest.raises(gpencil.GPError, match="nope/python: no such engine interpreter"):
+        gp_job.start(scene, obj, python=str(tmp_path / "nope" / "python"))
+    assert not (tmp_path / "out" / "line").exists() and not gp_job.jobs.ACTIVE
+
+
+def test_job_runs_in_steps_shows_progress_and_cancels(addon, tmp_path):
+    """One render per update (the modal timer's tick), then the engine polled; a cancel
+    while rendering or while the engine colorizes leaves the object as it was."""
+    scene, obj = G.make_scene(G.small_face(), frames=3, size=SIZE)
+    configure(obj, tmp_path / "out")
+    status = bpy.context.window_manager.dacon_job
+    job = gp_job.start(scene, obj, python=fake_python(tmp_path / "fake"))
+    assert gp_job.job_for(obj) is job and job.status_text() == "DACoN 'Character': rendering"
+    assert not job.update()  # the reference sheet (frame 1, filled by hand)
+    assert not job.update()  # line art of frame 1
+    assert job.progress == (2, 4) and status.running and status.kind == gp_job.KIND
+    assert job.status_text() == "DACoN 'Character': rendering 2/4"
+    assert [p.name for p in (tmp_path / "out" / "line").iterdir()] == ["0001.png"]
+    assert bpy.ops.dacon.cancel_job() == {"FINISHED"}  # the panel's cancel button
+    assert job.cancelling and status.message == "cancelling..."
+    assert job.update() and job.state == "cancelled"
+    assert job.message == ("cancelled while rendering (1/3 frames rendered); the object is "
+                           "unchanged")
+    assert len(list((tmp_path / "out" / "line").iterdir())) == 1  # no render after the cancel
+    assert cg.find_layer(obj.data, gpencil.FILL_LAYER) is None and gp_job.job_for(obj) is None
+
+    held = fake_python(tmp_path / "held", FAKE_HOLD_AFTER="1")
+    job = gp_job.start(scene, obj, python=held)
+    while not (job.phase == gp_job.COLORIZE and job.progress == (1, 3)):
+        assert not job.update(), job.message
+    assert 0.4 < job.fraction < 0.9
+    assert job.status_text() == "DACoN 'Character': colorizing 1/3"
+    job.cancel()
+    assert job.status_text() == "DACoN 'Character': cancelling..."
+    job.wait(30)
+    assert job.state == "cancelled" and job.error is None
+    assert job.message.startswith("cancelled after 1/3 frames; the object is unchanged")
+    assert cg.find_layer(obj.data, gpencil.FILL_LAYER) is None
+    assert status.state == "cancelled" and not status.running
+    from dacon_blender_addon import engine as session
+    session.stop_all()
