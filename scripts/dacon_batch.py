@@ -61,6 +61,11 @@ def parse_args(in_blender: bool, argv: list[str]) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
+def userpref_read_crashes(bpy: Any) -> bool:
+    """bpy 4.2 as a module segfaults in ``wm.read_userpref`` (4.5 and 5.x do not)."""
+    return not bpy.app.binary_path and tuple(bpy.app.version) < (4, 5, 0)
+
+
 def engine_interpreter(addon: ModuleType, args: argparse.Namespace) -> tuple[str, str] | None:
     """The engine interpreter and where it came from; None (after one error line) when none
     is set or it is not a file."""
@@ -70,8 +75,15 @@ def engine_interpreter(addon: ModuleType, args: argparse.Namespace) -> tuple[str
     else:
         python, source = prefs_mod.engine_python_source(prefs_mod.get_preferences())
     if not python:
-        fail("no engine interpreter: pass --python ENGINE_PYTHON, set Engine Python in the "
-             f"add-on's preferences, or set ${prefs_mod.ENV_PYTHON}")
+        import bpy
+
+        if userpref_read_crashes(bpy) and not args.factory_prefs:
+            fail(f"no engine interpreter: bpy {bpy.app.version_string} as a module cannot read "
+                 "Blender's preferences (it crashes there), so pass --python ENGINE_PYTHON or "
+                 f"set ${prefs_mod.ENV_PYTHON}")
+        else:
+            fail("no engine interpreter: pass --python ENGINE_PYTHON, set Engine Python in "
+                 f"the add-on's preferences, or set ${prefs_mod.ENV_PYTHON}")
         return None
     if not os.path.isfile(python):
         fail(f"{python}: no such engine interpreter (from {source})")
@@ -190,8 +202,8 @@ def main() -> int:
         if not os.path.isfile(args.blend):
             fail(f"{args.blend}: no such .blend file")
             return 1
-        if not args.factory_prefs:  # as Blender does at start: add-ons and their settings
-            bpy.ops.wm.read_userpref()
+        if not args.factory_prefs and not userpref_read_crashes(bpy):
+            bpy.ops.wm.read_userpref()  # as Blender does at start: add-ons, their settings
         bpy.ops.wm.open_mainfile(filepath=os.path.abspath(args.blend))
     elif not bpy.data.filepath:
         fail("open a .blend first: blender -b shot.blend -P dacon_batch.py -- ...")
