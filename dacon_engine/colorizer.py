@@ -61,10 +61,17 @@ def build_featurizer(model: str | os.PathLike | SegmentFeaturizer = "default",
     if os.fspath(model) == "baseline":
         from .baseline import GeometricBaseline
 
-        return GeometricBaseline()
-    from .model.registry import build_featurizer as build_model
+        feat: SegmentFeaturizer = GeometricBaseline()
+    else:
+        from .model.registry import build_featurizer as build_model
 
-    return build_model(os.fspath(model), device=device, dinov2_weights=dinov2_weights)
+        feat = build_model(os.fspath(model), device=device, dinov2_weights=dinov2_weights)
+    config = getattr(getattr(feat, "net", None), "config", None)
+    if dinov2_weights is not None and not getattr(config, "uses_dino", False):
+        raise DaconError(None, f"--dinov2-weights {dinov2_weights}: model "
+                               f"{os.fspath(model)!r} does not use DINOv2 (drop the option "
+                               "or pick a DINOv2 model: dacon models)")
+    return feat
 
 
 class Colorizer:
@@ -251,13 +258,15 @@ class Colorizer:
         if isinstance(target, SegmentedFrame):
             return target
         t0 = time.perf_counter()
-        frame = segment_frame(target, gap_radius=self.gap_radius, **self.line_kw)
+        frame = segment_frame(target, gap_radius=self.gap_radius, allow_empty=True,
+                              **self.line_kw)
         self._time("segment", time.perf_counter() - t0)
         return frame
 
     def colorize(self, targets: Sequence[Target], mode: str = "keyframe", *,
                  batch_size: int = 4, only: Collection[int] | None = None,
                  chain_seed: Callable[[int], Reference | None] | None = None,
+                 should_stop: Callable[[], bool] | None = None,
                  ) -> Iterator[FrameResult]:
         """Colorize ``targets``, yielding one FrameResult per frame as soon as it is done.
 
@@ -273,6 +282,10 @@ class Colorizer:
                      ``chain_seed(neighbour_index)`` may return that neighbour already
                      colored (e.g. read back from an earlier run's outputs); None starts the
                      chain from the references.
+        should_stop: asked before each network pass; when true, no further frame comes.
+        A target without any enclosed region (all line, e.g. a fade to black) comes back
+        with 0 segments (no network pass); as a chain neighbour it passes on the colors
+        its own neighbour gave it.
         Results come in processing order (frame order except in ``nearest`` mode).
         Stopping the iteration between frames is safe (cancel).
         """
@@ -283,9 +296,9 @@ class Colorizer:
             raise DaconError(None, f"batch size {batch_size}: must be 1 or more")
         base = self._bank()
         wanted = None if only is None else set(only)
-        order = [(i, nb) for i, nb in
-                 processing_order(targets, self.reference_names(), mode)
-                 if wanted is None or i in wanted]
+        full = processing_order(targets, self.reference_names(), mode)
+        neighbour_of = dict(full)
+        order = [(i, nb) for i, nb in full if wanted is None or i in wanted]
         done: dict[int, tuple[Bank, FrameGraph | None]] = {}  # colored frames, their graphs
         uses = Counter(nb for _, nb in order if nb is not None)  # to drop banks once used
         n_refs = len(self.reference_names())
@@ -294,15 +307,25 @@ class Colorizer:
             if refine else None
         base_mirror = self.mirror_bank_features()
 
+        def seed_bank(neighbour: int) -> tuple[Bank, FrameGraph | None] | None:
+            j: int | None = neighbour
+            while j is not None and chain_seed is not None:
+                seed = chain_seed(j)
+                if seed is None:
+                    return None
+                if seed.frame.n_segments > 0:
+                    return (_frame_bank(self.features([seed.frame])[0], seed.colors,
+                                        n_refs + j),
+                            frame_graph(seed.frame.labels, seed.frame.n_segments) if refine
+                            else None)
+                j = neighbour_of.get(j)  # an empty frame passes on its neighbour's colors
+            return None
+
         def chain_bank(neighbour: int) -> tuple[Bank | None, FrameGraph | None]:
             if neighbour not in done and chain_seed is not None:
-                seed = chain_seed(neighbour)
-                if seed is not None:
-                    done[neighbour] = (
-                        _frame_bank(self.features([seed.frame])[0], seed.colors,
-                                    n_refs + neighbour),
-                        frame_graph(seed.frame.labels, seed.frame.n_segments) if refine
-                        else None)
+                seeded = seed_bank(neighbour)
+                if seeded is not None:
+                    done[neighbour] = seeded
             bank, graph = done.get(neighbour, (None, None))
             uses[neighbour] -= 1
             if uses[neighbour] <= 0:  # memory stays flat in clip length
@@ -327,13 +350,22 @@ class Colorizer:
             for k, chunk in enumerate(chunks):
                 assert pending is not None
                 frames, frame_graphs = pending.result()
+                if should_stop is not None and should_stop():
+                    return
                 pending = loader.submit(load, chunks[k + 1]) if k + 1 < len(chunks) else None
-                feats = self.features(frames)
-                for (i, neighbour), frame, feat, graph in zip(chunk, frames, feats,
-                                                               frame_graphs):
+                drawn = [f for f in frames if f.n_segments > 0]  # empty frames: no network
+                feats = iter(self.features(drawn) if drawn else [])
+                for (i, neighbour), frame, graph in zip(chunk, frames, frame_graphs):
                     t0 = time.perf_counter()
                     prev, prev_graph = (None, None) if neighbour is None else \
                         chain_bank(neighbour)
+                    if frame.n_segments == 0:
+                        if mode != "keyframe" and uses[i] > 0 and prev is not None:
+                            done[i] = (prev, prev_graph)  # skipped as a seed
+                        yield FrameResult(frame, _empty_assignment(),
+                                          target_name(targets[i], i), i, None, False)
+                        continue
+                    feat = next(feats)
                     bank = base if prev is None else base.extend(prev)
                     sim = self.featurizer.similarity(feat, bank.features)
                     mirrored = False
@@ -370,6 +402,12 @@ def _without_images(ref: Reference) -> Reference:
     empty = SegmentedFrame(np.zeros((0, 0, 4), np.uint8), np.zeros((0, 0), np.int32),
                            ref.frame.n_segments, ref.frame.path, dict(ref.frame.line_art))
     return Reference(frame=empty, colors=ref.colors, name=ref.name, color_path=ref.color_path)
+
+
+def _empty_assignment() -> Assignment:
+    """The assignment of a frame with no segment."""
+    return Assignment(np.zeros((0, 4), np.uint8), np.zeros(0, np.float32),
+                      np.zeros(0, np.float32), np.zeros(0, np.int64), np.zeros(0, np.int64))
 
 
 def _frame_bank(features: torch.Tensor, colors: np.ndarray, source: int) -> Bank:

@@ -1,4 +1,5 @@
-"""File helpers: atomic writes, frame-number ordering, collecting inputs."""
+"""File helpers: atomic writes (and their leftovers), frame-number ordering, collecting
+inputs, outputs that would overwrite inputs."""
 
 from __future__ import annotations
 
@@ -15,6 +16,68 @@ from .errors import DaconError
 IMAGE_SUFFIXES = (".png", ".tga", ".tif", ".tiff", ".exr", ".jpg", ".jpeg", ".bmp", ".webp")
 
 _NUMBER = re.compile(r"(\d+)")
+# atomic_path's temp names: ".<stem>.<8 random>.tmp<suffix>" (older engines also made
+# temps of temps, "..<stem>.<r>.tmp.<r>.tmp<suffix>")
+_TEMP = re.compile(r"^\.+(?P<stem>.+?)\.[A-Za-z0-9_]{8}\.tmp(\.[A-Za-z0-9]+)?$")
+
+
+def is_temp_name(name: str) -> bool:
+    """Whether a file name is an atomic write's temp file (never an input or output)."""
+    return _TEMP.match(name) is not None
+
+
+def clear_stale_temps(folder: str | os.PathLike, stems: Iterable[str]) -> list[Path]:
+    """Remove the temp files of ``stems``' outputs in ``folder`` (left by a killed run;
+    call it only while holding those frames, see :mod:`outclaim`); the paths removed."""
+    wanted = set(stems)
+    removed = []
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return removed
+    for e in entries:
+        m = _TEMP.match(e.name) if e.name.startswith(".") else None
+        if m is None:
+            continue
+        stem = m["stem"]
+        while stem not in wanted and ".tmp" in stem:  # a temp of a temp
+            inner = _TEMP.match("." + stem + ".png")
+            if inner is None or inner["stem"] == stem:
+                break
+            stem = inner["stem"]
+        if stem in wanted and e.is_file(follow_symlinks=False):
+            with contextlib.suppress(OSError):
+                os.unlink(e.path)
+                removed.append(Path(e.path))
+    return removed
+
+
+def same_folder(a: str | os.PathLike, b: str | os.PathLike) -> bool:
+    """Whether two folders are one (resolved paths, or the same inode when both exist:
+    symlinks, case-insensitive file systems)."""
+    if Path(a).resolve() == Path(b).resolve():
+        return True
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def check_inputs_kept(inputs: Iterable[str | os.PathLike], out_dir: str | os.PathLike,
+                      out_names: Iterable[str], *, option: str = "--out") -> None:
+    """Refuse (DaconError naming both) when an output ``out_dir/<name>`` would replace one
+    of ``inputs`` (names compared without case: safe on case-insensitive disks)."""
+    names = {n.lower(): n for n in out_names}
+    folders: dict[Path, bool] = {}
+    for p in inputs:
+        p = Path(p)
+        parent = p.parent.resolve()
+        if parent not in folders:
+            folders[parent] = same_folder(parent, out_dir)
+        if folders[parent] and p.name.lower() in names:
+            raise DaconError(p, f"would be overwritten by this job's output "
+                                f"{Path(out_dir) / names[p.name.lower()]} (an input in the "
+                                f"{option} folder); choose another {option}")
 
 
 def frame_number(path: str | os.PathLike) -> int | None:
@@ -38,6 +101,7 @@ def list_images(folder: str | os.PathLike) -> list[Path]:
     folder = Path(folder)
     return sorted_by_frame(
         p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
+        and not is_temp_name(p.name)
     )
 
 
@@ -58,7 +122,8 @@ def collect_images(specs: Iterable[str | os.PathLike]) -> list[Path]:
         elif p.is_file():
             out.append(p)
         elif glob.has_magic(s):
-            found = [Path(g) for g in glob.glob(s) if Path(g).suffix.lower() in IMAGE_SUFFIXES]
+            found = [Path(g) for g in glob.glob(s) if Path(g).suffix.lower() in IMAGE_SUFFIXES
+                     and not is_temp_name(Path(g).name)]
             if not found:
                 raise DaconError(s, "pattern matches no image files")
             out.extend(found)

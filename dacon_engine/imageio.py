@@ -176,6 +176,15 @@ def write_png(path: str | os.PathLike, array: np.ndarray, *, overwrite: bool = T
 
     array: HxW (gray), HxWx3 (RGB) or HxWx4 (RGBA); uint8, or uint16 for 16-bit PNG.
     """
+    with atomic_path(path, overwrite=overwrite) as tmp:
+        write_png_to(tmp, array, name=path)
+
+
+def write_png_to(path: str | os.PathLike, array: np.ndarray, *,
+                 name: str | os.PathLike | None = None) -> None:
+    """Write PNG bytes straight to ``path`` (already a temp name: no temp of its own);
+    errors name ``name`` (default ``path``)."""
+    name = path if name is None else name
     a = np.asarray(array)
     if a.dtype not in (np.uint8, np.uint16):
         raise ValueError(f"write_png needs uint8 or uint16 pixels, got {a.dtype}")
@@ -189,17 +198,16 @@ def write_png(path: str | os.PathLike, array: np.ndarray, *, overwrite: bool = T
 
     bgr = a if a.ndim == 2 else (cv2.cvtColor(a, cv2.COLOR_RGB2BGR) if a.shape[2] == 3
                                  else cv2.cvtColor(a, cv2.COLOR_RGBA2BGRA))
-    with atomic_path(path, overwrite=overwrite) as tmp:
-        try:
-            ok, data = cv2.imencode(".png", np.ascontiguousarray(bgr), _png_params())
-        except cv2.error as e:
-            raise DaconError(path, f"cannot write PNG ({str(e).strip().splitlines()[-1]})") from None
-        if not ok:
-            raise DaconError(path, "cannot write PNG")
-        try:
-            tmp.write_bytes(data.tobytes())
-        except OSError as e:
-            raise DaconError(path, f"cannot write PNG ({e.strerror or e})") from None
+    try:
+        ok, data = cv2.imencode(".png", np.ascontiguousarray(bgr), _png_params())
+    except cv2.error as e:
+        raise DaconError(name, f"cannot write PNG ({str(e).strip().splitlines()[-1]})") from None
+    if not ok:
+        raise DaconError(name, "cannot write PNG")
+    try:
+        Path(path).write_bytes(data.tobytes())
+    except OSError as e:
+        raise DaconError(name, f"cannot write PNG ({e.strerror or e})") from None
 
 
 def composite_on_white(rgba: np.ndarray) -> np.ndarray:

@@ -26,8 +26,10 @@ MARGIN = 0.005 / SPREAD  # 0.005 in the default model's similarity units
 
 def mirrored_frame(frame: SegmentedFrame) -> SegmentedFrame:
     """``frame`` flipped left-right (line art and labels; same segment numbers)."""
-    return SegmentedFrame(np.ascontiguousarray(frame.line[:, ::-1]),
-                          np.ascontiguousarray(frame.labels[:, ::-1]), frame.n_segments,
+    # copies, not ascontiguousarray: a view of size 1 counts as contiguous and would
+    # keep its negative stride (torch.from_numpy refuses those)
+    return SegmentedFrame(frame.line[:, ::-1].copy(), frame.labels[:, ::-1].copy(),
+                          frame.n_segments,
                           frame.path, dict(frame.line_art))
 
 

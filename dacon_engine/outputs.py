@@ -251,9 +251,10 @@ def write_frame_outputs(out_dir: PathLike, stem: str, frame: SegmentedFrame,
     rgba = render_colors(frame, assignment.colors)
     names = [_ref_name(r) for r in references]
 
-    def write(fmt: str, tmp: Path) -> None:
+    def write(d: Path, tmp: Path) -> None:
+        fmt = d.suffix[1:]
         if fmt == "png":
-            imageio.write_png(tmp, rgba, overwrite=True)
+            imageio.write_png_to(tmp, rgba, name=d)
         elif fmt == "json":
             rec = frame_record(frame, assignment, model_name, names, palette=palette,
                                matching=matching)
@@ -274,7 +275,7 @@ def write_frame_outputs(out_dir: PathLike, stem: str, frame: SegmentedFrame,
             for d in dests:
                 tmp = stack.enter_context(atomic_path(d, overwrite=overwrite))
                 try:
-                    write(d.suffix[1:], tmp)
+                    write(d, tmp)
                 except DaconError:
                     raise
                 except OSError as e:

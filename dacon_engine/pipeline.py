@@ -1,8 +1,10 @@
 """File-level jobs behind the CLI and the engine service: inputs -> outputs on disk.
 
 A job checks everything it can before writing anything (inputs exist and decode, the
-output folder is writable, no output would be overwritten without ``overwrite``), then
-writes each frame's outputs atomically.
+output folder is writable, no output would be overwritten without ``overwrite`` and none
+ever replaces an input, no other live job writes the same frames there: see
+:mod:`outclaim`), then clears what a killed run left of its frames (temp files) and writes
+each frame's outputs atomically.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import collections
 import contextlib
 import os
 import time
+import weakref
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -22,10 +25,12 @@ from tqdm import tqdm
 
 from .colorizer import Colorizer, FrameResult
 from .errors import DaconError
-from .files import check_writable_dir, collect_images, frame_number
+from .files import (check_inputs_kept, check_writable_dir, clear_stale_temps, collect_images,
+                    frame_number, same_folder)
 from .frameranges import in_ranges, parse_frame_ranges
 from .frames import Reference
 from .matching import SegmentFeaturizer
+from .outclaim import Claim, claim_frames
 from .palette import Palette
 from .records import read_record, segment_array
 from .segments import check_gap_radius
@@ -49,6 +54,26 @@ def _check_outputs_free(out_dir: Path, stems: Sequence[str], formats: Sequence[s
             p = out_dir / (s + OUTPUT_SUFFIX[f])
             if p.exists():
                 raise DaconError(p, "already exists (use --overwrite to replace it)")
+
+
+def _check_inputs_kept(out: str | os.PathLike, targets: Sequence[Path],
+                       others: Sequence[str | os.PathLike], stems: Sequence[str],
+                       formats: Sequence[str], contact_sheet: bool = False) -> None:
+    """Refuse a job whose outputs could replace one of its inputs: the output folder is a
+    target's folder (colored frames would replace or mix with the line art), or an output
+    name is a reference, line or palette file there."""
+    seen: set[Path] = set()
+    for t in targets:
+        folder = Path(t).parent
+        if folder in seen:
+            continue
+        seen.add(folder)
+        if same_folder(folder, out):
+            raise DaconError(t, f"is a target in the output folder {out}: the colored frames "
+                                "would replace or mix with the line art; choose another "
+                                "--out")
+    names = [s + OUTPUT_SUFFIX[f] for s in stems for f in formats]
+    check_inputs_kept(others, out, names + (["contact_sheet.png"] if contact_sheet else []))
 
 
 def _preflight_images(paths: Sequence[Path], gap_radius: int = 0) -> None:
@@ -119,6 +144,12 @@ def _check_options(mode: str, formats: Sequence[str], gap_radius: int, batch_siz
                                "outputs and --overwrite replaces them; pick one")
 
 
+def _stderr_log(message: str) -> None:
+    import sys
+
+    print(f"dacon: {message}", file=sys.stderr, flush=True)
+
+
 @dataclass
 class JobSummary:
     """What a colorize job did (the CLI prints it; the service sends it as ``job_done``)."""
@@ -171,6 +202,12 @@ class ColorizeJob:
     workers: int = 1
     worker_settings: dict = field(default_factory=dict)
     palette: Palette | None = None
+    claim: Claim = field(default_factory=Claim)  # the frames of out_dir this job holds
+    claimed: list[str] = field(default_factory=list)
+    created_dir: bool = False  # out_dir did not exist: removed again if the run leaves it empty
+
+    def __post_init__(self) -> None:
+        weakref.finalize(self, self.claim.release)  # a job made but never run
 
     @classmethod
     def create(cls, targets: Sequence[str | os.PathLike], *, out: str | os.PathLike,
@@ -196,7 +233,13 @@ class ColorizeJob:
         """
         from .references import expand_reference_paths, find_clip_layout
 
-        fmts = tuple(dict.fromkeys(("json",) + tuple(str(f).lower() for f in formats)))
+        if not os.fspath(out).strip():
+            raise DaconError(None, "--out is empty: give the output folder")
+        wanted = tuple(str(f).lower() for f in formats)
+        fmts = tuple(dict.fromkeys(("json",) + wanted))
+        if not wanted:  # a JSON record alone is asked for as ["json"], never by omission
+            raise DaconError(None, "--format: no output format given (use png, exr or "
+                                   "png,exr)")
         _check_options(mode, fmts, gap_radius, batch_size, overwrite, resume)
         from .lineart import check_line_options
 
@@ -236,10 +279,16 @@ class ColorizeJob:
                               palette_tolerance=palette_tolerance,
                               strict_palette=strict_palette, graph_refine=graph_refine,
                               mirror=mirror, **line_kw)
+        stems = [t.stem for t in shot]
+        _check_inputs_kept(out, shot, [c for c, _ in pairs] + [ln for _, ln in pairs if ln]
+                           + ([palette.source] if palette is not None and palette.source
+                              else []), stems, fmts, contact_sheet)
         created = not Path(out).exists()
         out_dir = check_writable_dir(out)
+        claim = Claim()
         try:
-            stems = [t.stem for t in shot]
+            claimed = [stems[i] for i in chosen] + (["contact_sheet"] if contact_sheet else [])
+            claim = claim_frames(out_dir, claimed)
             _check_outputs_free(out_dir, stems, (), True)  # duplicate names collide
             resumed = []
             if resume:
@@ -254,7 +303,8 @@ class ColorizeJob:
                               [ln for _, ln in pairs if ln is not None], gap_radius)
             for c, ln in pairs:  # off-palette colors: reported (or refused) before any work
                 colorizer.check_palette(c, ln, name=str(c))
-        except DaconError:
+        except BaseException:  # a refusal, or Ctrl-C / SIGTERM during the checks
+            claim.release()
             if created:  # leave nothing behind: not even the folder this call made
                 with contextlib.suppress(OSError):
                     out_dir.rmdir()
@@ -270,7 +320,8 @@ class ColorizeJob:
                                     "overwrite": overwrite or resume,
                                     "palette": colorizer.palette,
                                     "graph_refine": graph_refine, "mirror": mirror},
-                   palette=colorizer.palette)
+                   palette=colorizer.palette, claim=claim, claimed=claimed,
+                   created_dir=created)
 
     @classmethod
     def from_cli(cls, args: argparse.Namespace) -> "ColorizeJob":
@@ -288,7 +339,7 @@ class ColorizeJob:
                           palette_tolerance=getattr(args, "palette_tolerance", None),
                           strict_palette=getattr(args, "strict_palette", False),
                           graph_refine=getattr(args, "graph_refine", True),
-                          mirror=getattr(args, "mirror", True))
+                          mirror=getattr(args, "mirror", True), log=_stderr_log)
 
     def _chain_seed(self, index: int) -> Reference | None:
         """Frame ``index`` as colored by an earlier run (its JSON record), or None."""
@@ -320,9 +371,32 @@ class ColorizeJob:
         """Load references, colorize the selected targets, write outputs; summarise.
 
         ``on_frame(result, paths, k, n)`` runs after frame k of n is written;
-        ``should_stop()`` is asked before each reference and after each frame (cancel:
-        finished frames stay, nothing partial is written).
+        ``should_stop()`` is asked before each reference, before each network pass and
+        before each frame's write (cancel: at most the frame being written finishes,
+        finished frames stay, nothing partial is left). Temp files a killed run left of
+        this job's frames are removed first; the claim on the frames ends with the run.
         """
+        try:
+            summary = self._run(on_frame, should_stop)
+        except BaseException:
+            self._drop_empty_dir()
+            raise
+        finally:
+            self.claim.release()
+        if summary.frames_done == 0:
+            self._drop_empty_dir()
+        return summary
+
+    def _drop_empty_dir(self) -> None:
+        """The output folder this job created, removed again while it holds nothing."""
+        if self.created_dir:
+            self.claim.release()
+            with contextlib.suppress(OSError):
+                self.out_dir.rmdir()
+
+    def _run(self, on_frame: FrameCallback | None,
+             should_stop: Callable[[], bool] | None) -> JobSummary:
+        clear_stale_temps(self.out_dir, self.claimed)
         t_start = time.perf_counter()
         stop = should_stop or (lambda: False)
         todo = list(range(len(self.targets))) if self.selected is None else list(self.selected)
@@ -375,7 +449,8 @@ class ColorizeJob:
 
         done, write_s = 0, 0.0
         results = self.colorizer.colorize(self.targets, self.mode, batch_size=self.batch_size,
-                                          only=todo, chain_seed=self._chain_seed)
+                                          only=todo, chain_seed=self._chain_seed,
+                                          should_stop=stop)
 
         def write(result: FrameResult) -> tuple[list[Path], float]:
             t = time.perf_counter()
@@ -394,6 +469,8 @@ class ColorizeJob:
         def settle() -> None:
             nonlocal done, write_s
             result, future = inflight.popleft()
+            if future.cancelled():  # stopped before its write began
+                return
             paths, seconds = future.result()
             write_s += seconds
             written.extend(str(p) for p in paths)
@@ -401,17 +478,20 @@ class ColorizeJob:
             if self.contact_sheet:
                 kept.append(result)
             bar.update(1)
+            self._note_empty(result)
             if on_frame is not None:
                 on_frame(result, paths, done, len(todo))
 
-        submitted = 0
         try:
             for result in results:
+                if stop():  # computed after the stop: not written
+                    break
                 inflight.append((result, writer.submit(write, result)))
-                submitted += 1
                 while len(inflight) > WRITES_IN_FLIGHT:
                     settle()
-                if submitted < len(todo) and stop():
+                if stop():
+                    for _, future in inflight:
+                        future.cancel()  # writes not begun are dropped
                     break
             while inflight:
                 settle()
@@ -439,9 +519,20 @@ class ColorizeJob:
                 else:
                     self.colorizer._time(stage, seconds)
             bar.update(1)
+            self._note_empty(wf)
             if on_frame is not None:
                 on_frame(wf, wf.paths, done, len(todo))  # type: ignore[arg-type]
         return done, write_s
+
+    def _note_empty(self, result: FrameResult | object) -> None:
+        """A warning for a frame without an enclosed region (written as its line art)."""
+        n = getattr(result, "n_segments", None)
+        if n is None:
+            n = result.frame.n_segments  # type: ignore[attr-defined]
+        if n == 0:
+            target = self.targets[result.index]  # type: ignore[attr-defined]
+            self.colorizer.log(f"{target}: no enclosed region (all line or blank); its PNG "
+                               "is the line art unchanged and its record has 0 segments")
 
     def _write_contact_sheet(self, results: list[FrameResult]) -> None:
         from .contact_sheet import make_contact_sheet
@@ -470,8 +561,10 @@ def segment_files(inputs: Sequence[str], out_dir: Path, *, gap_radius: int = 0,
     check_line_options(line_mode, trace_colors, line_colors)
 
     paths = collect_images(inputs)
-    out_dir = check_writable_dir(out_dir)
     stems = [p.stem for p in paths]
+    check_inputs_kept(paths, out_dir, [s + ".png" for s in stems]
+                      + ([s + "_preview.png" for s in stems] if preview else []))
+    out_dir = check_writable_dir(out_dir)
     _check_outputs_free(out_dir, stems, ["png"], overwrite)
     if preview:
         _check_outputs_free(out_dir, [s + "_preview" for s in stems], ["png"], overwrite)

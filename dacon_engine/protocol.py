@@ -12,6 +12,7 @@ same id. Control requests (``cancel``, ``shutdown``) act at once and produce no 
 from __future__ import annotations
 
 import json
+import reprlib
 from typing import Any
 
 PROTOCOL_VERSION = 1
@@ -104,6 +105,8 @@ def decode(line: bytes | str) -> dict:
         msg = json.loads(text)
     except json.JSONDecodeError as e:
         raise ProtocolError(f"not JSON ({e.msg} at column {e.colno})") from None
+    except RecursionError:
+        raise ProtocolError("JSON nested too deeply") from None
     if not isinstance(msg, dict):
         raise ProtocolError(f"expected a JSON object, got {type(msg).__name__}")
     return msg
@@ -134,12 +137,22 @@ def check_request(msg: dict) -> tuple[dict, list[str]]:
         if not isinstance(value, types) or (bool not in types and isinstance(value, bool)):
             want = " or ".join("null" if t is type(None) else _JSON_NAME.get(t, t.__name__)
                                for t in types)
-            raise ProtocolError(f"{kind}: field {name!r} must be {want}, got {value!r}")
+            raise ProtocolError(f"{kind}: field {name!r} must be {want}, got {shown(value)}")
         out[name] = value
     if kind == "colorize":
         _check_colorize(out)
     unknown = sorted(k for k in msg if k not in spec and k not in ("type", "id"))
     return out, unknown
+
+
+_SHOWN = reprlib.Repr()
+_SHOWN.maxlevel, _SHOWN.maxstring, _SHOWN.maxother = 2, 60, 60
+_SHOWN.maxlist = _SHOWN.maxdict = 4
+
+
+def shown(value: Any) -> str:
+    """A short repr of a request value for error messages (a huge field is not echoed)."""
+    return _SHOWN.repr(value)
 
 
 _JSON_NAME = {str: "a string", int: "an integer", float: "a number", bool: "true or false",

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import DaconError
-from .files import sorted_by_frame
+from .files import is_temp_name, same_folder, sorted_by_frame
 from .palette import Palette, load_palette, segment_names
 from .records import frame_labels, read_record
 
@@ -56,7 +56,7 @@ def plan_recolor(out_dir: PathLike, palette: PathLike | Palette) -> tuple[Palett
     if not out.is_dir():
         raise DaconError(out, "no such output folder")
     frames: list[_Frame] = []
-    for path in sorted_by_frame(out.glob("*.json")):
+    for path in sorted_by_frame(p for p in out.glob("*.json") if not is_temp_name(p.name)):
         rec = read_record(path)
         if rec is None:
             continue
@@ -64,8 +64,11 @@ def plan_recolor(out_dir: PathLike, palette: PathLike | Palette) -> tuple[Palett
         png_ok, exr_ok = png.is_file(), exr.is_file()
         if not png_ok and not exr_ok:
             raise DaconError(path, "has no colored PNG or EXR beside it to recolor")
+        src = (rec.get("frame") or {}).get("source")
+        if src and Path(src).name == png.name and same_folder(Path(src).parent, out):
+            raise DaconError(png, "is its own line art (the record's source): recoloring "
+                                  "would rewrite the line art; nothing was rewritten")
         if not exr_ok:
-            src = (rec.get("frame") or {}).get("source")
             if not src or not Path(src).is_file():
                 raise DaconError(png, "cannot tell its segments apart: no EXR beside it "
                                       f"(segment.id) and its line art {src!r} is gone")
@@ -88,7 +91,7 @@ def plan_recolor(out_dir: PathLike, palette: PathLike | Palette) -> tuple[Palett
 
 def _recolor_frame(f: _Frame, pal: Palette) -> list[Path]:
     from .files import atomic_path
-    from .imageio import read_image, srgb_to_linear, write_png
+    from .imageio import read_image, srgb_to_linear, write_png_to
     from .outputs import read_exr_header, read_exr_outputs, write_exr
 
     segs = sorted(f.record["segments"], key=lambda s: s["id"])
@@ -118,7 +121,7 @@ def _recolor_frame(f: _Frame, pal: Palette) -> list[Path]:
         if png.shape[:2] != labels.shape:
             raise DaconError(f.png, "size differs from its segments")
         png[fill] = rgba[fill]
-        writes.append((f.png, lambda tmp: write_png(tmp, png, overwrite=True)))
+        writes.append((f.png, lambda tmp: write_png_to(tmp, png, name=f.png)))
     if exr is not None and f.exr is not None:
         header = {k: v for k, v in read_exr_header(f.exr).items()
                   if isinstance(v, str) and k.startswith(("dacon_", "cryptomatte/"))}

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import DaconError
-from .files import sorted_by_frame
+from .files import is_temp_name, sorted_by_frame
 
 PathLike = str | os.PathLike
 RECORD_KEYS = {"segments", "n_segments", "frame"}
@@ -46,8 +46,8 @@ def record_paths(out_dir: PathLike) -> list[Path]:
     out = Path(out_dir)
     if not out.is_dir():
         raise DaconError(out, "no such output folder")
-    return sorted_by_frame(p for p in out.glob("*.json")
-                           if (p.with_suffix(".png").exists() or p.with_suffix(".exr").exists())
+    return sorted_by_frame(p for p in out.glob("*.json") if not is_temp_name(p.name)
+                           and (p.with_suffix(".png").exists() or p.with_suffix(".exr").exists())
                            and read_record(p) is not None)
 
 

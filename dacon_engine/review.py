@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import DaconError
-from .files import atomic_write_text
+from .files import atomic_write_text, check_inputs_kept
 from .records import frame_labels, read_record, record_paths, segment_array
 
 HIGHLIGHT = (255, 0, 255, 170)  # magenta, translucent
@@ -57,6 +57,16 @@ def review_frame(out_dir: Path, record_path: Path, threshold: float, review_dir:
             "low_fraction": round(pixels / max(1, int((labels > 0).sum())), 6)}
 
 
+def _check_review_dir(out_dir: Path, records: list[Path], rdir: Path) -> None:
+    """Refuse a review folder where a highlight would replace a colored frame, its record
+    or its line art."""
+    kept = [p for r in records for p in (r.with_suffix(".png"), r.with_suffix(".exr"), r)]
+    sources = [(read_record(r) or {}).get("frame", {}).get("source") for r in records]
+    kept += [Path(s) for s in sources if s]
+    check_inputs_kept(kept, rdir, [r.stem + ".png" for r in records] + ["review.json"],
+                      option="--review-dir")
+
+
 def review_shot(out_dir: PathLike, threshold: float = 0.5, review_dir: PathLike | None = None,
                 overwrite: bool = True) -> dict:
     """Review every colored frame in ``out_dir``; writes ``review_dir/review.json``.
@@ -69,6 +79,7 @@ def review_shot(out_dir: PathLike, threshold: float = 0.5, review_dir: PathLike 
     if not records:
         raise DaconError(out_dir, "holds no colorized frames (no <frame>.json records)")
     rdir = Path(review_dir) if review_dir is not None else out_dir / "review"
+    _check_review_dir(out_dir, records, rdir)
     frames = [review_frame(out_dir, r, threshold, rdir, overwrite) for r in records]
     worst = max(frames, key=lambda f: f["low_pixels"]) if frames else None
     summary = {"threshold": threshold, "review_dir": str(rdir), "frames": frames,

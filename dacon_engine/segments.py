@@ -383,9 +383,13 @@ def check_gap_radius(gap_radius: int, size: tuple[int, int] | None = None,
 def segment_line_art_details(rgba: np.ndarray, *, gap_radius: int = 0,
                              threshold: int = DEFAULT_THRESHOLD, min_region: int = 0,
                              line_mode: str = "auto", trace_colors=None, line_colors=None,
-                             path: str | os.PathLike | None = None, classes: bool = False
+                             path: str | os.PathLike | None = None, classes: bool = False,
+                             allow_empty: bool = False
                              ) -> tuple[np.ndarray, int, dict, np.ndarray | None]:
     """:func:`segment_line_art` plus (info, pixel classes).
+
+    A frame without any enclosed region (all line: black, a fade) is a DaconError unless
+    ``allow_empty`` (then 0 segments, every label 0).
 
     info: JSON-ready dict: ``line_mode`` used ("fixed"/"adaptive"), ``requested`` mode,
     ``threshold`` (fixed) or ``levels`` (adaptive: paper, noise, ink, strong, weak),
@@ -481,7 +485,7 @@ def segment_line_art_details(rgba: np.ndarray, *, gap_radius: int = 0,
             info["specks"] += int(speck.sum())
             info["speck_pixels"] += int(tx.size)
             sx, sy = np.concatenate([sx, tx]), np.concatenate([sy, ty])
-    if n == 0:
+    if n == 0 and not allow_empty:
         raise DaconError(path, "no regions found (the image is all line)")
     _check_count(n, path)
     cls = None

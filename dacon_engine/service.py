@@ -18,6 +18,7 @@ import os
 import platform
 import queue
 import resource
+import signal
 import sys
 import threading
 import time
@@ -27,7 +28,7 @@ from typing import IO, Any
 from . import __version__
 from .errors import DaconError
 from .protocol import (CONTROL_REQUESTS, PROTOCOL_VERSION, ProtocolError, check_request,
-                       decode, encode, event)
+                       decode, encode, event, shown)
 
 EXIT_GRACE_S = 1.0  # after stdin closes, how long a running frame may take to finish
 
@@ -37,6 +38,7 @@ class _Job:
         self.req = req
         self.id: str = req["id"]
         self.cancel = threading.Event()
+        self.ended = False  # its terminal event was sent (guarded by Service._lock)
 
 
 class Service:
@@ -55,6 +57,7 @@ class Service:
         self._closing = threading.Event()
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
+        self.signalled: int | None = None  # the signal that stopped the service
 
     # -- output ---------------------------------------------------------------------
     def emit(self, kind: str, rid: str | None = None, **fields: Any) -> None:
@@ -98,14 +101,27 @@ class Service:
         self._on_eof()
 
     def _handle_line(self, line: bytes) -> None:
+        try:
+            self._handle_request(line)
+        except Exception as e:  # noqa: BLE001 - whatever a line holds, the reader lives on
+            self._error(None, f"bad request: {type(e).__name__}: {shown(str(e))}", tb=False)
+
+    def _busy_id(self, rid: str | None) -> bool:
+        with self._lock:
+            return rid is not None and rid in self._jobs
+
+    def _handle_request(self, line: bytes) -> None:
         rid = None
         try:
             msg = decode(line)
             rid = msg.get("id") if isinstance(msg.get("id"), str) else None
             req, unknown = check_request(msg)
         except ProtocolError as e:
-            if line.strip():
-                self._error(rid, f"bad request: {e}")
+            if line.strip():  # a queued or running job's id would get a second terminal event
+                busy = self._busy_id(rid)
+                self._error(None if busy else rid, f"bad request: {e}"
+                            + (f" (its id {shown(rid)} belongs to a queued or running job)"
+                               if busy else ""))
             return
         if req["id"] is None:
             req["id"] = f"e{next(self._ids)}"
@@ -117,9 +133,13 @@ class Service:
             self._control(req)
             return
         with self._lock:
-            if req["id"] in self._jobs:
-                self._error(req["id"], f"a job with id {req['id']!r} is already queued or running")
-                return
+            busy = req["id"] in self._jobs
+        if busy:  # id null: the running job with this id gets no second terminal event
+            self.emit("error", None, message=f"{kind}: refused: a job with id "
+                      f"{shown(req['id'])} is already queued or running",
+                      file=None, traceback=None, duplicate_id=req["id"])
+            return
+        with self._lock:
             job = _Job(req)
             if kind != "hello":
                 self._jobs[job.id] = job
@@ -132,29 +152,46 @@ class Service:
     def _control(self, req: dict) -> None:
         if req["type"] == "shutdown":
             self.log("shutdown requested")
-            self._closing.set()
-            with self._lock:
-                for job in self._jobs.values():
-                    job.cancel.set()
-            self._queue.put(None)
+            self._stop_all()
             return
         target = req["job"]
         with self._lock:
             job = self._jobs.get(target)
         if job is None:
-            self._error(req["id"], f"cancel: no queued or running job {target!r}")
+            self._error(req["id"], f"cancel: no queued or running job {shown(target)}")
             return
         job.cancel.set()
+        if job is not self._current:  # queued: it ends now, not after the running job
+            self._finish(job, "cancelled", {})
 
-    def _on_eof(self) -> None:
-        if not self.exit_on_eof:
-            self._queue.put(None)
-            return
+    def _stop_all(self) -> None:
+        """Cancel every job (the running one stops within a frame) and end the loop."""
         self._closing.set()
         with self._lock:
             for job in self._jobs.values():
                 job.cancel.set()
         self._queue.put(None)
+
+    def on_signal(self, signum: int, _frame: object = None) -> None:
+        """SIGTERM / SIGINT handler: the running job sees ``signalled`` and stops within a
+        frame; :meth:`watch_signals` does the rest (no lock is taken in a handler). A
+        second signal leaves at once."""
+        if self.signalled is not None:
+            os._exit(128 + signum)
+        self.signalled = signum
+
+    def watch_signals(self, wakeup_fd: int) -> None:
+        """Thread: stop like ``shutdown`` once a signal's byte arrives on ``wakeup_fd``
+        (``signal.set_wakeup_fd``); every job ends with one terminal event."""
+        while os.read(wakeup_fd, 1):
+            if self.signalled is not None:
+                self._stop_all()
+
+    def _on_eof(self) -> None:
+        if not self.exit_on_eof:
+            self._queue.put(None)
+            return
+        self._stop_all()
         # the main thread stops between frames; if a frame runs long, leave anyway:
         # an orphan must never hold the GPU after its parent died
         timer = threading.Timer(EXIT_GRACE_S, lambda: os._exit(0))
@@ -178,10 +215,19 @@ class Service:
             self._finish(job, "cancelled", {})
         return 0
 
-    def _finish(self, job: _Job, status: str, result: dict) -> None:
+    def _end(self, job: _Job) -> bool:
+        """Mark ``job`` ended; False when its terminal event was already sent."""
         with self._lock:
-            self._jobs.pop(job.id, None)
-        self.emit("job_done", job.id, status=status, result=result)
+            if job.ended:
+                return False
+            job.ended = True
+            if self._jobs.get(job.id) is job:
+                del self._jobs[job.id]
+            return True
+
+    def _finish(self, job: _Job, status: str, result: dict) -> None:
+        if self._end(job):
+            self.emit("job_done", job.id, status=status, result=result)
 
     def _run_job(self, job: _Job) -> None:
         if job.cancel.is_set():
@@ -192,11 +238,10 @@ class Service:
             handler = getattr(self, f"_do_{job.req['type']}")
             status, result = handler(job)
         except BaseException as e:  # noqa: BLE001 - every failure becomes an error event
-            with self._lock:
-                self._jobs.pop(job.id, None)
+            if self._end(job):
+                self._error(job.id, e)
             if isinstance(e, KeyboardInterrupt):
                 raise
-            self._error(job.id, e)
         else:
             self._finish(job, status, result)
         finally:
@@ -260,7 +305,8 @@ class Service:
             self.emit("progress", job.id, done=k, total=n, fps=round(fps, 3))
 
         try:
-            summary = work.run(on_frame, should_stop=job.cancel.is_set)
+            summary = work.run(on_frame, should_stop=lambda: job.cancel.is_set()
+                               or self.signalled is not None)
         finally:
             restore(feat, saved)
         result = summary.as_dict()
@@ -356,9 +402,25 @@ def serve(default_device: str | None = None) -> int:
     sys.stdout = sys.stderr
     stdin = sys.stdin.buffer
     service = Service(stdin, proto_out, default_device=default_device)
+    wake_r, wake_w = os.pipe()
+    os.set_blocking(wake_w, False)
+    threading.Thread(target=service.watch_signals, args=(wake_r,), name="dacon-signals",
+                     daemon=True).start()
+    signal.set_wakeup_fd(wake_w)
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, service.on_signal)
     print(f"dacon-engine {__version__}: serving protocol {PROTOCOL_VERSION} (pid {os.getpid()})",
           file=sys.stderr, flush=True)
-    return service.run()
+    code = service.run()
+    if service.signalled is not None:
+        name = signal.Signals(service.signalled).name
+        print(f"dacon-engine: stopped by {name}; the running job ended as cancelled",
+              file=sys.stderr, flush=True)
+        code = 128 + service.signalled
+    # leave without interpreter teardown: the stdin reader thread may sit in readline()
+    # holding stdin's buffer lock ("Fatal Python error: _enter_buffered_busy")
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def main(argv: list[str] | None = None) -> int:

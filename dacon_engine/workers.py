@@ -5,12 +5,20 @@ The parent builds the reference bank once and hands it to every worker (a few hu
 per reference); each worker loads the model once and splits the machine's torch threads
 with the others. Results are the same as the single-process path (the same functions run,
 one frame at a time).
+
+Workers die with their parent: each asks Linux for SIGKILL when the parent goes
+(``PR_SET_PDEATHSIG``) and, on every system, a thread ends it once its parent process is
+gone (re-parented: ``os.getppid()`` changes). Workers ignore SIGINT (Ctrl-C reaches the
+whole process group): the parent stops them in order.
 """
 
 from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
+import sys
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -32,9 +40,38 @@ class WrittenFrame:
 
 
 _WORKER: dict = {}
+PARENT_POLL_S = 0.5  # how often a worker checks that its parent is alive
+_PR_SET_PDEATHSIG = 1
 
 
-def _init(settings: dict, bank: Bank, names: list[str], threads: int) -> None:
+def _die_with_parent(parent: int) -> None:
+    """End this process as soon as process ``parent`` is gone."""
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        except (OSError, AttributeError):
+            pass
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_POLL_S)
+        os._exit(1)
+
+    if os.getppid() != parent:  # gone before the death signal was set up
+        os._exit(1)
+    threading.Thread(target=watch, name="dacon-parent-watch", daemon=True).start()
+
+
+def _init(settings: dict, bank: Bank, names: list[str], threads: int,
+          parent: int | None = None) -> None:
+    """A worker's start: the model and the bank; with ``parent`` (a pool worker) it also
+    ignores SIGINT and ends with that process."""
+    if parent is not None:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        _die_with_parent(parent)
     import torch
 
     from .colorizer import Colorizer
@@ -77,7 +114,7 @@ def run_workers(targets: Sequence[Path], todo: Sequence[int], settings: dict, ba
     threads = max(1, torch.get_num_threads() // workers)
     ctx = multiprocessing.get_context("spawn")  # fork after torch's thread pools deadlocks
     pool = ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init,
-                               initargs=(settings, bank, names, threads))
+                               initargs=(settings, bank, names, threads, os.getpid()))
     pending: list[tuple[int, Future]] = []
     queue = list(todo)
     try:

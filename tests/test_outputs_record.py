@@ -209,7 +209,7 @@ def test_a_failed_write_names_the_file_and_leaves_nothing(tmp_path, monkeypatch,
     def fail(*a, **kw):
         raise error
 
-    monkeypatch.setattr(imageio, "write_png", fail)
+    monkeypatch.setattr(imageio, "write_png_to", fail)
     with pytest.raises(DaconError) as err:
         write_frame_outputs(tmp_path, "f", _frame(), _assignment(), formats=["json", "png"])
     assert str(err.value) == f"{tmp_path / 'f.png'}: {problem}"
