@@ -302,54 +302,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
-class _StopOnSignals:
-    """SIGTERM / SIGINT during a job (how a farm stops a task): before the job runs, stop
-    at once (nothing is written yet); while it runs, let the frame being written finish,
-    then stop (``signum`` says which); a second signal stops at once."""
-
-    def __init__(self) -> None:
-        self.signum: int | None = None
-        self.running = False
-        self._previous: dict = {}
-
-    def _handle(self, signum: int, _frame: object) -> None:
-        if not self.running or self.signum is not None:
-            raise KeyboardInterrupt
-        self.signum = signum
-
-    def is_set(self) -> bool:
-        return self.signum is not None
-
-    def __enter__(self) -> "_StopOnSignals":
-        import signal
-        import threading
-
-        if threading.current_thread() is threading.main_thread():
-            for s in (signal.SIGTERM, signal.SIGINT):
-                self._previous[s] = signal.signal(s, self._handle)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        import signal
-
-        for s, h in self._previous.items():
-            signal.signal(s, h)
-
-
 def _cmd_colorize(args: argparse.Namespace) -> int:
-    import signal
-
     from .pipeline import ColorizeJob
+    from .stopsignals import run_stoppable
 
-    with _StopOnSignals() as stop:
-        job = ColorizeJob.from_cli(args)
-        stop.running = True
-        summary = job.run(should_stop=stop.is_set)
-    if stop.signum is not None:
-        print(f"dacon: stopped by {signal.Signals(stop.signum).name}: "
-              f"{summary.frames_done} of {len(job.selected or [])} frames written, nothing "
-              "partial left (run again with --resume to finish)", file=sys.stderr)
-        return 128 + stop.signum
+    job, summary, code = run_stoppable(lambda: ColorizeJob.from_cli(args))
+    if code:
+        return code
     if not args.quiet:
         kept = f", {summary.frames_skipped} kept by --resume" if summary.frames_skipped else ""
         print(f"colorized {summary.frames_done} of {summary.frames_total} frames{kept} in "

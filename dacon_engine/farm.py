@@ -185,10 +185,13 @@ def main(args: argparse.Namespace) -> int:
     spec = format_ranges(sorted((c.first, c.last) for c in mine))
     print(f"{name}: chunks {', '.join(c.spec for c in mine)}", flush=True)
     from .pipeline import ColorizeJob
+    from .stopsignals import run_stoppable
 
     t0 = time.perf_counter()
-    job = ColorizeJob.from_cli(_colorize_args(args, spec))
-    summary = job.run()
+    job, summary, code = run_stoppable(lambda: ColorizeJob.from_cli(_colorize_args(args, spec)),
+                                       prefix=f"dacon farm: {name}")
+    if code:
+        return code
     print(f"{name}: colorized {summary.frames_done} of {summary.frames_selected} frames, "
           f"{summary.frames_skipped} kept by --resume, in {time.perf_counter() - t0:.1f} s "
           f"into {job.out_dir}")

@@ -1,16 +1,20 @@
-// Flamenco job type: colorize a shot with the DACoN engine, split into frame chunks.
+// Flamenco job type: colorize a shot with the DACoN engine in frame chunks.
 //
 // Install: copy this file into the `scripts/` folder next to the flamenco-manager
 // executable and restart the Manager. Workers that should run it need the engine
 // (`dacon` on their PATH, or the `dacon` setting pointing at it) and the task type
 // "dacon" in their flamenco-worker.yaml `task_types`.
 //
-// Each chunk task runs `dacon colorize ... --frames A-B --resume`, so a failed or
-// re-queued task redoes only the frames whose outputs are missing or broken.
-// keyframe mode: chunks are independent and run in parallel.
-// consecutive / nearest modes: a chunk continues the chain from the frame before it,
-// so by default each chunk depends on the chunk the chain comes from (set
-// `chain_chunks` off to run them in parallel, each chunk starting from the references).
+// The chunks are planned by the engine itself (`dacon farm`, shared with the Open Job
+// Description bundle in scripts/openjd/), against the shot's real frame numbers:
+// - task "plan" runs `dacon farm plan`: it checks every input, option and the frame spec
+//   and fails the job before any frame is written;
+// - tasks "colorize-K" (K = 1..tasks) wait for it and run `dacon farm run --task K`, each
+//   colorizing its chunks with --resume (a failed or re-queued task redoes only missing
+//   or broken frames). Keyframe chunks spread over the tasks and run in parallel; chunks
+//   whose frames chain (consecutive / nearest) share one task, in dependency order, so the
+//   frames equal one uninterrupted run.
+// See docs/farm.md.
 
 const JOB_TYPE = {
     label: "DACoN Colorize",
@@ -26,17 +30,15 @@ const JOB_TYPE = {
           description: "Line art of the references, in the same order, separated by ';'" },
         { key: "output", type: "string", subtype: "dir_path", required: true,
           description: "Output folder for the colored frames" },
-        { key: "frames", type: "string", required: true,
-          description: "Frame numbers to colorize, e.g. 1-240 or 1-100,120-240" },
+        { key: "frames", type: "string", default: "",
+          description: "Frame numbers to colorize, e.g. 1-240 or 1-100,120-240 (empty: the whole shot)" },
         { key: "chunk_size", type: "int32", default: 24, propargs: { min: 1 },
-          description: "Frames per task" },
+          description: "Frames per chunk (at most)" },
+        { key: "tasks", type: "int32", default: 4, propargs: { min: 1 },
+          description: "Farm tasks the chunks are spread over (parallel in keyframe mode)" },
         { key: "mode", type: "string", default: "keyframe",
           choices: ["keyframe", "consecutive", "nearest"],
           description: "Matching mode (see the dacon README)" },
-        { key: "anchor_frames", type: "string", default: "",
-          description: "nearest mode: frame numbers of the colored references, e.g. 1,120" },
-        { key: "chain_chunks", type: "bool", default: true,
-          description: "Chained modes: each chunk waits for the chunk its chain comes from" },
         { key: "formats", type: "string", default: "png", description: "png, exr or png,exr" },
         { key: "gap_radius", type: "int32", default: 0, propargs: { min: 0 },
           description: "Close line gaps up to about 2N px" },
@@ -46,100 +48,70 @@ const JOB_TYPE = {
     ],
 };
 
-// "1-10, 20,30-40" -> [[1,10],[20,20],[30,40]]; throws on anything else.
-function parseFrames(spec) {
+// Refuse at submission what the plan task would refuse anyway: a frame spec that is not
+// numbers and ranges, or whose ranges overlap (the same words as `dacon farm`).
+function checkFrames(spec) {
+    const text = String(spec || "").trim();
+    if (text === "") return;
     const ranges = [];
-    for (const raw of String(spec).split(",")) {
+    for (const raw of text.split(",")) {
         const m = /^\s*(\d+)\s*(?:-\s*(\d+)\s*)?$/.exec(raw);
-        if (!m) throw `frames "${spec}": expected frame numbers and ranges like 1-240`;
+        if (!m) throw `--frames '${text}': expected frame numbers and ranges like 1-240`;
         const a = parseInt(m[1], 10);
         const b = m[2] === undefined ? a : parseInt(m[2], 10);
-        if (b < a) throw `frames "${spec}": range ${a}-${b} ends before it starts`;
+        if (b < a) throw `--frames '${text}': range ${a}-${b} ends before it starts`;
         ranges.push([a, b]);
     }
-    return ranges;
-}
-
-// Split every range into chunks of at most chunkSize frames, in frame order.
-function planChunks(ranges, chunkSize) {
-    const size = parseInt(chunkSize, 10);
-    if (!(size >= 1)) throw `chunk_size ${chunkSize}: must be 1 or more`;
-    const chunks = [];
-    const sorted = ranges.slice().sort((x, y) => x[0] - y[0]);
-    for (const [a, b] of sorted) {
-        for (let s = a; s <= b; s += size) chunks.push([s, Math.min(s + size - 1, b)]);
-    }
-    return chunks;
-}
-
-function nearestAnchor(frame, anchors) {
-    let best = anchors[0];
-    for (const x of anchors) {
-        if (Math.abs(x - frame) < Math.abs(best - frame)) best = x;
-    }
-    return best;
-}
-
-// For each chunk, the indices of the chunks it must wait for.
-function chunkDependencies(chunks, mode, anchors, chain) {
-    const deps = chunks.map(() => []);
-    if (mode === "keyframe" || !chain) return deps;
-    if (mode === "consecutive" || anchors.length === 0) {
-        for (let i = 1; i < chunks.length; i++) deps[i].push(i - 1);
-        return deps;
-    }
-    // nearest: frames are colored outward from the nearest anchor; a chunk waits for
-    // its neighbour on each side where some of its frames' anchors lie beyond it
-    chunks.forEach(([a, b], i) => {
-        let left = false, right = false;
-        for (let f = a; f <= b; f++) {
-            const anchor = nearestAnchor(f, anchors);
-            if (anchor < a) left = true;
-            if (anchor > b) right = true;
+    ranges.sort((x, y) => x[0] - y[0]);
+    const fmt = ([a, b]) => (a === b ? `${a}` : `${a}-${b}`);
+    for (let i = 1; i < ranges.length; i++) {
+        const [c, d] = ranges[i];
+        const [a, b] = ranges[i - 1];
+        if (c <= b) {
+            throw `--frames '${text}': ranges ${fmt([a, b])} and ${fmt([c, d])} overlap ` +
+                  `(frames ${fmt([c, Math.min(b, d)])} twice)`;
         }
-        if (left && i > 0) deps[i].push(i - 1);
-        if (right && i + 1 < chunks.length) deps[i].push(i + 1);
-    });
-    return deps;
+    }
 }
 
-function splitList(text) {
-    return String(text || "").split(";").map((s) => s.trim()).filter((s) => s.length > 0);
+function positiveInt(value, name) {
+    const n = parseInt(value, 10);
+    if (!(n >= 1)) throw `${name} ${value}: must be 1 or more`;
+    return n;
 }
 
-function colorizeArgs(settings, chunk) {
-    const args = ["colorize", settings.targets, "--out", settings.output,
-                  "--mode", settings.mode, "--format", settings.formats,
-                  "--gap-radius", String(settings.gap_radius), "--model", settings.model,
-                  "--device", settings.device,
-                  "--frames", `${chunk[0]}-${chunk[1]}`, "--resume", "--quiet"];
-    for (const ref of splitList(settings.references)) args.push("--ref", ref);
-    for (const line of splitList(settings.reference_lines)) args.push("--ref-line", line);
-    return args;
+// The `dacon farm ACTION` arguments shared by the plan and the colorize tasks.
+function farmArgs(settings, action) {
+    const options = ["--format", settings.formats, "--gap-radius", String(settings.gap_radius),
+                     "--model", settings.model, "--device", settings.device].join(" ");
+    return ["farm", action, settings.targets, `--out=${settings.output}`,
+            `--refs=${settings.references || ""}`,
+            `--ref-lines=${settings.reference_lines || ""}`, `--mode=${settings.mode}`,
+            `--frames=${String(settings.frames || "").trim()}`,
+            `--chunk-size=${settings.chunk_size}`, `--tasks=${settings.tasks}`,
+            `--colorize-options=${options}`];
 }
 
 function compileJob(job) {
     const settings = job.settings;
-    const chunks = planChunks(parseFrames(settings.frames), settings.chunk_size);
-    const anchors = splitList(String(settings.anchor_frames || "").replace(/,/g, ";"))
-        .map((s) => parseInt(s, 10)).filter((n) => !isNaN(n));
-    const deps = chunkDependencies(chunks, settings.mode, anchors, settings.chain_chunks);
-    const tasks = chunks.map((chunk) => {
-        const task = author.Task(`colorize-${chunk[0]}-${chunk[1]}`, "dacon");
+    checkFrames(settings.frames);
+    positiveInt(settings.chunk_size, "chunk_size");
+    const tasks = positiveInt(settings.tasks, "tasks");
+    const plan = author.Task("plan", "dacon");
+    plan.addCommand(author.Command("exec", { exe: settings.dacon, args: farmArgs(settings, "plan") }));
+    job.addTask(plan);
+    for (let k = 1; k <= tasks; k++) {
+        const task = author.Task(`colorize-${k}`, "dacon");
         task.addCommand(author.Command("exec", {
             exe: settings.dacon,
-            args: colorizeArgs(settings, chunk),
+            args: farmArgs(settings, "run").concat([`--task=${k}`]),
         }));
-        return task;
-    });
-    tasks.forEach((task, i) => {
-        for (const d of deps[i]) task.addDependency(tasks[d]);
+        task.addDependency(plan);
         job.addTask(task);
-    });
+    }
 }
 
 // For tests under Node (Flamenco's own JavaScript engine has no `module`).
 if (typeof module !== "undefined") {
-    module.exports = { JOB_TYPE, parseFrames, planChunks, chunkDependencies, colorizeArgs,
-                       compileJob };
+    module.exports = { JOB_TYPE, checkFrames, farmArgs, compileJob };
 }
