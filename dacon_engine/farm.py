@@ -174,7 +174,8 @@ def main(args: argparse.Namespace) -> int:
               f"{args.chunk_size}, {args.mode} mode, {args.tasks} tasks")
         for c in chunks:
             after = f"  after {', '.join(chunks[k].spec for k in c.after)}" if c.after else ""
-            print(f"  chunk {c.spec}: {c.count} frames, task {c.task}{after}")
+            frames = "1 frame" if c.count == 1 else f"{c.count} frames"
+            print(f"  chunk {c.spec}: {frames}, task {c.task}{after}")
         return 0
     mine = [chunks[k] for k in task_order(chunks, args.task)]
     name = f"task {args.task}/{args.tasks}"

@@ -181,3 +181,14 @@ def test_worker_processes_die_with_the_service(service, tmp_path, how):
         for w in workers:
             if _alive(w):
                 os.kill(w, signal.SIGKILL)
+
+
+def test_a_job_writing_into_its_line_art_folder_is_refused(service, tmp_path):
+    shot = make_shot(tmp_path / "shot", n=3)
+    line = shot["root"] / "line"
+    before = {p.name: p.read_bytes() for p in line.iterdir()}
+    service.send(colorize(shot, line, "same", resume=True, model="baseline"))
+    err = service.until(lambda e: e["id"] == "same" and e["type"] in ("error", "job_done"))
+    assert err["type"] == "error" and "line art" in err["message"], err
+    assert str(line) in err["message"] and "0001.png" in err["message"]
+    assert {p.name: p.read_bytes() for p in line.iterdir()} == before
