@@ -124,3 +124,24 @@ def palette_color_srgb(color: Any) -> tuple[float, float, float]:
     if prop.subtype != "COLOR_GAMMA":
         rgb = rgb.from_scene_linear_to_srgb()
     return float(rgb.r), float(rgb.g), float(rgb.b)
+
+
+def new_color_strip(coll: Any, name: str, channel: int, start: int, end: int) -> Any:
+    """A COLOR effect strip over scene frames ``[start, end)`` (4.2: ``frame_end``, 5.x:
+    ``length``)."""
+    params = coll.bl_rna.functions["new_effect"].parameters
+    if "length" in params:
+        return coll.new_effect(name=name, type="COLOR", channel=channel, frame_start=start,
+                               length=end - start)
+    return coll.new_effect(name=name, type="COLOR", channel=channel, frame_start=start,
+                           frame_end=end)
+
+
+def remove_strip(scene: Any, strip: Any) -> None:
+    """Delete ``strip`` from ``scene`` (top level or inside a meta strip)."""
+    parent = strip.parent_meta()
+    if parent is None:
+        coll = top_strips(scene)
+    else:
+        coll = parent.strips if hasattr(parent, "strips") else parent.sequences
+    coll.remove(strip)

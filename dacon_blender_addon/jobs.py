@@ -22,7 +22,7 @@ from typing import Any
 
 import bpy
 
-from . import compat, engine, results, shots
+from . import compat, engine, flatcolor, results, shots
 
 STARTING, RUNNING, DONE, CANCELLED, FAILED = "starting", "running", "done", "cancelled", "failed"
 FINAL = (DONE, CANCELLED, FAILED)
@@ -321,6 +321,7 @@ def finish_colorize(job: ShotJob, scene: Any, strip: Any, result: dict[str, Any]
             f" in {float(result.get('seconds', 0.0)):.1f} s -> '{made.name}'")
     if missing:
         text += f"; {len(missing)} frames not colored yet ({missing[0]}...)"
+    text += _flat_colors_note(scene)
     if results.review_strip(scene, strip) is not None:
         job.then("review", review_request(strip), refresh_review)
     return text
@@ -336,7 +337,13 @@ def keep_colorized(job: ShotJob, scene: Any, strip: Any) -> str:
     made = results.add_result_strip(scene, strip, out)
     job.strip_name = made.name
     have = len(set(stems)) - len(missing)
-    return f"the {have} colored frames of the shot are in '{made.name}'"
+    return f"the {have} colored frames of the shot are in '{made.name}'" + _flat_colors_note(scene)
+
+
+def _flat_colors_note(scene: Any) -> str:
+    """Keep the scene's flat colors (when it wants that); what changed, for the summary."""
+    changed = flatcolor.keep_if_wanted(scene)
+    return f"; to keep flat colors: {', '.join(changed)}" if changed else ""
 
 
 def refresh_review(job: ShotJob, scene: Any, strip: Any, result: dict[str, Any]) -> str:

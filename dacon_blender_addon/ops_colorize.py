@@ -12,7 +12,7 @@ from typing import Any
 
 import bpy
 
-from . import compat, jobs, shots
+from . import compat, flatcolor, jobs, shots
 from .compat import OperatorResult
 
 
@@ -193,7 +193,22 @@ class DACON_OT_use_frame_as_reference(_ShotOperator):
                 f"{'added to' if added else 'refreshed in'} '{shot.name}'")
 
 
+class DACON_OT_keep_flat_colors(bpy.types.Operator):
+    """Set this scene's color management so renders show the engine's colors unchanged
+(Standard view, no look, exposure 0, gamma 1, no curves, sRGB display and sequencer)"""
+
+    bl_idname = "dacon.keep_flat_colors"
+    bl_label = "Keep Flat Colors"
+    bl_options = {"REGISTER", "UNDO"}
+
+    def execute(self, context: Any) -> OperatorResult:
+        changed = flatcolor.keep_flat_colors(compat.sequencer_scene(context))
+        self.report({"INFO"}, "; ".join(changed) if changed else "flat colors already kept")
+        return {"FINISHED"}
+
+
 CLASSES = (
+    DACON_OT_keep_flat_colors,
     DACON_OT_colorize_shot,
     DACON_OT_colorize_from_here,
     DACON_OT_recolor_shot,

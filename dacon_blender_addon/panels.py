@@ -6,7 +6,7 @@ from typing import Any
 
 import bpy
 
-from . import compat, jobs, ops_colorize, ops_shot, previews, shots
+from . import compat, flatcolor, jobs, ops_colorize, ops_shot, previews, shots
 
 
 class DACON_UL_references(bpy.types.UIList):
@@ -151,7 +151,39 @@ class DACON_PT_colorize(_ShotSubPanel):
         col.operator(ops_colorize.DACON_OT_colorize_from_here.bl_idname, icon="PLAY")
 
 
-CLASSES = (DACON_UL_references, DACON_PT_shot, DACON_PT_references, DACON_PT_colorize)
+class DACON_PT_render(_ShotSubPanel):
+    """What the render of the shot shows: paper, and color management that keeps flat colors."""
+
+    bl_label = "Render"
+
+    def draw(self, context: Any) -> None:
+        layout: Any = self.layout
+        scene = compat.sequencer_scene(context)
+        strip: Any = _shot_strip(context)
+        shot = strip.dacon
+        col = layout.column()
+        col.prop(shot, "paper")
+        if shot.paper == "COLOR":
+            col.prop(shot, "paper_color")
+        if not shot.transparent_paper and shot.result_uid:
+            col.label(text="This line art's paper is opaque: it covers everything", icon="INFO")
+        elif shot.paper == "TRANSPARENT" and shot.result_uid:
+            col.label(text="Line art muted: the result strip shows it", icon="INFO")
+            if not flatcolor.output_has_alpha(scene):
+                col.label(text="RGB output shows transparent film as black: use RGBA "
+                               "PNG/EXR or a paper", icon="ERROR")
+        layout.prop(scene, "dacon_keep_flat_colors")
+        problems = flatcolor.problems(scene)
+        for text in problems:
+            layout.label(text=text, icon="ERROR")
+        if problems:
+            layout.operator(ops_colorize.DACON_OT_keep_flat_colors.bl_idname, icon="COLOR")
+        else:
+            layout.label(text="Renders show the engine's colors unchanged", icon="CHECKMARK")
+
+
+CLASSES = (DACON_UL_references, DACON_PT_shot, DACON_PT_references, DACON_PT_colorize,
+           DACON_PT_render)
 
 
 def register() -> None:

@@ -24,6 +24,12 @@ FORMATS = (
     ("exr", "EXR", "Multichannel EXR (color, segment ids, confidence)"),
 )
 DEFAULT_FORMATS = {"png", "json"}
+PAPERS = (
+    ("WHITE", "White", "Line art drawn on transparent paper renders on white"),
+    ("COLOR", "Color", "Line art drawn on transparent paper renders on the paper color"),
+    ("TRANSPARENT", "Transparent Film", "The colored frames render over whatever is under the "
+     "shot, transparent where the paper is (RGBA output keeps it; RGB output shows black)"),
+)
 SOURCES = (
     ("FILE", "File", "A colored image file"),
     ("STRIP", "Strip", "A frame of an image strip in this scene"),
@@ -45,6 +51,15 @@ class DaconReference(bpy.types.PropertyGroup):
         name="Strip", description="Image strip holding the colored reference (name when assigned)")
     frame: bpy.props.IntProperty(  # type: ignore[valid-type]
         name="Frame", description="Scene frame of the strip to use as the reference")
+
+
+def _paper_changed(self: Any, context: Any) -> None:
+    from . import results, shots
+
+    scene = self.id_data
+    for strip in shots.shots(scene):
+        if strip.dacon == self:
+            results.apply_paper(scene, strip)
 
 
 class DaconShot(bpy.types.PropertyGroup):
@@ -92,6 +107,23 @@ class DaconShot(bpy.types.PropertyGroup):
     review_uid: bpy.props.StringProperty(  # type: ignore[valid-type]
         name="Review Strip ID", options={"HIDDEN"},
         description="Stored id of the strip showing low-confidence highlights")
+    paper: bpy.props.EnumProperty(  # type: ignore[valid-type]
+        name="Paper", items=PAPERS, default="WHITE", update=_paper_changed,
+        description="What shows where line art drawn on transparent paper has no paint "
+                    "(line art on opaque paper covers everything and ignores it)")
+    paper_color: bpy.props.FloatVectorProperty(  # type: ignore[valid-type]
+        name="Paper Color", subtype="COLOR_GAMMA", size=3, min=0.0, max=1.0,
+        default=(1.0, 1.0, 1.0), update=_paper_changed,
+        description="The paper color of line art drawn on transparent paper")
+    paper_uid: bpy.props.StringProperty(  # type: ignore[valid-type]
+        name="Paper Strip ID", options={"HIDDEN"},
+        description="Stored id of the color strip under the result (transparent paper art)")
+    transparent_paper: bpy.props.BoolProperty(  # type: ignore[valid-type]
+        name="Transparent Paper", options={"HIDDEN"},
+        description="The engine found the line art's paper transparent (its record)")
+    line_art_muted: bpy.props.BoolProperty(  # type: ignore[valid-type]
+        name="Line Art Muted", options={"HIDDEN"},
+        description="The add-on muted this line art under a transparent-film result")
     review_threshold: bpy.props.FloatProperty(  # type: ignore[valid-type]
         name="Review Threshold", min=0.0, max=1.0, default=0.5, subtype="FACTOR",
         description="Segments whose match confidence is below this are highlighted by Review")
@@ -119,13 +151,20 @@ def register() -> None:
     for cls in CLASSES:
         bpy.utils.register_class(cls)
     compat.strip_type().dacon = bpy.props.PointerProperty(type=DaconShot)  # type: ignore[func-returns-value]
+    scene_type: Any = bpy.types.Scene
+    scene_type.dacon_keep_flat_colors = bpy.props.BoolProperty(  # type: ignore[func-returns-value]
+        name="Keep Flat Colors", default=True,
+        description="Colorize sets this scene's color management so renders show the "
+                    "engine's colors unchanged: Standard view, no look, exposure 0, gamma 1, "
+                    "no curves, sRGB display and sequencer (also in the output's override)")
     wm_type: Any = bpy.types.WindowManager
     wm_type.dacon_job = bpy.props.PointerProperty(type=DaconJobStatus)  # type: ignore[func-returns-value]
 
 
 def unregister() -> None:
     """Detach ``dacon`` from the strip type and unregister (stored data stays in .blend files)."""
-    for owner, name in ((compat.strip_type(), "dacon"), (bpy.types.WindowManager, "dacon_job")):
+    for owner, name in ((compat.strip_type(), "dacon"), (bpy.types.WindowManager, "dacon_job"),
+                        (bpy.types.Scene, "dacon_keep_flat_colors")):
         try:
             delattr(owner, name)
         except AttributeError:

@@ -6,12 +6,15 @@ starting at the line art's first visible frame. Each is found again through its 
 (``shot.result_uid`` / ``shot.review_uid``), so a re-run updates it in place, whatever it has
 been renamed to or wherever it has been moved.
 
-The result strip sits above the line art with blend MULTIPLY: paper (white) times color is the
-color, ink (black) times anything stays ink, so lines always stay on top in the sequencer
-output, even where a fill was painted over a line. Line art drawn on transparent paper (the
-engine's record says ``frame.transparent_paper``) would multiply into nothing there, so its
-result strip blends ALPHA_UNDER instead: the colors go under the line art. Review highlights (translucent magenta,
-transparent elsewhere) sit above the result with ALPHA_OVER.
+The result strip is the final frame: the engine composed lines and fills (trace lines
+filled) in each PNG, so the strip sits above the line art with ALPHA_OVER, read as sRGB, and
+covers it. Line art on opaque paper is covered everywhere. Line art drawn on transparent
+paper (the engine's record says ``frame.transparent_paper``) leaves the paper to the shot's
+paper choice: White or Color puts a color strip (``<shot>.paper``) between the line art and
+the result; Transparent Film mutes the line art (the add-on unmutes it when the choice
+changes) so the fills show over whatever is under the shot. Review highlights (translucent
+magenta, transparent elsewhere) sit above the result with ALPHA_OVER. What the scene's color
+management must be for the render to equal the PNGs is in :mod:`flatcolor`.
 """
 
 from __future__ import annotations
@@ -24,9 +27,9 @@ import bpy
 
 from . import compat, shots
 
-RESULT_BLEND = "MULTIPLY"
-RESULT_BLEND_TRANSPARENT_PAPER = "ALPHA_UNDER"
+RESULT_BLEND = "ALPHA_OVER"
 REVIEW_BLEND = "ALPHA_OVER"
+PAPER_BLEND = "ALPHA_OVER"  # an opaque color strip: covers the line art under it
 MAX_CHANNEL = 128
 
 
@@ -126,23 +129,86 @@ def place_sequence(scene: Any, shot_strip: Any, folder: str, uid_attr: str, name
     return strip
 
 
-def result_blend(out_dir: str, stem: str) -> str:
-    """MULTIPLY, or ALPHA_UNDER when frame ``stem``'s record says its paper is transparent."""
+def transparent_paper(out_dir: str, stem: str) -> bool:
+    """Whether frame ``stem``'s record says its line art's paper is transparent."""
     try:
         with open(os.path.join(out_dir, f"{stem}.json"), encoding="utf-8") as fh:
-            transparent = bool(json.load(fh)["frame"].get("transparent_paper"))
+            return bool(json.load(fh)["frame"].get("transparent_paper"))
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
-        transparent = False
-    return RESULT_BLEND_TRANSPARENT_PAPER if transparent else RESULT_BLEND
+        return False
 
 
 def add_result_strip(scene: Any, shot_strip: Any, out_dir: str) -> Any:
-    """The colored sequence over the line art (first free channel above it; see
-    :func:`result_blend`)."""
+    """The colored sequence over the line art (first free channel above it), with the
+    shot's paper (:func:`apply_paper`)."""
     first = shot_strip.elements[0].filename if len(shot_strip.elements) else ""
-    blend = result_blend(out_dir, os.path.splitext(first)[0])
-    return place_sequence(scene, shot_strip, out_dir, "result_uid", f"{shot_strip.name}.color",
-                          blend, above=shot_strip)
+    shot_strip.dacon.transparent_paper = transparent_paper(out_dir,
+                                                           os.path.splitext(first)[0])
+    strip = place_sequence(scene, shot_strip, out_dir, "result_uid", f"{shot_strip.name}.color",
+                           RESULT_BLEND, above=shot_strip)
+    strip.colorspace_settings.name = "sRGB"  # the engine writes sRGB, whatever the defaults
+    apply_paper(scene, shot_strip)
+    _select_only(scene, strip)
+    return strip
+
+
+def paper_strip(scene: Any, shot_strip: Any) -> Any | None:
+    """The color strip under the shot's result (transparent paper on White or Color)."""
+    strip = shots.find_strip_by_uid(scene, shot_strip.dacon.paper_uid)
+    return strip if strip is not None and getattr(strip, "type", "") == "COLOR" else None
+
+
+def paper_rgb(shot: Any) -> tuple[float, float, float]:
+    """The shot's paper as display sRGB floats (0-1)."""
+    if shot.paper == "COLOR":
+        r, g, b = shot.paper_color
+        return float(r), float(g), float(b)
+    return 1.0, 1.0, 1.0
+
+
+def apply_paper(scene: Any, shot_strip: Any) -> Any | None:
+    """Make the strips under the shot's result show its paper choice; the paper strip or
+    None. Nothing to do without a result strip."""
+    shot = shot_strip.dacon
+    result = result_strip(scene, shot_strip)
+    paper = paper_strip(scene, shot_strip)
+    if result is None:
+        return paper
+    wants_paper = shot.transparent_paper and shot.paper in ("WHITE", "COLOR")
+    wants_mute = shot.transparent_paper and shot.paper == "TRANSPARENT"
+    start, end = compat.strip_range(result)
+    if paper is not None and (not wants_paper or compat.strip_range(paper) != (start, end)):
+        compat.remove_strip(scene, paper)
+        paper = None
+    if wants_paper:
+        if paper is None:
+            channel = first_free_channel(scene, shot_strip, start, end)
+            paper = compat.new_color_strip(compat.top_strips(scene), f"{shot_strip.name}.paper",
+                                           channel, start, end)
+            parent = shot_strip.parent_meta()
+            if parent is not None:
+                paper.move_to_meta(parent)
+                paper.channel = first_free_channel(scene, shot_strip, start, end,
+                                                   ignore=paper)
+            shot.paper_uid = shots.ensure_uid(paper)
+        paper.color = paper_rgb(shot)
+        paper.blend_type = PAPER_BLEND
+        if paper.channel < shot_strip.channel:
+            paper.channel = first_free_channel(scene, shot_strip, start, end, ignore=paper)
+        _keep_above(scene, result, paper, start, end)
+        review = review_strip(scene, shot_strip)
+        if review is not None:
+            _keep_above(scene, review, result, *compat.strip_range(review))
+    if wants_mute != shot.line_art_muted:  # only ever undo a mute the add-on made
+        shot_strip.mute = wants_mute
+        shot.line_art_muted = wants_mute
+    return paper
+
+
+def _keep_above(scene: Any, strip: Any, below: Any, start: int, end: int) -> None:
+    """Move ``strip`` to the first free channel over ``below`` when it is not above it."""
+    if strip.channel <= below.channel:
+        strip.channel = first_free_channel(scene, below, start, end, ignore=strip)
 
 
 def add_review_strip(scene: Any, shot_strip: Any, review_dir: str) -> Any:

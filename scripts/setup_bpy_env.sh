@@ -30,4 +30,6 @@ if [ ! -f "$stamp" ]; then
     "$venv/bin/python" -m pip install -q "bpy==$ver" "${extra[@]}" "pytest>=8" >&2
     touch "$stamp"
 fi
+# the render tests decode Blender's PNGs with Pillow (an independent reader)
+"$venv/bin/python" -c "import PIL" 2>/dev/null || "$venv/bin/python" -m pip install -q "pillow>=10" >&2
 echo "$venv"
