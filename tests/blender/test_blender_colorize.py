@@ -226,6 +226,11 @@ def test_engine_killed_mid_job_is_reported_and_next_run_recovers(
     scene = bpy.context.scene
     job = jobs.start_colorize(scene, strip)
     _drive_until(job, lambda: job.progress == (2, N))
+    out = tmp_path / "dacon" / "line"
+    leftovers = [".line_0003.k9x2ab7q.tmp.png", "..line_0003.k9x2ab7q.tmp.p2m4zz1c.tmp.png",
+                 ".line_0003.k9x2ab7q.tmp.json"]  # what an engine killed mid-write leaves
+    for name in leftovers:
+        (out / name).write_bytes(b"")
     old = engine.current_client()
     os.kill(old.pid, signal.SIGKILL)
     _drive_until(job, lambda: job.done)
@@ -239,6 +244,7 @@ def test_engine_killed_mid_job_is_reported_and_next_run_recovers(
     assert bpy.ops.dacon.colorize_shot(strip="line") == {"FINISHED"}
     assert engine.current_client().pid != old.pid
     assert bpy.context.window_manager.dacon_job.done == N
+    assert [p.name for p in out.iterdir() if p.name.startswith(".")] == []  # cleared
 
 
 def test_engine_that_exits_at_once_is_named(addon: Any, art: dict[str, Any], tmp_path: Path,
