@@ -340,3 +340,16 @@ def test_a_signal_stops_colorize_within_a_frame_with_one_line(tmp_path, sig):
     for p in out.glob("*.png"):
         imageio.read_image(p)
     assert snapshot(shot["root"] / "line") == line_before
+
+
+@pytest.mark.parametrize("batch", [1, 4])
+def test_a_cancel_stops_within_one_frame(tmp_path, batch):
+    long = make_shot(tmp_path / "long", n=12)
+    out = tmp_path / "out"
+    stop = []
+    j = ColorizeJob.create([long["root"] / "line"], out=out, refs=[long["ref"]],
+                           ref_lines=[long["ref_line"]], quiet=True, batch_size=batch)
+    summary = j.run(lambda *a: stop.append(1), should_stop=lambda: bool(stop))
+    assert summary.cancelled and 1 <= summary.frames_done <= 2, summary.frames_done
+    pngs = sorted(p.stem for p in out.glob("*.png"))
+    assert len(pngs) == summary.frames_done and temp_files(out) == []
