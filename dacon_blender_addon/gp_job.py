@@ -23,7 +23,7 @@ from typing import Any
 import bpy
 
 from . import compat_gpencil as cg
-from . import engine, gpencil, jobs
+from . import engine, gpencil, jobs, modal
 from .gpencil import GPError
 
 KIND = "Grease Pencil colorize"
@@ -74,7 +74,7 @@ def check_interpreter(python: str) -> None:
         raise GPError(f"{python}: no such engine interpreter")
 
 
-class GPJob:
+class GPJob(modal.JobState):
     """Render, colorize, trace and write back one Grease Pencil object, step by step.
 
     ``state`` and ``progress`` work as in :class:`jobs.ShotJob`; ``phase`` is render,
@@ -127,14 +127,6 @@ class GPJob:
         jobs.publish(self)
 
     # -- state ---------------------------------------------------------------------
-    @property
-    def done(self) -> bool:
-        return self.state in jobs.FINAL
-
-    @property
-    def cancelling(self) -> bool:
-        return self._cancel_requested and not self.done
-
     @property
     def fraction(self) -> float:
         done, total = self.progress

@@ -22,10 +22,9 @@ from typing import Any
 
 import bpy
 
-from . import compat, engine, flatcolor, results, shots
+from . import compat, engine, flatcolor, modal, results, shots
+from .modal import CANCELLED, DONE, FAILED, FINAL, RUNNING, STARTING  # noqa: F401 (re-exported)
 
-STARTING, RUNNING, DONE, CANCELLED, FAILED = "starting", "running", "done", "cancelled", "failed"
-FINAL = (DONE, CANCELLED, FAILED)
 REFERENCES_DIR = "references"  # inside the output folder: frames fixed by the artist
 
 ACTIVE: list[Any] = []  # unfinished jobs of this session (ShotJob, gp_job.GPJob), oldest first
@@ -52,7 +51,7 @@ Finish = Callable[["ShotJob", Any, Any, dict[str, Any]], str]
 Keep = Callable[["ShotJob", Any, Any], str]
 
 
-class ShotJob:
+class ShotJob(modal.JobState):
     """One engine job on one shot: state, progress, and what it did to the sequencer.
 
     ``state`` goes starting -> running -> done / cancelled / failed; ``error`` is the engine's
@@ -88,16 +87,6 @@ class ShotJob:
         publish(self)
 
     # -- state ---------------------------------------------------------------------
-    @property
-    def done(self) -> bool:
-        """True once the job ended (done, cancelled or failed)."""
-        return self.state in FINAL
-
-    @property
-    def cancelling(self) -> bool:
-        """True between a cancel and the job's end."""
-        return self._cancel_requested and not self.done
-
     @property
     def fraction(self) -> float:
         done, total = self.progress

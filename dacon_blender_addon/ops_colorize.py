@@ -12,7 +12,7 @@ from typing import Any
 
 import bpy
 
-from . import compat, flatcolor, jobs, shots
+from . import compat, flatcolor, jobs, modal, shots
 from .compat import OperatorResult
 
 
@@ -32,15 +32,12 @@ def _shot(op: Any, context: Any) -> tuple[Any, Any]:
     return scene, shot
 
 
-class _JobOperator(bpy.types.Operator):
+class _JobOperator(modal.ModalJobOperator, bpy.types.Operator):
     """Base (not registered): start a :class:`jobs.ShotJob`, then follow it to its end."""
 
     strip: bpy.props.StringProperty(  # type: ignore[valid-type]
         name="Strip", description="Shot strip (empty: the active strip's shot)",
         options={"SKIP_SAVE"})
-
-    _job: Any = None
-    _timer: Any = None
 
     def start(self, context: Any, scene: Any, shot: Any) -> jobs.ShotJob:
         raise NotImplementedError
@@ -52,40 +49,6 @@ class _JobOperator(bpy.types.Operator):
         except shots.ShotError as ex:
             self.report({"ERROR"}, str(ex))
             return None
-
-    def execute(self, context: Any) -> OperatorResult:
-        """Run the job to its end (scripts and background mode)."""
-        job = self._begin(context)
-        if job is None:
-            return {"CANCELLED"}
-        return self._ended(job.wait())
-
-    def invoke(self, context: Any, event: Any) -> OperatorResult:
-        if bpy.app.background or context.window is None:
-            return self.execute(context)
-        job = self._begin(context)
-        if job is None:
-            return {"CANCELLED"}
-        self._job = job
-        wm = context.window_manager
-        self._timer = wm.event_timer_add(0.2, window=context.window)
-        wm.modal_handler_add(self)
-        return {"RUNNING_MODAL"}
-
-    def modal(self, context: Any, event: Any) -> OperatorResult:
-        job = self._job
-        if event.type == "ESC" and event.value == "PRESS":
-            job.cancel()
-        elif event.type != "TIMER":
-            return {"PASS_THROUGH"}
-        job.update()
-        if context.workspace is not None:
-            hint = "" if job.cancelling else "  (Esc: cancel)"
-            context.workspace.status_text_set(None if job.done else job.status_text() + hint)
-        if not job.done:
-            return {"RUNNING_MODAL"} if event.type == "ESC" else {"PASS_THROUGH"}
-        context.window_manager.event_timer_remove(self._timer)
-        return self._ended(job)
 
     def _ended(self, job: jobs.ShotJob) -> OperatorResult:
         if job.state == jobs.DONE:

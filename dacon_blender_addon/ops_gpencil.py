@@ -11,7 +11,7 @@ from typing import Any
 
 import bpy
 
-from . import compat, compat_gpencil, gp_job, gpencil, jobs
+from . import compat, compat_gpencil, gp_job, gpencil, jobs, modal
 from .compat import OperatorResult
 from .preferences import engine_python, get_preferences
 
@@ -74,15 +74,13 @@ def _poll_gp(context: Any) -> bool:
     return compat_gpencil.is_gp_object(getattr(context, "active_object", None))
 
 
-class DACON_OT_gp_colorize(bpy.types.Operator):
+class DACON_OT_gp_colorize(modal.ModalJobOperator, bpy.types.Operator):
     """Render the Grease Pencil line art, colorize it in the engine and write the fills back"""
 
     bl_idname = "dacon.gp_colorize"
     bl_label = "Colorize Grease Pencil"
     bl_options = {"REGISTER", "UNDO"}
-
-    _job: Any = None
-    _timer: Any = None
+    timer_interval = 0.1
 
     @classmethod
     def poll(cls, context: Any) -> bool:
@@ -97,41 +95,6 @@ class DACON_OT_gp_colorize(bpy.types.Operator):
         except gpencil.GPError as ex:
             self.report({"ERROR"}, str(ex))
             return None
-
-    def execute(self, context: Any) -> OperatorResult:
-        """Run the job to its end (scripts and background mode)."""
-        job = self._begin(context)
-        if job is None:
-            return {"CANCELLED"}
-        return self._ended(job.wait())
-
-    def invoke(self, context: Any, event: Any) -> OperatorResult:
-        """From the UI: one step per timer tick, progress in the status bar, Esc cancels."""
-        if bpy.app.background or context.window is None:
-            return self.execute(context)
-        job = self._begin(context)
-        if job is None:
-            return {"CANCELLED"}
-        self._job = job
-        wm = context.window_manager
-        self._timer = wm.event_timer_add(0.1, window=context.window)
-        wm.modal_handler_add(self)
-        return {"RUNNING_MODAL"}
-
-    def modal(self, context: Any, event: Any) -> OperatorResult:
-        job = self._job
-        if event.type == "ESC" and event.value == "PRESS":
-            job.cancel()
-        elif event.type != "TIMER":
-            return {"PASS_THROUGH"}
-        job.update()
-        if context.workspace is not None:
-            hint = "" if job.cancelling else "  (Esc: cancel)"
-            context.workspace.status_text_set(None if job.done else job.status_text() + hint)
-        if not job.done:
-            return {"RUNNING_MODAL"} if event.type == "ESC" else {"PASS_THROUGH"}
-        context.window_manager.event_timer_remove(self._timer)
-        return self._ended(job)
 
     def _ended(self, job: gp_job.GPJob) -> OperatorResult:
         if job.state == jobs.DONE:
@@ -253,12 +216,7 @@ class DACON_PT_gpencil(bpy.types.Panel):
         col.prop(settings, "output_dir")
         job = gp_job.job_for(context.active_object)
         if job is not None:
-            row = layout.row(align=True)
-            if hasattr(row, "progress"):
-                row.progress(factor=job.fraction, type="BAR", text=job.status_text())
-            else:
-                row.label(text=job.status_text())
-            row.operator("dacon.cancel_job", text="", icon="CANCEL")
+            modal.draw_job_row(layout, job)
         else:
             layout.operator(DACON_OT_gp_colorize.bl_idname, icon="BRUSH_DATA")
             status = getattr(context.window_manager, "dacon_job", None)

@@ -6,7 +6,7 @@ from typing import Any
 
 import bpy
 
-from . import compat, flatcolor, jobs, ops_colorize, ops_shot, previews, shots
+from . import compat, flatcolor, jobs, modal, ops_colorize, ops_shot, previews, shots
 
 
 class DACON_UL_references(bpy.types.UIList):
@@ -128,12 +128,7 @@ class DACON_PT_colorize(_ShotSubPanel):
         status = getattr(context.window_manager, "dacon_job", None)
         job = jobs.job_for(strip)
         if job is not None:
-            row = layout.row(align=True)
-            if hasattr(row, "progress"):
-                row.progress(factor=job.fraction, type="BAR", text=job.status_text())
-            else:
-                row.label(text=job.status_text())
-            row.operator(ops_colorize.DACON_OT_cancel_job.bl_idname, text="", icon="CANCEL")
+            modal.draw_job_row(layout, job)
         else:
             layout.operator(ops_colorize.DACON_OT_colorize_shot.bl_idname, icon="BRUSH_DATA")
             if shot.palette or shot.palette_datablock is not None:

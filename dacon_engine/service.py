@@ -173,19 +173,23 @@ class Service:
         self._queue.put(None)
 
     def on_signal(self, signum: int, _frame: object = None) -> None:
-        """SIGTERM / SIGINT handler: the running job sees ``signalled`` and stops within a
-        frame; :meth:`watch_signals` does the rest (no lock is taken in a handler). A
-        second signal leaves at once."""
-        if self.signalled is not None:
-            os._exit(128 + signum)
-        self.signalled = signum
+        """SIGTERM / SIGINT handler in the main thread: nothing to do there (the main
+        thread may be deep in a frame); the signal's wakeup byte reaches
+        :meth:`watch_signals` at once."""
 
     def watch_signals(self, wakeup_fd: int) -> None:
-        """Thread: stop like ``shutdown`` once a signal's byte arrives on ``wakeup_fd``
-        (``signal.set_wakeup_fd``); every job ends with one terminal event."""
-        while os.read(wakeup_fd, 1):
+        """Thread: on SIGTERM / SIGINT (their bytes on ``wakeup_fd``, written by
+        ``signal.set_wakeup_fd`` as the signal arrives) stop like ``shutdown``: the running
+        job stops within a frame and every job ends with one terminal event. A second
+        signal leaves at once."""
+        while data := os.read(wakeup_fd, 1):
+            signum = data[0]
+            if signum not in (signal.SIGTERM, signal.SIGINT):
+                continue
             if self.signalled is not None:
-                self._stop_all()
+                os._exit(128 + signum)
+            self.signalled = signum
+            self._stop_all()
 
     def _on_eof(self) -> None:
         if not self.exit_on_eof:

@@ -343,13 +343,31 @@ def test_a_signal_stops_colorize_within_a_frame_with_one_line(tmp_path, sig):
 
 
 @pytest.mark.parametrize("batch", [1, 4])
-def test_a_cancel_stops_within_one_frame(tmp_path, batch):
+def test_a_cancel_during_a_network_pass_writes_none_of_its_frames(tmp_path, batch):
+    """A cancel that arrives while frames 0005.. are computed: none of them is written, no
+    further pass starts, frames written before stay whole, nothing partial is left."""
     long = make_shot(tmp_path / "long", n=12)
     out = tmp_path / "out"
-    stop = []
     j = ColorizeJob.create([long["root"] / "line"], out=out, refs=[long["ref"]],
                            ref_lines=[long["ref_line"]], quiet=True, batch_size=batch)
-    summary = j.run(lambda *a: stop.append(1), should_stop=lambda: bool(stop))
-    assert summary.cancelled and 1 <= summary.frames_done <= 2, summary.frames_done
-    pngs = sorted(p.stem for p in out.glob("*.png"))
-    assert len(pngs) == summary.frames_done and temp_files(out) == []
+    passes: list[list[str]] = []
+    stop: list[bool] = []
+    features = j.colorizer.features
+
+    def counting(frames):
+        feats = features(frames)
+        names = [Path(f.path).name for f in frames if f.path is not None]
+        passes.append(names)
+        if "0005.png" in names:
+            stop.append(True)  # the user pressed Cancel during this pass
+        return feats
+
+    j.colorizer.features = counting  # type: ignore[method-assign]
+    summary = j.run(should_stop=lambda: bool(stop))
+    assert summary.cancelled and stop
+    assert "0005.png" in passes[-1]  # no pass after it
+    written = sorted(p.name for p in out.glob("*.png"))
+    assert written == [f"{k:04d}.png" for k in range(1, summary.frames_done + 1)]
+    assert summary.frames_done <= 4 and temp_files(out) == []
+    for p in out.glob("*.png"):
+        imageio.read_image(p)
