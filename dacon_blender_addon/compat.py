@@ -56,14 +56,17 @@ def all_strips(scene: Any) -> Any:
     return editor.strips_all if hasattr(editor, "strips_all") else editor.sequences_all
 
 
-def sibling_strips(scene: Any, strip: Any) -> list[Any]:
-    """The other strips in ``strip``'s channel space: its meta strip's, or the top level."""
+def _container(scene: Any, strip: Any) -> Any:
+    """The collection holding ``strip``: its meta strip's, or the top level."""
     parent = strip.parent_meta()
     if parent is None:
-        coll = top_strips(scene)
-    else:
-        coll = parent.strips if hasattr(parent, "strips") else parent.sequences
-    return [s for s in coll if s != strip]
+        return top_strips(scene)
+    return parent.strips if hasattr(parent, "strips") else parent.sequences
+
+
+def sibling_strips(scene: Any, strip: Any) -> list[Any]:
+    """The other strips in ``strip``'s channel space: its meta strip's, or the top level."""
+    return [s for s in _container(scene, strip) if s != strip]
 
 
 def ensure_top_strips(scene: Any) -> Any:
@@ -139,9 +142,4 @@ def new_color_strip(coll: Any, name: str, channel: int, start: int, end: int) ->
 
 def remove_strip(scene: Any, strip: Any) -> None:
     """Delete ``strip`` from ``scene`` (top level or inside a meta strip)."""
-    parent = strip.parent_meta()
-    if parent is None:
-        coll = top_strips(scene)
-    else:
-        coll = parent.strips if hasattr(parent, "strips") else parent.sequences
-    coll.remove(strip)
+    _container(scene, strip).remove(strip)

@@ -18,76 +18,62 @@ SRGB = "sRGB"
 NO_ALPHA_FORMATS = {"JPEG", "JPEG2000", "BMP", "IRIS", "CINEON", "DPX", "HDR", "FFMPEG"}
 
 
-def _view_problems(view: Any, display: Any, where: str) -> list[str]:
+# (attribute path under the scene's view or display settings, the value that keeps flat
+# colors, its name in messages); checked and set for the scene and the output's override
+_VIEW = (
+    ("display_settings.display_device", SRGB, "display device"),  # views depend on it: first
+    ("view_settings.view_transform", "Standard", "view transform"),
+    ("view_settings.look", "None", "look"),
+    ("view_settings.exposure", 0.0, "exposure"),
+    ("view_settings.gamma", 1.0, "gamma"),
+    ("view_settings.use_curve_mapping", False, "curves"),
+    ("view_settings.use_white_balance", False, "white balance"),  # 5.x only
+)
+
+
+def _settings(scene: Any) -> list[tuple[Any, str, Any, str]]:
+    """Every (owner, attribute, wanted value, name) that must hold for flat colors."""
     out = []
-    if view.view_transform != "Standard":
-        out.append(f"{where}view transform '{view.view_transform}' alters flat colors "
-                   "(Standard keeps them)")
-    if view.look not in ("None", ""):
-        out.append(f"{where}look '{view.look}' alters flat colors")
-    if abs(view.exposure) > 1e-6:
-        out.append(f"{where}exposure {view.exposure:g} alters flat colors")
-    if abs(view.gamma - 1.0) > 1e-6:
-        out.append(f"{where}gamma {view.gamma:g} alters flat colors")
-    if view.use_curve_mapping:
-        out.append(f"{where}curves alter flat colors")
-    if getattr(view, "use_white_balance", False):
-        out.append(f"{where}white balance alters flat colors")
-    if display.display_device != SRGB:
-        out.append(f"{where}display device '{display.display_device}' re-encodes flat colors "
-                   "(sRGB keeps them)")
+    image = scene.render.image_settings
+    owners = [(scene, "")]
+    if image.color_management == "OVERRIDE":
+        owners.append((image, "output override: "))
+    for base, where in owners:
+        for path, wanted, name in _VIEW:
+            group, attr = path.split(".")
+            owner = getattr(base, group)
+            if hasattr(owner, attr):
+                out.append((owner, attr, wanted, where + name))
+    out.append((scene.sequencer_colorspace_settings, "name", SRGB, "sequencer color space"))
+    out.append((scene.render, "use_sequencer", True, "sequencer in the render"))
     return out
+
+
+def _shown(value: Any, quote: bool = True) -> str:
+    """A setting's value in words: on/off, 0.5, 'AgX' (AgX unquoted)."""
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if isinstance(value, float):
+        return f"{value:g}"
+    return f"'{value}'" if quote else str(value)
 
 
 def problems(scene: Any) -> list[str]:
     """What in ``scene``'s color management would alter the engine's colors in a render."""
-    out = _view_problems(scene.view_settings, scene.display_settings, "")
-    space = scene.sequencer_colorspace_settings.name
-    if space != SRGB:
-        out.append(f"sequencer color space '{space}' shifts flat colors by a level (sRGB "
-                   "keeps them)")
-    image = scene.render.image_settings
-    if image.color_management == "OVERRIDE":
-        out += _view_problems(image.view_settings, image.display_settings, "output override: ")
-    if not scene.render.use_sequencer:
-        out.append("the render leaves the sequencer out (Post Processing > Sequencer)")
-    return out
-
-
-def _set_view(view: Any, display: Any, where: str) -> list[str]:
-    changed = []
-
-    def put(owner: Any, attr: str, value: Any, label: str) -> None:
-        old = getattr(owner, attr)
-        if old != value:
-            setattr(owner, attr, value)
-            changed.append(f"{where}{label} {old} -> {value}")
-
-    put(display, "display_device", SRGB, "display device")
-    put(view, "view_transform", "Standard", "view transform")
-    put(view, "look", "None", "look")
-    put(view, "exposure", 0.0, "exposure")
-    put(view, "gamma", 1.0, "gamma")
-    put(view, "use_curve_mapping", False, "curves")
-    if hasattr(view, "use_white_balance"):
-        put(view, "use_white_balance", False, "white balance")
-    return changed
+    return [f"{name} {_shown(getattr(owner, attr))} alters flat colors ({_shown(wanted)} "
+            "keeps them)" for owner, attr, wanted, name in _settings(scene)
+            if getattr(owner, attr) != wanted]
 
 
 def keep_flat_colors(scene: Any) -> list[str]:
     """Set what :func:`problems` names; the changes made, in words ("view transform AgX ->
     Standard")."""
-    changed = _set_view(scene.view_settings, scene.display_settings, "")
-    if scene.sequencer_colorspace_settings.name != SRGB:
-        old = scene.sequencer_colorspace_settings.name
-        scene.sequencer_colorspace_settings.name = SRGB
-        changed.append(f"sequencer color space {old} -> {SRGB}")
-    image = scene.render.image_settings
-    if image.color_management == "OVERRIDE":
-        changed += _set_view(image.view_settings, image.display_settings, "output override: ")
-    if not scene.render.use_sequencer:
-        scene.render.use_sequencer = True
-        changed.append("render sequencer off -> on")
+    changed = []
+    for owner, attr, wanted, name in _settings(scene):
+        old = getattr(owner, attr)
+        if old != wanted:
+            setattr(owner, attr, wanted)
+            changed.append(f"{name} {_shown(old, False)} -> {_shown(wanted, False)}")
     return changed
 
 

@@ -131,11 +131,8 @@ def make_plan(args: argparse.Namespace, check: bool = False) -> list[Chunk]:
         if check:
             from .pipeline import ColorizeJob
 
-            job = ColorizeJob.from_cli(_colorize_args(args, args.frames or None))
-            claim = getattr(job, "claim", None)  # it is never run: hold no frames
-            if claim is not None:
-                claim.release()
-            del job
+            # every check colorize makes; the job is never run, so it holds no frames
+            ColorizeJob.from_cli(_colorize_args(args, args.frames or None)).claim.release()
         targets, refs = shot_inputs(args)
         numbers = [frame_number(t) for t in targets]
         missing = next((t for t, n in zip(targets, numbers) if n is None), None)

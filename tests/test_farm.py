@@ -54,27 +54,27 @@ def same_frames(a: Path, b: Path, n: int = 16) -> None:
         assert np.array_equal(read_image(a / name), read_image(b / name)), name
 
 
-def plan(shot: dict, capsys, *extra: str, mode: str = "keyframe") -> dict:
-    code = main(farm_args(shot, Path("/nonexistent/out"), "plan", "--json", *extra, mode=mode))
+def plan(shot: dict, capsys, tmp_path: Path, *extra: str, mode: str = "keyframe") -> dict:
+    code = main(farm_args(shot, tmp_path / "out", "plan", "--json", *extra, mode=mode))
     out, err = capsys.readouterr()
     assert code == 0, err
     return json.loads(out)
 
 
 # -- planning --------------------------------------------------------------------------------
-def test_keyframe_chunks_spread_over_the_tasks(shot, capsys):
-    p = plan(shot, capsys, "--chunk-size", "5", "--tasks", "3")
+def test_keyframe_chunks_spread_over_the_tasks(shot, capsys, tmp_path):
+    p = plan(shot, capsys, tmp_path, "--chunk-size", "5", "--tasks", "3")
     assert [(c["frames"], c["task"], c["after"]) for c in p["chunks"]] == [
         ("1-5", 1, []), ("6-10", 2, []), ("11-15", 3, []), ("16", 1, [])]
 
 
-def test_a_range_past_the_shot_is_cut_to_its_frames(shot, capsys):
-    p = plan(shot, capsys, "--frames", "1-24", "--chunk-size", "8", "--tasks", "4")
+def test_a_range_past_the_shot_is_cut_to_its_frames(shot, capsys, tmp_path):
+    p = plan(shot, capsys, tmp_path, "--frames", "1-24", "--chunk-size", "8", "--tasks", "4")
     assert [c["frames"] for c in p["chunks"]] == ["1-8", "9-16"]  # no chunk without a frame
 
 
-def test_nearest_with_the_reference_last_chains_backwards(shot, capsys):
-    p = plan(shot, capsys, "--chunk-size", "5", "--tasks", "3", mode="nearest")
+def test_nearest_with_the_reference_last_chains_backwards(shot, capsys, tmp_path):
+    p = plan(shot, capsys, tmp_path, "--chunk-size", "5", "--tasks", "3", mode="nearest")
     assert [(c["frames"], c["after"], c["task"]) for c in p["chunks"]] == [
         ("1-5", ["6-10"], 1), ("6-10", ["11-15"], 1), ("11-15", ["16"], 1), ("16", [], 1)]
 
@@ -133,18 +133,16 @@ def test_sigterm_stops_a_farm_task_within_a_frame(tmp_path):
 
 # -- the Open Job Description bundle, run by openjd -------------------------------------------
 def openjd(shot: dict, out: Path, *extra: str, mode: str = "keyframe", step: str = "Colorize",
-           options: str = "--model baseline", timeout: float = 300
+           params: dict | None = None, timeout: float = 300
            ) -> subprocess.CompletedProcess[str]:
-    params = {"Dacon": str(DACON), "Targets": str(shot["root"] / "line"), "Output": str(out),
-              "References": str(shot["ref"]), "ReferenceLines": str(shot["ref_line"]),
-              "Mode": mode, "ChunkSize": 5, "Tasks": 2, "ColorizeOptions": options}
-    for e in extra:
-        if e.startswith("-p="):
-            k, v = e[3:].split("=", 1)
-            params[k] = v
-    rest = [e for e in extra if not e.startswith("-p=")]
-    cmd = [str(OPENJD), "run", str(TEMPLATE), "--step", step, "--job-param", json.dumps(params),
-           *rest]
+    """`openjd run` of the bundle's ``step`` on ``shot`` (baseline model, chunks of 5 frames
+    over 2 tasks unless ``params`` say otherwise); ``extra`` are openjd options."""
+    job = {"Dacon": str(DACON), "Targets": str(shot["root"] / "line"), "Output": str(out),
+           "References": str(shot["ref"]), "ReferenceLines": str(shot["ref_line"]),
+           "Mode": mode, "ChunkSize": 5, "Tasks": 2, "ColorizeOptions": "--model baseline",
+           **(params or {})}
+    cmd = [str(OPENJD), "run", str(TEMPLATE), "--step", step, "--job-param", json.dumps(job),
+           *extra]
     return subprocess.run(cmd, env=ENV, capture_output=True, text=True, timeout=timeout)
 
 
@@ -176,7 +174,7 @@ def test_openjd_job_equals_one_run_and_a_rerun_keeps_every_frame(shot, tmp_path,
     ("1-10,5-16", "ranges 1-10 and 5-16 overlap"), ("20-30", "20-30")])
 def test_openjd_refuses_a_bad_frame_spec_in_its_plan_step(shot, tmp_path, frames, words):
     out = tmp_path / "farm"
-    r = openjd(shot, out, "--run-dependencies", f"-p=Frames={frames}")
+    r = openjd(shot, out, "--run-dependencies", params={"Frames": frames})
     assert r.returncode != 0
     assert words in r.stdout and "Step 'Plan'" in r.stdout, r.stdout
     assert "Running Task" not in r.stdout.split("Step 'Plan'")[-1]
