@@ -206,7 +206,7 @@ def test_a_killed_openjd_task_reruns_to_the_same_frames(tmp_path, capsys):
     proc = subprocess.Popen(cmd, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True)
     try:
-        assert _wait(lambda: len(list(out.glob("*.json"))) >= 3)
+        assert _wait(lambda: len(list(out.glob("*.png"))) >= 3)
         pid = _dacon_task(out)
         assert pid is not None
         os.kill(pid, signal.SIGKILL)  # the worker host loses the task mid-frame
