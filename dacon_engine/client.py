@@ -32,7 +32,7 @@ from typing import Any
 
 from .protocol import PROTOCOL_VERSION, ProtocolError, decode, encode, request
 
-SERVICE_MODULE = "dacon_engine.service"
+SERVICE_MODULE = "dacon_engine.jobs.service"
 READ_BUFFER = 1 << 16  # bytes per read of the engine's pipes
 _MISSING_MODULE = re.compile(r"No module named '?([\w.]+)'?")
 
@@ -140,7 +140,7 @@ class Job:
 
 
 class EngineClient:
-    """A running engine service, started with ``python -m dacon_engine.service``.
+    """A running engine service, started with ``python -m dacon_engine.jobs.service``.
 
     python: the interpreter of an environment with the engine and torch installed.
     env: extra environment variables for the engine. on_log: called (from the reader

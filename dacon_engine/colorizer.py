@@ -24,11 +24,11 @@ import numpy as np
 import torch
 
 from .errors import DaconError
-from .files import frame_number
+from .fileio.files import frame_number
 from .frames import Reference, SegmentedFrame
-from .graphrefine import FrameGraph, bank_graph, frame_graph, join_graphs, refine_similarity
-from .matching import Assignment, Bank, SegmentFeaturizer, assign
-from .mirror import mirrored_frame, prefer_mirror
+from .matching.graphrefine import FrameGraph, bank_graph, frame_graph, join_graphs, refine_similarity
+from .matching.bank import Assignment, Bank, SegmentFeaturizer, assign
+from .matching.mirror import mirrored_frame, prefer_mirror
 
 MODES = ("keyframe", "consecutive", "nearest")
 
@@ -48,7 +48,7 @@ class FrameResult:
 
     def image(self) -> np.ndarray:
         """HxWx4 uint8 RGBA: segments filled, line pixels copied unchanged from the input."""
-        from .outputs import render_colors
+        from .outputs.write import render_colors
 
         return render_colors(self.frame, self.assignment.colors)
 
@@ -59,7 +59,7 @@ def build_featurizer(model: str | os.PathLike | SegmentFeaturizer = "default",
     if not isinstance(model, (str, os.PathLike)):
         return model
     if os.fspath(model) == "baseline":
-        from .baseline import GeometricBaseline
+        from .matching.baseline import GeometricBaseline
 
         feat: SegmentFeaturizer = GeometricBaseline()
     else:
@@ -101,8 +101,8 @@ class Colorizer:
                  palette=None, palette_tolerance: float | None = None,
                  strict_palette: bool = False, graph_refine: bool = True,
                  mirror: bool = True):
-        from .palette import DEFAULT_TOLERANCE, check_palette_options
-        from .segments import check_gap_radius
+        from .matching.palette import DEFAULT_TOLERANCE, check_palette_options
+        from .segmentation.segments import check_gap_radius
 
         self.palette = check_palette_options(palette, palette_tolerance, strict_palette)
         self.palette_tolerance = DEFAULT_TOLERANCE if palette_tolerance is None \
@@ -118,7 +118,7 @@ class Colorizer:
         self.graph_refine = graph_refine
         self.mirror = mirror
         self.featurizer = build_featurizer(model, device=device, dinov2_weights=dinov2_weights)
-        from .lineart import check_line_options
+        from .segmentation.lineart import check_line_options
 
         check_line_options(line_mode, trace_colors, line_colors)
         self.line_kw = {"line_mode": line_mode, "trace_colors": trace_colors,
@@ -137,7 +137,7 @@ class Colorizer:
 
     def features(self, frames: Sequence[SegmentedFrame]) -> list[torch.Tensor]:
         """Segment features of ``frames``; on out-of-memory, degrade the model and retry."""
-        from .memory import degrade, is_out_of_memory
+        from .model.memory import degrade, is_out_of_memory
 
         t0 = time.perf_counter()
         while True:
@@ -166,7 +166,7 @@ class Colorizer:
                       line: str | os.PathLike | np.ndarray | None = None,
                       name: str | None = None) -> Reference:
         """Add a colored frame (and optionally its line art) to the reference bank."""
-        from .references import load_reference, reference_from_arrays
+        from .segmentation.references import load_reference, reference_from_arrays
 
         if isinstance(color, Reference):
             ref = color
@@ -190,7 +190,7 @@ class Colorizer:
         return ref
 
     def _snap(self, ref: Reference) -> Reference:
-        from .palette import report_off_palette, snap_reference
+        from .matching.palette import report_off_palette, snap_reference
 
         ref, off = snap_reference(ref, self.palette, tolerance=self.palette_tolerance)
         new = [r for r in off if r.message(self.palette_tolerance) not in self._palette_reported]
@@ -203,7 +203,7 @@ class Colorizer:
                       name: str | None = None) -> None:
         """Snap a reference without adding it: its off-palette colors are reported (or, with
         ``strict_palette``, refused) now, before any work; nothing is kept."""
-        from .references import load_reference
+        from .segmentation.references import load_reference
 
         if self.palette is not None:
             self._snap(load_reference(color, line, gap_radius=self.gap_radius, name=name,
@@ -253,7 +253,7 @@ class Colorizer:
 
     # -- targets --------------------------------------------------------------------
     def load_target(self, target: Target, name: str | None = None) -> SegmentedFrame:
-        from .segments import segment_frame
+        from .segmentation.segments import segment_frame
 
         if isinstance(target, SegmentedFrame):
             return target

@@ -32,7 +32,7 @@ REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "paintbucket_02
 
 
 def _frame() -> tuple[np.ndarray, np.ndarray, str]:
-    from dacon_engine.imageio import read_image
+    from dacon_engine.fileio.images import read_image
 
     if (REAL / "line.png").is_file():
         return read_image(REAL / "line.png"), read_image(REAL / "gt.png"), "PaintBucket 0242"
@@ -43,7 +43,7 @@ def _frame() -> tuple[np.ndarray, np.ndarray, str]:
 
 
 def _write_inputs(folder: Path, n: int) -> tuple[list[Path], Path, Path, str]:
-    from dacon_engine.imageio import write_png
+    from dacon_engine.fileio.images import write_png
 
     line, gt, source = _frame()
     folder.mkdir(parents=True, exist_ok=True)
@@ -61,7 +61,7 @@ def _write_inputs(folder: Path, n: int) -> tuple[list[Path], Path, Path, str]:
 def child_shot(args: argparse.Namespace) -> dict:
     import torch
 
-    from dacon_engine.pipeline import ColorizeJob
+    from dacon_engine.jobs.pipeline import ColorizeJob
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -72,7 +72,7 @@ def child_shot(args: argparse.Namespace) -> dict:
                                  device=args.device, workers=args.w, batch_size=args.batch_size,
                                  graph_refine=args.graph_refine, mirror=args.mirror)
         if args.sequential:  # writes not overlapped with the model (for comparison)
-            import dacon_engine.pipeline as pl
+            import dacon_engine.jobs.pipeline as pl
 
             pl.WRITES_IN_FLIGHT = 0
         first: list[float] = []
@@ -92,7 +92,7 @@ def child_shot(args: argparse.Namespace) -> dict:
 
 def child_refs(args: argparse.Namespace) -> dict:
     from dacon_engine.colorizer import Colorizer
-    from dacon_engine.imageio import read_image, write_png
+    from dacon_engine.fileio.images import read_image, write_png
 
     line, gt, source = _frame()
     with tempfile.TemporaryDirectory() as tmp:

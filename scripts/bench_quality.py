@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Quality benchmark: the five metrics per suite for the baseline, the default model with its
 matching options off one by one (graph refinement, mirrored references) and as shipped, and
-any other model given (see dacon_engine/quality.py for the suites), then Acc / Acc on
+any other model given (see dacon_engine/evaluation/quality.py for the suites), then Acc / Acc on
 segments > 10 px side by side.
 
     .venv/bin/python scripts/bench_quality.py [--clips 8] [--size 512] [--warps 8]
@@ -20,8 +20,8 @@ import time
 from pathlib import Path
 
 from dacon_engine.colorizer import Colorizer
-from dacon_engine.imageio import read_image
-from dacon_engine.quality import format_rows, score_cases, synthetic_suites, warp_suite
+from dacon_engine.fileio.images import read_image
+from dacon_engine.evaluation.quality import format_rows, score_cases, synthetic_suites, warp_suite
 
 ROOT = Path(__file__).resolve().parents[1]
 WARP_SEEDS = {"warp-mild": ("mild", 1), "warp-large": ("large", 2)}

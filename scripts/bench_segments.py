@@ -10,7 +10,7 @@ shapes with a few gaps and color lines. Prints median (and min) wall-clock milli
 ``--degraded``: the line-art robustness table. For 0242 and a 1920x1920 frame of
 ``dacon_engine.synth``: clean, anti-aliased (widths 1-3, blurs 0.6-1.2), area-resampled
 (2x down, back up), half resolution, JPEG 90/80/70 (of the 1-px anti-aliased art) and a
-simulated scan (``dacon_engine.linedegrade``), and the clean art redrawn with 1-px
+simulated scan (``dacon_engine.synth.linedegrade``), and the clean art redrawn with 1-px
 8-connected lines (an aliased pen's strokes; still clean art, compared with its own
 fixed segmentation: a row for the colorize table). Per variant: the mode ``auto`` picked,
 the clean drawing's regions of >= 10 px recovered one-to-one (mutual best overlap; for
@@ -23,7 +23,7 @@ region "of >= 10 px" can be 3 px plus an 800-px trace line); the last two column
 them as the regions they were given. ``--colorize N``: also the default model's accuracy
 on N warped copies of each 0242 variant (reference: the clean frame and its gt; ground
 truth per segment from the warped clean gt). ``--malloc-tuned``: with the allocator
-setting the ``dacon`` CLI and the service apply (:mod:`dacon_engine.malloctune`); the
+setting the ``dacon`` CLI and the service apply (:mod:`dacon_engine.jobs.malloctune`); the
 library alone (default) pays the page faults of fresh full-frame arrays.
 """
 
@@ -41,8 +41,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from dacon_engine.imageio import read_image
-from dacon_engine.segments import PIXEL_TRACE, segment_line_art, segment_line_art_details
+from dacon_engine.fileio.images import read_image
+from dacon_engine.segmentation.segments import PIXEL_TRACE, segment_line_art, segment_line_art_details
 
 SHARED_LINE = ROOT.parent / "shared" / "data" / "paintbucket_0242" / "line.png"
 SIZE = 1920
@@ -100,7 +100,7 @@ def main() -> None:
                     help="with --colorize: override the model's line widening (0 = off)")
     ap.add_argument("--synth-seed", type=int, default=0)
     ap.add_argument("--malloc-tuned", action="store_true",
-                    help="apply the CLI / service allocator setting (dacon_engine.malloctune)")
+                    help="apply the CLI / service allocator setting (dacon_engine.jobs.malloctune)")
     args = ap.parse_args()
     from dacon_engine.model.network import LINE_WIDEN_MAX
 
@@ -108,7 +108,7 @@ def main() -> None:
         ap.error(f"--line-widen must be from 0 to {LINE_WIDEN_MAX:g}, got {args.line_widen}")
     cv2.setNumThreads(1)
     if args.malloc_tuned:
-        from dacon_engine.malloctune import keep_freed_memory
+        from dacon_engine.jobs.malloctune import keep_freed_memory
 
         print(f"malloc tuned: {keep_freed_memory()}")
     if args.degraded:
@@ -150,7 +150,7 @@ def main() -> None:
 def variants(rgba: np.ndarray) -> list[tuple[str, np.ndarray, np.ndarray, int, np.ndarray]]:
     """(name, degraded image, clean labels to compare with, scale, the clean drawing's
     trace-line pixels) for one clean frame. scale: 2 where the variant is at half size."""
-    from dacon_engine import linedegrade as d
+    from dacon_engine.synth import linedegrade as d
 
     def clean_of(img: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         labels, _, _, cls = segment_line_art_details(img, line_mode="fixed", classes=True)
@@ -178,7 +178,7 @@ def variants(rgba: np.ndarray) -> list[tuple[str, np.ndarray, np.ndarray, int, n
 
 
 def degraded_table(args) -> None:
-    from dacon_engine import linedegrade as d
+    from dacon_engine.synth import linedegrade as d
 
     frames = []
     if SHARED_LINE.exists():
@@ -223,10 +223,10 @@ def colorize_table(line: np.ndarray, gt: np.ndarray, n_warps: int,
     same pen). ``line_widen``: override the model's (see ``DaconConfig.line_widen``)."""
     from dacon_engine.colorizer import Colorizer
     from dacon_engine.frames import SegmentedFrame
-    from dacon_engine.metrics import frame_metrics, mean_metrics
-    from dacon_engine.quality import warp_suite
-    from dacon_engine.references import segment_colors
-    from dacon_engine.segments import segment_frame
+    from dacon_engine.evaluation.metrics import frame_metrics, mean_metrics
+    from dacon_engine.evaluation.quality import warp_suite
+    from dacon_engine.segmentation.references import segment_colors
+    from dacon_engine.segmentation.segments import segment_frame
 
     torch_threads()
     case = warp_suite(line, gt, seed=0, n=n_warps)[0]
@@ -237,7 +237,7 @@ def colorize_table(line: np.ndarray, gt: np.ndarray, n_warps: int,
         c.add_reference(gt, ref)
         return c
 
-    from dacon_engine.linedegrade import thin_lines
+    from dacon_engine.synth.linedegrade import thin_lines
 
     c, c_thin = colorizer(line), colorizer(thin_lines(line))
     widen = c.featurizer.net.config.line_widen

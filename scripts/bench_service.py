@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from clips import make_shot  # noqa: E402
 from dacon_engine.client import EngineClient  # noqa: E402
-from dacon_engine.pipeline import ColorizeJob  # noqa: E402
+from dacon_engine.jobs.pipeline import ColorizeJob  # noqa: E402
 
 
 def in_process(shot: dict, out: Path, model: str) -> tuple[float, float]:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import torch
 
-from dacon_engine.files import atomic_write_text
+from dacon_engine.fileio.files import atomic_write_text
 from dacon_engine.model.network import LINE_WIDEN_MAX
 from dacon_engine.training.loop import export_model
 
@@ -170,7 +170,7 @@ def main() -> None:
         "segments first.",
     ]
     if args.quality and args.quality.is_file():
-        from dacon_engine.quality import format_rows
+        from dacon_engine.evaluation.quality import format_rows
 
         lines += ["", "## Quality (scripts/bench_quality.py)", "", "```",
                   format_rows(json.loads(args.quality.read_text())), "```"]

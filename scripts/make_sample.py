@@ -15,7 +15,7 @@ import argparse
 import shutil
 from pathlib import Path
 
-from dacon_engine.imageio import write_png
+from dacon_engine.fileio.images import write_png
 from dacon_engine.synth import make_clip
 
 ROOT = Path(__file__).resolve().parents[1]

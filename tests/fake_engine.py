@@ -1,4 +1,4 @@
-"""A stand-in for ``python -m dacon_engine.service`` (standard library only) for client tests.
+"""A stand-in for ``python -m dacon_engine.jobs.service`` (standard library only) for client tests.
 
 It speaks protocol 1 on stdin/stdout like the real service, without torch or a model: a
 ``colorize`` job copies each target to ``<out>/<stem>.png`` (with a small JSON record) and
@@ -14,7 +14,7 @@ cancels and deaths without sleeping:
   empty line arrives on stdin.
 - ``FAKE_STDERR=TEXT`` is printed to stderr at start; ``FAKE_EXIT=CODE`` then exits at once.
 
-Run as ``fake_engine.py -m dacon_engine.service`` (the arguments are ignored).
+Run as ``fake_engine.py -m dacon_engine.jobs.service`` (the arguments are ignored).
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from art import draw
-from dacon_engine.cli import main
+from dacon_engine.jobs.cli import main
 
 
 def save(path: Path, rgba: np.ndarray) -> Path:
@@ -138,7 +138,7 @@ def test_ref_line_without_ref(clip, tmp_path, capsys):
 
 
 def test_segment_command(clip, tmp_path, capsys):
-    from dacon_engine.labelmap import read_label_map
+    from dacon_engine.fileio.labelmap import read_label_map
 
     out = tmp_path / "seg"
     code, err = run(capsys, "segment", clip / "line", "--out", out, "--preview", "--quiet")

@@ -12,7 +12,7 @@ from art import draw
 from dacon_engine.colorizer import Colorizer, processing_order, target_name
 from dacon_engine.errors import DaconError
 from dacon_engine.frames import Reference, SegmentedFrame
-from dacon_engine.segments import segment_line_art
+from dacon_engine.segmentation.segments import segment_line_art
 
 
 def _frame(line: np.ndarray, path: str | None = None) -> SegmentedFrame:

@@ -21,7 +21,7 @@ from clips import save
 from dacon_engine.colorizer import Colorizer, build_featurizer, processing_order
 from dacon_engine.errors import DaconError
 from dacon_engine.frames import Reference, SegmentedFrame
-from dacon_engine.segments import segment_line_art
+from dacon_engine.segmentation.segments import segment_line_art
 
 # the art's colors except the hat's green; the eyes and the face are a little off but
 # within the default tolerance (delta-E 8; 1.5 and 0.7), the mouth is exact

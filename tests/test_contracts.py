@@ -13,7 +13,7 @@ import torch
 from art import COLORS, draw
 from dacon_engine.colorizer import Colorizer
 from dacon_engine.frames import SegmentedFrame
-from dacon_engine.matching import MARGIN_SCALE, Bank, assign
+from dacon_engine.matching.bank import MARGIN_SCALE, Bank, assign
 
 
 def _chain_setup(mode: str):
@@ -25,7 +25,7 @@ def _chain_setup(mode: str):
 
 
 def _seg(line):
-    from dacon_engine.segments import segment_line_art
+    from dacon_engine.segmentation.segments import segment_line_art
 
     labels, n = segment_line_art(line)
     return line, labels, n

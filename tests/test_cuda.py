@@ -14,9 +14,9 @@ import pytest
 import torch
 from clips import make_shot
 
-from dacon_engine.cli import main
+from dacon_engine.jobs.cli import main
 from dacon_engine.colorizer import Colorizer
-from dacon_engine.imageio import read_image
+from dacon_engine.fileio.images import read_image
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU here")
 

@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 
 from clips import make_shot, temp_files
-from dacon_engine.cli import main
-from dacon_engine.imageio import read_image
+from dacon_engine.jobs.cli import main
+from dacon_engine.fileio.images import read_image
 from test_reliability import _wait
 
 BIN = Path(sys.executable).parent

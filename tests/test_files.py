@@ -6,7 +6,7 @@ import stat
 import pytest
 
 from dacon_engine.errors import DaconError
-from dacon_engine.files import atomic_path, atomic_write_text, collect_images, frame_number
+from dacon_engine.fileio.files import atomic_path, atomic_write_text, collect_images, frame_number
 
 
 def test_atomic_write_uses_umask_permissions(tmp_path):
@@ -44,7 +44,7 @@ def test_frame_order(tmp_path):
 
 
 def test_every_image_suffix_is_collected_in_frame_order(tmp_path):
-    from dacon_engine.files import IMAGE_SUFFIXES
+    from dacon_engine.fileio.files import IMAGE_SUFFIXES
 
     names = [f"f{i}{sfx}" for i, sfx in enumerate(IMAGE_SUFFIXES)] + ["f99.PNG"]
     for name in names + ["f50.txt", "f51.psd", "readme"]:
@@ -56,7 +56,7 @@ def test_every_image_suffix_is_collected_in_frame_order(tmp_path):
 
 
 def test_files_without_a_number_go_last_and_ties_sort_by_name(tmp_path):
-    from dacon_engine.files import sorted_by_frame
+    from dacon_engine.fileio.files import sorted_by_frame
 
     names = ["cover.png", "b_2.png", "a_2.png", "x_0.png", "z_1.png", "alpha.png"]
     assert [p.name for p in sorted_by_frame(names)] == [
@@ -92,7 +92,7 @@ def test_collect_errors_name_the_input(tmp_path):
 
 
 def test_atomic_writes_replace_by_default_and_create_folders(tmp_path):
-    from dacon_engine.files import atomic_write_bytes
+    from dacon_engine.fileio.files import atomic_write_bytes
 
     dest = tmp_path / "new" / "deeper" / "out.txt"
     atomic_write_text(dest, "first ✓")
@@ -117,7 +117,7 @@ def test_atomic_path_keeps_the_destination_suffix_and_writes_in_place(tmp_path):
 
 
 def test_unwritable_places_are_clear_errors(tmp_path):
-    from dacon_engine.files import check_writable_dir
+    from dacon_engine.fileio.files import check_writable_dir
 
     blocker = tmp_path / "file.txt"
     blocker.write_text("x")
@@ -134,7 +134,7 @@ def test_unwritable_places_are_clear_errors(tmp_path):
 
 @pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="needs Linux /proc")
 def test_an_existing_folder_that_refuses_files_is_reported():
-    from dacon_engine.files import check_writable_dir
+    from dacon_engine.fileio.files import check_writable_dir
 
     # /proc exists, but no one (root included) can create files in it
     with pytest.raises(DaconError, match="^/proc: output folder cannot be written"):

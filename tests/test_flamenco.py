@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 
 from clips import make_shot
-from dacon_engine.cli import main
-from dacon_engine.imageio import read_image
+from dacon_engine.jobs.cli import main
+from dacon_engine.fileio.images import read_image
 
 JOB_TYPE = Path(__file__).resolve().parents[1] / "scripts" / "flamenco" / "dacon_colorize.js"
 NODE = shutil.which("node")

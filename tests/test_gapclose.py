@@ -1,4 +1,4 @@
-"""Gap closing (dacon_engine.gapclose.split_regions) on small hand-made line art.
+"""Gap closing (dacon_engine.segmentation.gapclose.split_regions) on small hand-made line art.
 
 free masks: nonzero = paper, 0 = line. What a user relies on: a gap narrower than the ball
 (2 * radius + 1 px) splits the regions it joins, a wider one does not; line pixels never
@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from dacon_engine.gapclose import _disk, split_regions
+from dacon_engine.segmentation.gapclose import _disk, split_regions
 
 
 def rooms(h: int, w: int, boxes) -> np.ndarray:

@@ -8,7 +8,7 @@ import torch
 
 from dacon_engine.colorizer import Colorizer
 from dacon_engine.frames import Reference, SegmentedFrame
-from dacon_engine.graphrefine import (FrameGraph, bank_graph, frame_graph, join_graphs,
+from dacon_engine.matching.graphrefine import (FrameGraph, bank_graph, frame_graph, join_graphs,
                                       refine_similarity)
 
 # five vertical strips 1|2|3|4|5, one line pixel between neighbours

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from clips import make_shot
-from dacon_engine.cli import build_parser, main
+from dacon_engine.jobs.cli import build_parser, main
 from dacon_engine.protocol import ProtocolError, check_request
 
 
@@ -66,7 +66,7 @@ def test_protocol_field_defaults_on_and_must_be_a_boolean():
 def test_worker_processes_start_with_the_switch_and_the_bank_graphs(shot):
     import torch
 
-    from dacon_engine import workers
+    from dacon_engine.jobs import workers
     from dacon_engine.colorizer import Colorizer
 
     parent = Colorizer("baseline")

@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from dacon_engine.errors import DaconError
-from dacon_engine.imageio import composite_on_white, read_image, write_png
+from dacon_engine.fileio.images import composite_on_white, read_image, write_png
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ import pytest
 from PIL import Image
 
 from dacon_engine.errors import DaconError
-from dacon_engine.labelmap import (
+from dacon_engine.fileio.labelmap import (
     MAX_LABEL,
     decode_labels,
     encode_labels,

@@ -1,4 +1,4 @@
-"""The entry points' allocator setting (dacon_engine.malloctune)."""
+"""The entry points' allocator setting (dacon_engine.jobs.malloctune)."""
 
 import platform
 import subprocess
@@ -6,7 +6,7 @@ import sys
 
 
 def _run(env_value: str | None) -> str:
-    code = "from dacon_engine.malloctune import keep_freed_memory; print(keep_freed_memory())"
+    code = "from dacon_engine.jobs.malloctune import keep_freed_memory; print(keep_freed_memory())"
     env = {"PATH": "/usr/bin:/bin"}
     if env_value is not None:
         env["DACON_MALLOC_TUNE"] = env_value
@@ -23,7 +23,8 @@ def test_applied_on_glibc_and_opt_out():
 
 
 def test_entry_points_apply_it(monkeypatch):
-    from dacon_engine import cli, malloctune
+    from dacon_engine.jobs import cli
+    from dacon_engine.jobs import malloctune
 
     calls = []
     monkeypatch.setattr(malloctune, "keep_freed_memory", lambda: calls.append(1) or True)

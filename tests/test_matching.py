@@ -1,4 +1,4 @@
-"""The matcher's contracts (dacon_engine.matching): the bank, the similarity scale, and what
+"""The matcher's contracts (dacon_engine.matching.bank): the bank, the similarity scale, and what
 an assignment reports for each target segment."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from dacon_engine.frames import Reference, SegmentedFrame
-from dacon_engine.matching import Bank, assign, color_ids, cosine_similarity01
+from dacon_engine.matching.bank import Bank, assign, color_ids, cosine_similarity01
 
 RED, BLUE, GREEN = (255, 0, 0, 255), (0, 0, 255, 255), (0, 255, 0, 255)
 
@@ -129,7 +129,7 @@ def test_assign_scores_pick_the_match_and_similarity_stays_raw():
     import numpy as np
     import torch
 
-    from dacon_engine.matching import Bank, assign
+    from dacon_engine.matching.bank import Bank, assign
 
     bank = Bank(torch.eye(3), np.array([[1, 0, 0, 255], [2, 0, 0, 255], [1, 0, 0, 255]],
                                        np.uint8), np.zeros(3, np.int64),

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from dacon_engine.errors import DaconError
-from dacon_engine.metrics import (
+from dacon_engine.evaluation.metrics import (
     METRICS,
     evaluate,
     format_table,
@@ -127,7 +127,7 @@ def _paint(lab: np.ndarray, colors: np.ndarray) -> np.ndarray:
 
 
 def _write_seg_gt(root, stem, lab, gt_colors):
-    from dacon_engine.labelmap import write_label_map
+    from dacon_engine.fileio.labelmap import write_label_map
 
     (root / "seg").mkdir(parents=True, exist_ok=True)
     write_label_map(root / "seg" / f"{stem}.png", lab)
@@ -136,7 +136,7 @@ def _write_seg_gt(root, stem, lab, gt_colors):
 
 
 def _write_png(path, arr):
-    from dacon_engine.imageio import write_png
+    from dacon_engine.fileio.images import write_png
 
     path.parent.mkdir(parents=True, exist_ok=True)
     write_png(path, arr)
@@ -176,7 +176,7 @@ def test_evaluate_paintbucket_layout(tmp_path):
 
 
 def test_evaluate_gt_and_seg_folders_without_json(tmp_path):
-    from dacon_engine.labelmap import write_label_map
+    from dacon_engine.fileio.labelmap import write_label_map
 
     lab = labels_5_20_100()
     gt_dir = tmp_path / "char"
@@ -211,7 +211,7 @@ def test_evaluate_errors(tmp_path):
 
 
 def test_evaluate_plain_colored_frames(tmp_path):
-    segments = pytest.importorskip("dacon_engine.segments")
+    segments = pytest.importorskip("dacon_engine.segmentation.segments")
     lab = labels_5_20_100()
     gt_img = _paint(lab, c(RED, BLUE, BG0))
     _write_png(tmp_path / "gt" / "0000.png", gt_img)
@@ -301,7 +301,7 @@ def test_bad_seg_json_names_the_file(tmp_path, text, problem):
 
 
 def test_flat_gt_folder_of_label_maps_with_json(tmp_path):
-    from dacon_engine.labelmap import write_label_map
+    from dacon_engine.fileio.labelmap import write_label_map
 
     lab = labels_5_20_100()
     gt_dir = tmp_path / "gt"
@@ -331,7 +331,7 @@ def test_gt_folder_messages(tmp_path):
     with pytest.raises(DaconError) as e:
         evaluate(pred, empty)
     assert str(e.value) == f"{empty / 'seg'}: segment folder holds no .png label maps"
-    from dacon_engine.labelmap import write_label_map
+    from dacon_engine.fileio.labelmap import write_label_map
 
     write_label_map(empty / "seg" / "0001.png", labels_5_20_100())
     with pytest.raises(DaconError) as e:

@@ -11,7 +11,7 @@ import torch
 from dacon_engine.colorizer import Colorizer
 from dacon_engine.errors import DaconError
 from dacon_engine.frames import Reference, SegmentedFrame
-from dacon_engine.mirror import MARGIN, mirrored_frame, prefer_mirror
+from dacon_engine.matching.mirror import MARGIN, mirrored_frame, prefer_mirror
 
 STRIPS = np.array([[1, 1, 0, 2, 2, 0, 3, 3, 0, 4, 4, 0, 5, 5]] * 3, np.int32)
 COLORS = np.array([[255, 0, 0, 255], [0, 255, 0, 255], [0, 0, 255, 255],

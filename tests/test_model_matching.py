@@ -45,7 +45,7 @@ def test_bank_spans_all_references(featurizer, n_refs):
 
 @pytest.mark.parametrize("mode", ["keyframe", "consecutive", "nearest"])
 def test_modes_with_network(featurizer, mode, tmp_path):
-    from dacon_engine.outputs import write_frame_outputs
+    from dacon_engine.outputs.write import write_frame_outputs
 
     c = Colorizer(featurizer)
     line, gt = draw(96)

@@ -9,9 +9,9 @@ import pytest
 
 from dacon_engine.errors import DaconError
 from dacon_engine.frames import SegmentedFrame
-from dacon_engine.imageio import read_image
-from dacon_engine.matching import Assignment
-from dacon_engine.outputs import (
+from dacon_engine.fileio.images import read_image
+from dacon_engine.matching.bank import Assignment
+from dacon_engine.outputs.write import (
     frame_record,
     read_exr_header,
     read_exr_outputs,
@@ -139,7 +139,7 @@ def test_existing_output_not_overwritten_and_nothing_written(tmp_path):
 
 
 def test_failure_midway_removes_what_was_written(tmp_path, monkeypatch):
-    from dacon_engine import outputs
+    from dacon_engine.outputs import write as outputs
 
     def boom(*args, **kwargs):
         raise OSError(28, "No space left on device")
@@ -168,7 +168,7 @@ def test_unknown_format(tmp_path):
 
 
 def test_contact_sheet(tmp_path):
-    from dacon_engine.contact_sheet import fit_cell, make_contact_sheet, render_contact_sheet
+    from dacon_engine.outputs.contact_sheet import fit_cell, make_contact_sheet, render_contact_sheet
 
     wide = np.zeros((10, 40, 4), np.uint8)
     wide[..., 0] = 200

@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 
 from clips import make_shot, save, temp_files
-from dacon_engine.cli import main
+from dacon_engine.jobs.cli import main
 from dacon_engine.errors import DaconError
-from dacon_engine.imageio import read_image
-from dacon_engine.palette import load_palette, parse_gpl, parse_json_palette, snap_colors
+from dacon_engine.fileio.images import read_image
+from dacon_engine.matching.palette import load_palette, parse_gpl, parse_json_palette, snap_colors
 
 # art.COLORS: face (250,220,200), hat (30,160,60), eyes (40,90,200) and (40,90,210),
 # mouth (200,40,60); background transparent
@@ -230,7 +230,7 @@ def decode_matte(header: dict, channels: dict, layer: str, name: str) -> np.ndar
 
 
 def test_spec_example_ids():
-    from dacon_engine.cryptomatte import manifest
+    from dacon_engine.outputs.cryptomatte import manifest
 
     # the manifest example of the Cryptomatte specification
     assert manifest(["bunny", "default"]) == {"bunny": "13851a76", "default": "42c9679f"}
@@ -307,7 +307,7 @@ def test_recolor_swaps_the_palette_frame_by_frame(shot, tmp_path, capsys, format
             {k: v for k, v in old_header.items() if k.startswith("cryptomatte/")}
         assert np.array_equal(ch["CryptoPalette00.R"], old_ch["CryptoPalette00.R"])
         assert np.array_equal(ch["segment.id"], old_ch["segment.id"])
-        from dacon_engine.imageio import srgb_to_linear
+        from dacon_engine.fileio.images import srgb_to_linear
 
         skin = ch["segment.id"] > 0
         skin &= (read_image(out / "0001.png")[..., :3] == night.colors[0]).all(-1)

@@ -4,8 +4,8 @@ import numpy as np
 
 from art import draw
 from dacon_engine.colorizer import Colorizer
-from dacon_engine.quality import Case, format_rows, score_cases, synthetic_suites, warp_suite
-from dacon_engine.segments import segment_line_art
+from dacon_engine.evaluation.quality import Case, format_rows, score_cases, synthetic_suites, warp_suite
+from dacon_engine.segmentation.segments import segment_line_art
 
 
 def test_identical_target_scores_perfectly():
@@ -45,7 +45,7 @@ def test_suites_are_deterministic_and_shaped():
 def test_warp_line_art_keeps_trace_colors_and_closes_black_lines():
     import cv2
 
-    from dacon_engine.quality import warp_line_art
+    from dacon_engine.evaluation.quality import warp_line_art
 
     line = np.zeros((64, 64, 4), np.uint8)
     line[..., :3] = 255

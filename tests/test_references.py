@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from dacon_engine.errors import DaconError
-from dacon_engine.references import (
+from dacon_engine.segmentation.references import (
     as_rgba,
     expand_reference_paths,
     find_clip_layout,
@@ -19,7 +19,7 @@ RED, BLUE, CLEAR = (255, 0, 0, 255), (0, 0, 255, 255), (0, 0, 0, 0)
 
 
 def _png(path, arr):
-    from dacon_engine.imageio import write_png
+    from dacon_engine.fileio.images import write_png
 
     path.parent.mkdir(parents=True, exist_ok=True)
     write_png(path, arr)
@@ -80,7 +80,7 @@ def test_segment_colors_many_labels_vectorized():
 def test_size_mismatch_names_color_file(tmp_path):
     color = _png(tmp_path / "ref_color.png", np.zeros((80, 100, 4), np.uint8))
     line = _png(tmp_path / "ref_line.png", np.zeros((80, 120, 4), np.uint8))
-    from dacon_engine.references import load_reference
+    from dacon_engine.segmentation.references import load_reference
 
     with pytest.raises(DaconError) as e:
         load_reference(color, line)
@@ -91,8 +91,8 @@ def test_size_mismatch_names_color_file(tmp_path):
 
 
 def test_reference_from_arrays_with_fake_segmenter(monkeypatch):
-    segments = pytest.importorskip("dacon_engine.segments")
-    from dacon_engine.references import reference_from_arrays
+    segments = pytest.importorskip("dacon_engine.segmentation.segments")
+    from dacon_engine.segmentation.references import reference_from_arrays
 
     labels = np.array([[1, 1, 0, 2], [1, 1, 0, 2]], np.int32)
     monkeypatch.setattr(segments, "segment_line_art", lambda rgba, **kw: (labels, 2))
@@ -112,10 +112,10 @@ def test_reference_from_arrays_with_fake_segmenter(monkeypatch):
 
 
 def test_load_reference_real_art(tmp_path):
-    pytest.importorskip("dacon_engine.segments")
+    pytest.importorskip("dacon_engine.segmentation.segments")
     from art import COLORS, draw
 
-    from dacon_engine.references import load_reference
+    from dacon_engine.segmentation.references import load_reference
 
     line, gt = draw(64)
     c = _png(tmp_path / "gt" / "0000.png", gt)
@@ -178,7 +178,7 @@ def test_find_clip_layout_empty_ref_folder(tmp_path):
 def test_load_reference_without_line_art(tmp_path):
     from art import COLORS, draw
 
-    from dacon_engine.references import load_reference, load_references
+    from dacon_engine.segmentation.references import load_reference, load_references
 
     _, gt = draw(64)
     rgb = gt[..., :3].copy()  # an RGB color frame counts as alpha 255

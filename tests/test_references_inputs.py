@@ -13,10 +13,10 @@ import pytest
 from art import draw
 from clips import save
 from dacon_engine.errors import DaconError
-from dacon_engine.references import (as_rgba, expand_reference_paths, find_clip_layout,
+from dacon_engine.segmentation.references import (as_rgba, expand_reference_paths, find_clip_layout,
                                      load_reference, load_references, pack_rgba,
                                      reference_from_arrays, segment_colors, unpack_rgba)
-from dacon_engine.segments import segment_line_art
+from dacon_engine.segmentation.segments import segment_line_art
 
 
 def _gapped(line: np.ndarray) -> np.ndarray:

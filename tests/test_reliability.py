@@ -18,11 +18,12 @@ import pytest
 from PIL import Image
 
 from clips import make_shot, save, temp_files
-from dacon_engine import files, imageio
-from dacon_engine.cli import main
+from dacon_engine.fileio import files
+from dacon_engine.fileio import images as imageio
+from dacon_engine.jobs.cli import main
 from dacon_engine.errors import DaconError
-from dacon_engine.outputs import read_exr_outputs
-from dacon_engine.pipeline import ColorizeJob
+from dacon_engine.outputs.write import read_exr_outputs
+from dacon_engine.jobs.pipeline import ColorizeJob
 
 PY = sys.executable
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
@@ -231,7 +232,7 @@ def test_two_jobs_on_the_same_frames_of_one_folder(shot, tmp_path):
 def test_a_claim_of_a_killed_job_is_taken_over(shot, tmp_path):
     out = tmp_path / "out"
     out.mkdir()
-    code = ("import sys, time; from dacon_engine.outclaim import claim_frames; "
+    code = ("import sys, time; from dacon_engine.jobs.outclaim import claim_frames; "
             f"c = claim_frames({str(out)!r}, ['0001', '0002']); print('held', flush=True); "
             "time.sleep(60)")
     proc = subprocess.Popen([PY, "-c", code], stdout=subprocess.PIPE, text=True)
@@ -279,7 +280,7 @@ def _wait(cond, timeout: float = 120.0) -> bool:
 
 
 def _cmd(shot: dict, out: Path, *extra: str) -> list[str]:
-    return [PY, "-m", "dacon_engine.cli", "colorize", str(shot["root"] / "line"), "--ref",
+    return [PY, "-m", "dacon_engine.jobs.cli", "colorize", str(shot["root"] / "line"), "--ref",
             str(shot["ref"]), "--ref-line", str(shot["ref_line"]), "--out", str(out),
             "--quiet", "--batch-size", "1", "--device", "cpu", *extra]
 

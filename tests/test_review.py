@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 
 from clips import make_shot
-from dacon_engine.cli import main
+from dacon_engine.jobs.cli import main
 from dacon_engine.errors import DaconError
-from dacon_engine.imageio import read_image
-from dacon_engine.outputs import read_exr_outputs
-from dacon_engine.review import HIGHLIGHT, review_shot
+from dacon_engine.fileio.images import read_image
+from dacon_engine.outputs.write import read_exr_outputs
+from dacon_engine.outputs.review import HIGHLIGHT, review_shot
 
 
 @pytest.fixture

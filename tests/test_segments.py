@@ -7,11 +7,11 @@ import pytest
 from scipy import ndimage as ndi
 from skimage.measure import label as sk_label
 
-from dacon_engine import segments as seg_mod
+from dacon_engine.segmentation import segments as seg_mod
 from dacon_engine.errors import DaconError
-from dacon_engine.imageio import read_image, write_png
-from dacon_engine.labelmap import read_label_map
-from dacon_engine.segments import line_mask, segment_frame, segment_line_art, segments_from_color
+from dacon_engine.fileio.images import read_image, write_png
+from dacon_engine.fileio.labelmap import read_label_map
+from dacon_engine.segmentation.segments import line_mask, segment_frame, segment_line_art, segments_from_color
 
 BLACK = (0, 0, 0, 255)
 RED, GREEN, BLUE = (255, 0, 0, 255), (0, 255, 0, 255), (0, 0, 255, 255)
@@ -396,7 +396,7 @@ def test_segment_line_art_passes_its_options_on(paper):
 
 
 def test_segmentation_record_and_classes(paper):
-    from dacon_engine.segments import PIXEL_LINE, PIXEL_REGION, segment_line_art_details
+    from dacon_engine.segmentation.segments import PIXEL_LINE, PIXEL_REGION, segment_line_art_details
 
     img = _gapped(paper)
     labels, n, info, cls = segment_line_art_details(img)
@@ -427,7 +427,7 @@ def test_gap_radius_one_and_its_limit_name_the_frame(paper):
 
 
 def test_adaptive_mode_merges_specks_of_paper_and_of_color_line(paper):
-    from dacon_engine.segments import PIXEL_SPECK, segment_line_art_details
+    from dacon_engine.segmentation.segments import PIXEL_SPECK, segment_line_art_details
 
     img = paper(20, 20)
     img[:, 8:13] = BLACK                       # a thick line between two regions, holding
@@ -446,7 +446,7 @@ def test_adaptive_mode_merges_specks_of_paper_and_of_color_line(paper):
 
 
 def test_specks_with_gap_closing_and_trace_specks_alone(paper):
-    from dacon_engine.segments import segment_line_art_details
+    from dacon_engine.segmentation.segments import segment_line_art_details
 
     img = paper(20, 20)
     img[:, 8:13] = BLACK
@@ -472,7 +472,7 @@ def test_min_region_can_leave_no_region(paper):
 
 
 def test_label_areas_and_runs_on_tiny_and_empty_maps():
-    from dacon_engine.segments import label_areas, label_runs
+    from dacon_engine.segmentation.segments import label_areas, label_runs
 
     one = np.array([[3]], np.int32)
     assert label_areas(one, 3).tolist() == [0, 0, 0, 1]

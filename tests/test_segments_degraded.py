@@ -9,14 +9,14 @@ import numpy as np
 import pytest
 
 from art import draw
-from dacon_engine import linedegrade as deg
-from dacon_engine.cli import main
+from dacon_engine.synth import linedegrade as deg
+from dacon_engine.jobs.cli import main
 from dacon_engine.errors import DaconError
 from dacon_engine.frames import SegmentedFrame
-from dacon_engine.imageio import read_image, write_png
-from dacon_engine.labelmap import read_label_map
-from dacon_engine.outputs import render_colors
-from dacon_engine.segments import (PIXEL_LINE, PIXEL_SPECK, PIXEL_TRACE, segment_frame,
+from dacon_engine.fileio.images import read_image, write_png
+from dacon_engine.fileio.labelmap import read_label_map
+from dacon_engine.outputs.write import render_colors
+from dacon_engine.segmentation.segments import (PIXEL_LINE, PIXEL_SPECK, PIXEL_TRACE, segment_frame,
                                    segment_line_art, segment_line_art_details)
 
 BLACK = (0, 0, 0, 255)
@@ -189,7 +189,7 @@ def test_speck_merge_keeps_raster_numbering_and_inputs_agree():
     """After specks are merged (relabelled by labelling again, not through a lookup) the
     segments are still numbered 1..n in raster order of their first pixel; opaque RGB
     and the same pixels as RGBA give the same result."""
-    from dacon_engine.labelmap import relabel_raster
+    from dacon_engine.fileio.labelmap import relabel_raster
 
     line, _ = draw(160)  # no trace line: every segment is a region
     cv2.rectangle(line, (120, 120), (132, 132), BLACK, -1)
@@ -205,8 +205,8 @@ def test_speck_merge_keeps_raster_numbering_and_inputs_agree():
 
 
 def test_find_specks_pixels_are_the_small_regions():
-    from dacon_engine.lineart import find_specks
-    from dacon_engine.segments import label_areas
+    from dacon_engine.segmentation.lineart import find_specks
+    from dacon_engine.segmentation.segments import label_areas
 
     rng = np.random.default_rng(5)
     labels = np.zeros((40, 50), np.int32)
@@ -394,7 +394,7 @@ def test_band_between_blurred_lines_survives(paper):
 def test_open_valleys_spares_line_cores():
     """A lighter spot along a 1-px or 2-px line is a valley along the line but a ridge
     across it: it stays line. A pixel between two lines is opened."""
-    from dacon_engine.lineart import open_valleys
+    from dacon_engine.segmentation.lineart import open_valleys
 
     dark = np.zeros((20, 30), np.uint8)
     dark[5, 2:28] = 200          # 1-px line with a light spot
@@ -443,7 +443,7 @@ _FORK_DARK = """\
 
 
 def test_open_valleys_keeps_a_fork():
-    from dacon_engine.lineart import open_valleys
+    from dacon_engine.segmentation.lineart import open_valleys
 
     dark = np.array([[int(v) for v in r.split()] for r in _FORK_DARK.splitlines()], np.uint8)
     line = np.where(dark >= 100, 255, 0).astype(np.uint8)  # the fork pixel is 120
@@ -452,7 +452,7 @@ def test_open_valleys_keeps_a_fork():
 
 
 def test_bridge_gaps_closes_ramps_not_valleys():
-    from dacon_engine.lineart import bridge_gaps
+    from dacon_engine.segmentation.lineart import bridge_gaps
 
     dark = np.zeros((11, 12), np.uint8)
     dark[:, 8] = 220                   # dark vertical line
@@ -474,8 +474,8 @@ def test_bridge_gaps_closes_ramps_not_valleys():
 def test_thin_valley_regions_are_not_specks():
     """Thin small regions: a sliver of paper between two lines (its pixels well below
     both sides) is a region; a pocket in a line's fringe (no valley) is a speck."""
-    from dacon_engine.lineart import SPECK_MIN_DARK, find_specks
-    from dacon_engine.segments import label_areas
+    from dacon_engine.segmentation.lineart import SPECK_MIN_DARK, find_specks
+    from dacon_engine.segmentation.segments import label_areas
 
     labels = np.zeros((30, 40), np.int32)
     labels[:, :10] = 1
@@ -567,7 +567,7 @@ def test_cli_segment_options_and_preview(tmp_path, capsys):
 
 def test_colorizer_takes_line_options_and_records_mode(tmp_path):
     from dacon_engine.colorizer import Colorizer
-    from dacon_engine.outputs import frame_record
+    from dacon_engine.outputs.write import frame_record
 
     line, gt = draw(96)
     c = Colorizer("baseline", line_mode="adaptive", trace_colors=["red", "blue"])
@@ -585,7 +585,7 @@ def test_colorizer_takes_line_options_and_records_mode(tmp_path):
 def test_hysteresis_sparse_and_full_frame_grouping_agree(monkeypatch, q):
     """The soft pixels grouped from their list (few) or by a full-frame labelling (many)
     keep and drop the same pieces, with the same seed counts."""
-    from dacon_engine import lineart as la
+    from dacon_engine.segmentation import lineart as la
 
     rgb = cv2.cvtColor(deg.jpeg(deg.antialias(_drawing(200), 1, 0.6), q), cv2.COLOR_RGBA2RGB)
     gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
@@ -609,7 +609,7 @@ def test_hysteresis_sparse_and_full_frame_grouping_agree(monkeypatch, q):
 
 
 def test_scratch_planes_are_reused_per_name_and_shape():
-    from dacon_engine.lineart import scratch
+    from dacon_engine.segmentation.lineart import scratch
 
     a = scratch("t", (5, 7))
     assert scratch("t", (5, 7)) is a and scratch("u", (5, 7)) is not a

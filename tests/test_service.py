@@ -15,7 +15,7 @@ import torch
 
 from clips import make_shot, temp_files
 from dacon_engine.client import EngineClient, EngineDied, EngineError, EngineStartError
-from dacon_engine.imageio import read_image
+from dacon_engine.fileio.images import read_image
 
 PY = sys.executable
 ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
@@ -78,7 +78,7 @@ def test_full_job_ordered_events_and_outputs_match_cli(engine, shot, tmp_path):
     want = "cuda" if torch.cuda.is_available() else "cpu"  # the job's device is "auto"
     assert result["device"] == want and result["peak_rss_mb"] > 0
     # the same job through the CLI in this process gives the same pixels
-    from dacon_engine.cli import main
+    from dacon_engine.jobs.cli import main
 
     cli_out = tmp_path / "cli"
     assert main(["colorize", str(shot["root"] / "line"), "--ref", str(shot["ref"]),
@@ -247,7 +247,9 @@ def test_protocol_mismatch_is_a_clear_start_error(tmp_path):
     fake = tmp_path / "fake" / "dacon_engine"
     fake.mkdir(parents=True)
     (fake / "__init__.py").write_text("")
-    (fake / "service.py").write_text(
+    (fake / "jobs").mkdir()
+    (fake / "jobs" / "__init__.py").write_text("")
+    (fake / "jobs" / "service.py").write_text(
         "import json, sys\n"
         "for line in sys.stdin:\n"
         "    m = json.loads(line)\n"
@@ -262,7 +264,7 @@ def test_protocol_mismatch_is_a_clear_start_error(tmp_path):
 
 
 def test_doctor_reports_an_engine_and_a_missing_one(tmp_path, capsys):
-    from dacon_engine.cli import main
+    from dacon_engine.jobs.cli import main
     from dacon_engine.client import doctor, format_doctor
 
     assert main(["doctor", "--python", PY]) == 0

@@ -1,4 +1,4 @@
-"""Issue 24's service faults, against `python -m dacon_engine.service` spoken to directly:
+"""Issue 24's service faults, against `python -m dacon_engine.jobs.service` spoken to directly:
 lines that would wedge it, duplicate ids, huge fields, queued cancels, SIGTERM / SIGINT,
 and worker processes that must die with it."""
 
@@ -27,7 +27,7 @@ class Service:
     """The engine service as a child process; events read on a thread."""
 
     def __init__(self) -> None:
-        self.proc = subprocess.Popen([PY, "-m", "dacon_engine.service"], env=ENV,
+        self.proc = subprocess.Popen([PY, "-m", "dacon_engine.jobs.service"], env=ENV,
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE)
         self.events: queue.Queue = queue.Queue()

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from dacon_engine import synth
-from dacon_engine.references import pack_rgba, segment_colors
-from dacon_engine.segments import segment_line_art
+from dacon_engine.segmentation.references import pack_rgba, segment_colors
+from dacon_engine.segmentation.segments import segment_line_art
 
 SIZE = 320
 
@@ -127,7 +127,7 @@ def test_write_clip(tmp_path):
         assert (out / sub / "0000.png").is_file()
         assert (out / "ref" / sub / "0000.png").is_file()
     table = json.loads((out / "seg" / "0001.json").read_text())
-    from dacon_engine.labelmap import read_label_map
+    from dacon_engine.fileio.labelmap import read_label_map
 
     lab = read_label_map(out / "seg" / "0001.png")
     assert len(table) == lab.max()
@@ -158,7 +158,7 @@ def test_tone_modes(mode):
 def test_bundled_sample():
     from pathlib import Path
 
-    from dacon_engine.imageio import read_image
+    from dacon_engine.fileio.images import read_image
 
     root = Path(synth.__file__).resolve().parents[1] / "assets" / "sample_clip"
     files = sorted(p for p in root.rglob("*.png"))

@@ -1,4 +1,4 @@
-"""dacon_engine.trace: segment outlines with holes, for vector fills (engine side, no bpy)."""
+"""dacon_engine.outputs.trace: segment outlines with holes, for vector fills (engine side, no bpy)."""
 
 from __future__ import annotations
 
@@ -11,12 +11,12 @@ import numpy as np
 import pytest
 
 from clips import make_shot
-from dacon_engine.cli import main
+from dacon_engine.jobs.cli import main
 from dacon_engine.errors import DaconError
-from dacon_engine.outputs import read_exr_outputs
-from dacon_engine.segments import segment_line_art
-from dacon_engine.trace import fill_line_pixels, trace_labels, trace_shot
-from dacon_engine.trace import main as trace_main
+from dacon_engine.outputs.write import read_exr_outputs
+from dacon_engine.segmentation.segments import segment_line_art
+from dacon_engine.outputs.trace import fill_line_pixels, trace_labels, trace_shot
+from dacon_engine.outputs.trace import main as trace_main
 
 
 def rings_line_art(h: int = 96, w: int = 128) -> np.ndarray:

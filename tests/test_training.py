@@ -83,7 +83,7 @@ def test_box_coordinates_follow_the_drawing():
 
 
 def test_train_command_records_its_options(tmp_path):
-    from dacon_engine.cli import main
+    from dacon_engine.jobs.cli import main
 
     run = tmp_path / "run"
     rc = main(["train", "--run", str(run), "--steps", "1", "--batch", "1", "--size", "96",
@@ -168,7 +168,7 @@ def test_degraded_targets_are_exported_art_with_the_same_ground_truth():
 
 
 def test_new_shape_pairs_gain_closed_shapes_in_one_frame(monkeypatch):
-    from dacon_engine import newshapes
+    from dacon_engine.evaluation import newshapes
 
     calls = []
     real = newshapes.insert_shapes
@@ -239,7 +239,7 @@ def test_sigterm_to_dacon_train_saves_the_steps_done_and_exits_130(tmp_path, mon
     import os
     import signal
 
-    from dacon_engine.cli import main
+    from dacon_engine.jobs.cli import main
     from dacon_engine.training import loop
 
     calls = []

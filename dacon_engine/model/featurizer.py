@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from ..frames import SegmentedFrame
-from ..matching import cosine_similarity01
+from ..matching.bank import cosine_similarity01
 from .network import DaconNet
 from .pooling import plan_pooling
 
@@ -21,7 +21,7 @@ def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
     An explicit device this machine cannot run (``cuda`` without a GPU, a GPU index that
     does not exist, an unknown name) is a DaconError naming the devices it has.
     """
-    from ..devices import check_device
+    from .devices import check_device
 
     if device is None or str(device) == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -34,7 +34,7 @@ def widen_lines(line: np.ndarray, k: int) -> np.ndarray:
     k - 1 px. Downscaled 3.75x to the network input, a 1-px line keeps about a quarter
     of its ink and an 8-connected diagonal less; widened, thin art reaches the network
     at about the weight small training frames have, whatever width it was drawn at."""
-    from ..lineart import composite_rgb
+    from ..segmentation.lineart import composite_rgb
 
     a = np.ascontiguousarray(line)
     if a.dtype != np.uint8:

@@ -123,7 +123,7 @@ def list_all_models(dinov2_weights: str | os.PathLike | None = None) -> list[dic
 
 def save_checkpoint(net: DaconNet, path: str | os.PathLike, extra: dict | None = None) -> None:
     """Write our checkpoint format (trainable weights only; never the DINOv2 backbone)."""
-    from ..files import atomic_path
+    from ..fileio.files import atomic_path
 
     obj = {"format": FORMAT, "config": net.config.to_dict(),
            "state_dict": {k: v.detach().cpu() for k, v in net.head_state_dict().items()}}

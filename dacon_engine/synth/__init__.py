@@ -13,7 +13,7 @@ Conventions of a :class:`SynthFrame`:
   lines; paper transparent (255,255,255,0) or opaque white.
 * ``gt``: flat colors; black lines exactly where the line art is black; background
   [0,0,0,0]. A color-line pixel gets the color of the segment
-  :func:`dacon_engine.segments.segment_line_art` merges it into (so every segment of the
+  :func:`dacon_engine.segmentation.segments.segment_line_art` merges it into (so every segment of the
   line art is single-colored in gt; a color line that touches < 2 regions becomes its own
   segment and keeps the color of the subregion it was drawn in).
 * ``part_map``: int32 part/tone id per pixel (0 line, 1 background; see ``part_of_id``).

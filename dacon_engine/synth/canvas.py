@@ -181,7 +181,7 @@ class Canvas:
     def resolve_color_lines(self, min_region: int = 3) -> None:
         """Give every color-line pixel the subregion id of the segment it merges into.
 
-        Mirrors dacon_engine.segments: colors in the order red, blue, green; each
+        Mirrors dacon_engine.segmentation.segments: colors in the order red, blue, green; each
         8-connected component of one color looks at the regions among its 4-neighbours
         (pixels of earlier colors that merged count with their region): touching >= 2, it
         joins the smallest (areas before this step, ties -> lower raster label); otherwise

@@ -22,7 +22,7 @@ from .render import Clip, SynthFrame, make_clip
 def segment(line: np.ndarray) -> tuple[np.ndarray, int]:
     """Segments of a line-art RGBA image (the project's segmentation, cv2 fallback)."""
     try:
-        from ..segments import segment_line_art
+        from ..segmentation.segments import segment_line_art
     except ImportError:  # pragma: no cover - fallback while segments.py is missing
         import cv2
 
@@ -34,19 +34,19 @@ def segment(line: np.ndarray) -> tuple[np.ndarray, int]:
 
 def segment_table(labels: np.ndarray, n: int, gt: np.ndarray) -> np.ndarray:
     """(n, 4) uint8: most frequent gt RGBA per segment (row i = label i+1)."""
-    from ..references import segment_colors
+    from ..segmentation.references import segment_colors
 
     return segment_colors(labels, n, gt)
 
 
 def _write_png(path: Path, arr: np.ndarray) -> None:
-    from ..imageio import write_png
+    from ..fileio.images import write_png
 
     write_png(path, arr)
 
 
 def _write_labels(path: Path, labels: np.ndarray) -> None:
-    from ..labelmap import write_label_map
+    from ..fileio.labelmap import write_label_map
 
     write_label_map(path, labels)
 

@@ -21,8 +21,8 @@ import numpy as np
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
 from ..errors import DaconError
-from ..files import list_images
-from ..matching import color_ids
+from ..fileio.files import list_images
+from ..matching.bank import color_ids
 
 
 @dataclass
@@ -49,8 +49,8 @@ class TrainPair:
 
 def frame_from_images(line: np.ndarray, gt: np.ndarray) -> TrainFrame:
     """Segment ``line`` and color each segment with the most frequent RGBA of ``gt``."""
-    from ..references import segment_colors
-    from ..segments import segment_line_art
+    from ..segmentation.references import segment_colors
+    from ..segmentation.segments import segment_line_art
 
     labels, n = segment_line_art(line)
     return TrainFrame(line, labels, segment_colors(labels, n, gt))
@@ -92,9 +92,9 @@ class SynthPairs:
 
     def __iter__(self) -> Iterator[TrainPair]:
         from .. import synth
-        from ..linedegrade import random_export
-        from ..newshapes import insert_shapes
-        from ..quality import WARP_REGIMES, warp_line_art, warp_maps
+        from ..synth.linedegrade import random_export
+        from ..evaluation.newshapes import insert_shapes
+        from ..evaluation.quality import WARP_REGIMES, warp_line_art, warp_maps
 
         rng = np.random.default_rng(self.seed)
         while True:
@@ -190,8 +190,8 @@ class PaintBucketPairs:
         self.seed = seed
 
     def load(self, char: Path, line_path: Path) -> TrainFrame:
-        from ..imageio import read_image
-        from ..labelmap import read_label_map
+        from ..fileio.images import read_image
+        from ..fileio.labelmap import read_label_map
 
         stem = line_path.stem
         line = read_image(line_path)

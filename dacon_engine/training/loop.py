@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from ..errors import DaconError
-from ..files import atomic_path, atomic_write_text
+from ..fileio.files import atomic_path, atomic_write_text
 from ..model.network import DaconConfig, DaconNet
 from ..model.pooling import plan_pooling, pool_segments
 from .data import PaintBucketPairs, SynthPairs, TrainFrame, TrainPair, parallel_pairs, synth_pairs
@@ -223,7 +223,7 @@ def check_config(cfg: TrainConfig) -> None:
 
 def train(cfg: TrainConfig, *, quiet: bool = False) -> Path:
     """Run (or resume) training; returns the path of ``last.pt``."""
-    from ..devices import check_device
+    from ..model.devices import check_device
 
     deadline = time.monotonic() + 60 * cfg.max_minutes if cfg.max_minutes else float("inf")
     device = check_device(cfg.device)  # everything is checked before the run folder exists

@@ -98,7 +98,7 @@ def make_art(root: Path, frames: int = 4) -> dict[str, object]:
 def cli_colorize(targets: list[Path], refs: list[tuple[Path, Path | None]], out: Path,
                  *extra: str) -> None:
     """The same job through the engine's CLI (``.venv/bin/dacon colorize``)."""
-    cmd = [str(ENGINE_PYTHON), "-m", "dacon_engine.cli", "colorize", *map(str, targets),
+    cmd = [str(ENGINE_PYTHON), "-m", "dacon_engine.jobs.cli", "colorize", *map(str, targets),
            "--out", str(out), "--quiet", *extra]
     for color, line in refs:
         cmd += ["--ref", str(color)]

@@ -26,9 +26,9 @@ from pathlib import Path
 import numpy as np
 sys.path.insert(0, sys.argv[1])
 from clips import make_shot
-from dacon_engine.cli import main
-from dacon_engine.imageio import read_image
-from dacon_engine.palette import load_palette
+from dacon_engine.jobs.cli import main
+from dacon_engine.fileio.images import read_image
+from dacon_engine.matching.palette import load_palette
 work = Path(sys.argv[2])
 shot = make_shot(work / "shot", n=1, size=96)
 pal = work / "day.gpl"

@@ -43,7 +43,7 @@ def engine() -> Any:
 
 def segment_counts(paths: list[Path]) -> list[int]:
     """Segments the engine finds in each line-art file (its own segmentation, in .venv)."""
-    code = ("import sys, json; from dacon_engine.segments import segment_frame; "
+    code = ("import sys, json; from dacon_engine.segmentation.segments import segment_frame; "
             "print(json.dumps([segment_frame(p).n_segments for p in sys.argv[1:]]))")
     out = subprocess.run([str(ENGINE_PYTHON), "-c", code, *map(str, paths)], check=True,
                          capture_output=True, text=True, cwd=ROOT,

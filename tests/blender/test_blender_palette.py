@@ -19,7 +19,7 @@ import shot_art
 from shot_art import ENGINE_PYTHON, read_png
 
 from dacon_blender_addon import compat, jobs, results, shots
-from dacon_engine.palette import load_palette
+from dacon_engine.matching.palette import load_palette
 
 START = 11
 N = 2

@@ -1,0 +1,1 @@
+"""Evaluation: the BasicPBC / DACoN metrics and the held-out quality suites."""

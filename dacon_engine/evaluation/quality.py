@@ -1,0 +1,196 @@
+"""Held-out quality benchmarks: the five BasicPBC metrics for any model, side by side.
+
+Suites (all deterministic; synthetic seeds start at 2e9, far from any training seed):
+- ``keyframe-1ref`` / ``keyframe-3ref``: keyframe clips (large pose, scale, view changes);
+  references = the first 1 or 3 colored frames, targets = frames 3.. (the same targets
+  for both rows, so they compare).
+- ``sheet``: the same targets colored from the clip's multi-view design sheet.
+- ``consecutive``: consecutive clips; frame t is colored from the ground truth of t-1
+  (the BasicPBC/DACoN protocol, not a chain of predictions).
+- ``new-shape``: the same consecutive pairs with two new closed shapes drawn inside
+  regions of each target (``newshapes.insert_shapes``: half painted like the region
+  around them, half in a color no reference has), the way a detail or an object appears
+  between two drawings; the regions around them must keep their colors.
+- ``warp-mild`` / ``warp-large``: a real frame (e.g. PaintBucket 0242) as the single
+  reference, keyframe mode, its warps as targets: mild = rotation up to 4 deg, scale and
+  shift a few %, mild elastic bending; large = rotation up to 20 deg, scale up to 25 %,
+  shift up to 10 %, mirror flips, strong elastic bending (``WARP_REGIMES``).
+  ``warp-real`` (the first real-art suite, one in-between regime) is kept for comparison.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from ..colorizer import Colorizer
+from ..frames import SegmentedFrame
+from .metrics import frame_metrics, mean_metrics
+from ..segmentation.references import as_rgba, segment_colors
+from ..segmentation.segments import line_mask, segment_line_art
+
+HELD_OUT_SEED = 2_000_000_000
+
+
+@dataclass
+class Case:
+    """One scoring unit: references (line, gt) and targets (line, gt)."""
+
+    references: list[tuple[np.ndarray, np.ndarray]]
+    targets: list[tuple[np.ndarray, np.ndarray]]
+
+
+def synthetic_suites(n_clips: int = 8, size: int = 512, n_frames: int = 6,
+                     seed: int = HELD_OUT_SEED) -> dict[str, list[Case]]:
+    """The synthetic suites described in the module docstring."""
+    from .. import synth
+    from .newshapes import insert_shapes
+
+    out: dict[str, list[Case]] = {"keyframe-1ref": [], "keyframe-3ref": [], "sheet": [],
+                                  "consecutive": [], "new-shape": []}
+    for c in range(n_clips):
+        clip = synth.make_clip(seed + 2 * c, n_frames=max(n_frames, 4), size=size,
+                               regime="keyframe")
+        frames = [(f.line, f.gt) for f in clip.frames]
+        targets = frames[3:]
+        out["keyframe-1ref"].append(Case(frames[:1], targets))
+        out["keyframe-3ref"].append(Case(frames[:3], targets))
+        out["sheet"].append(Case([(clip.reference.line, clip.reference.gt)], targets))
+        clip = synth.make_clip(seed + 2 * c + 1, n_frames=n_frames, size=size,
+                               regime="consecutive")
+        frames = [(f.line, f.gt) for f in clip.frames]
+        out["consecutive"].extend(Case([frames[t - 1]], [frames[t]]) for t in range(1, len(frames)))
+        rng = np.random.default_rng(seed + 2 * c + 1)
+        out["new-shape"].extend(Case([frames[t - 1]], [insert_shapes(*frames[t], rng, n=2)[:2]])
+                                for t in range(1, len(frames)))
+    return out
+
+
+WARP_REGIMES: dict[str, dict[str, float]] = {
+    # rotation (deg), scale change, shift (fraction of the size), horizontal-mirror
+    # probability, elastic displacement (fraction of the size) and its control grid
+    "mild": {"rot": 4.0, "scale": 0.04, "shift": 0.03, "flip": 0.0, "elastic": 0.006,
+             "grid": 4},
+    "large": {"rot": 20.0, "scale": 0.25, "shift": 0.10, "flip": 0.5, "elastic": 0.02,
+              "grid": 4},
+}
+
+
+def warp_maps(size: tuple[int, int], rng: np.random.Generator,
+              regime: dict[str, float]) -> tuple[np.ndarray, np.ndarray]:
+    """cv2.remap maps of one random warp: affine (rotation, scale, shift, optional
+    horizontal mirror) composed with a smooth elastic displacement (random vectors on a
+    coarse grid, upsampled bicubically)."""
+    h, w = size
+    ang = rng.uniform(-regime["rot"], regime["rot"])
+    scale = 1.0 + rng.uniform(-regime["scale"], regime["scale"])
+    m = cv2.getRotationMatrix2D((w / 2, h / 2), ang, scale)
+    m[:, 2] += rng.uniform(-regime["shift"], regime["shift"], 2) * (w, h)
+    if rng.random() < regime["flip"]:
+        m = np.array([[-1.0, 0, w - 1], [0, 1, 0]]) @ np.vstack([m, [0, 0, 1]])
+    inv = cv2.invertAffineTransform(m)
+    g = int(regime["grid"])
+    amp = regime["elastic"] * max(h, w)
+    disp = rng.normal(0.0, amp, (2, g, g)).astype(np.float32)
+    dx = cv2.resize(disp[0], (w, h), interpolation=cv2.INTER_CUBIC)
+    dy = cv2.resize(disp[1], (w, h), interpolation=cv2.INTER_CUBIC)
+    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
+    px, py = xs + dx, ys + dy  # output pixel -> point in the affine-warped image
+    map_x = (inv[0, 0] * px + inv[0, 1] * py + inv[0, 2]).astype(np.float32)
+    map_y = (inv[1, 0] * px + inv[1, 1] * py + inv[1, 2]).astype(np.float32)
+    return map_x, map_y
+
+
+def warp_line_art(line: np.ndarray, gt: np.ndarray, *, maps: tuple | None = None,
+                  affine: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """One warp (remap ``maps`` or 2x3 ``affine``) of line art and its ground truth.
+
+    The ink is warped as coverage (bilinear) and every pixel with any coverage becomes an
+    opaque black line, so thin lines stay closed under rotation and down-scaling; colored
+    trace-line pixels are carried over nearest-neighbour on top, keeping their color.
+    Paper comes out transparent white; the ground truth is warped nearest-neighbour with
+    its corner color outside the frame.
+    """
+    h, w = line.shape[:2]
+    ink = line_mask(line)
+    rgba = as_rgba(line)
+    trace = ink & (rgba[..., :3].max(axis=2) > 64)  # opaque colored lines, not black ink
+    border = tuple(int(v) for v in gt[0, 0])
+
+    def warp(img: np.ndarray, flags: int, value) -> np.ndarray:
+        if affine is not None:
+            return cv2.warpAffine(img, affine, (w, h), flags=flags,
+                                  borderMode=cv2.BORDER_CONSTANT, borderValue=value)
+        return cv2.remap(img, maps[0], maps[1], flags, borderMode=cv2.BORDER_CONSTANT,
+                         borderValue=value)
+
+    cover = warp(ink.astype(np.float32), cv2.INTER_LINEAR, 0)
+    t_gt = warp(gt, cv2.INTER_NEAREST, border)
+    t_line = np.zeros((h, w, 4), np.uint8)
+    t_line[..., :3] = 255
+    t_line[cover > 0.02] = (0, 0, 0, 255)
+    if trace.any():
+        t_trace = warp(trace.view(np.uint8), cv2.INTER_NEAREST, 0) > 0
+        t_line[t_trace] = warp(rgba, cv2.INTER_NEAREST, 0)[t_trace]
+    return t_line, t_gt
+
+
+def warp_suite(line: np.ndarray, gt: np.ndarray, seed: int = 0, n: int = 6,
+               regime: str = "real") -> list[Case]:
+    """Warped copies of one real frame as targets, the frame itself as the reference.
+
+    regime: "mild" / "large" (see ``WARP_REGIMES``: affine + mirror + elastic bending), or
+    "real" (the first suite: rotation up to 12 deg, scale 0.8..1.15, shear, shift).
+    The line art is warped as ink coverage (bilinear) and every pixel with any coverage
+    becomes an opaque black line, so thin lines stay closed under rotation and
+    down-scaling (nearest-neighbour sampling would break them and merge regions); the
+    ground truth is warped nearest-neighbour, its colors read per target segment.
+    Deterministic for a given seed.
+    """
+    rng = np.random.default_rng(seed)
+    h, w = line.shape[:2]
+    targets = []
+    for _ in range(n):
+        if regime == "real":
+            ang = rng.uniform(-12, 12)
+            scale = rng.uniform(0.8, 1.15)
+            m = cv2.getRotationMatrix2D((w / 2, h / 2), ang, scale)
+            m[0, 1] += rng.uniform(-0.08, 0.08)  # shear
+            m[:, 2] += rng.uniform(-0.06, 0.06, 2) * (w, h)
+            targets.append(warp_line_art(line, gt, affine=m))
+        else:
+            targets.append(warp_line_art(line, gt, maps=warp_maps((h, w), rng,
+                                                                  WARP_REGIMES[regime])))
+    return [Case([(line, gt)], targets)]
+
+
+def score_cases(colorizer: Callable[[], Colorizer], cases: Sequence[Case]) -> dict:
+    """Mean metrics over all target frames of ``cases`` (macro over frames)."""
+    rows = []
+    for case in cases:
+        c = colorizer()
+        for line, gt in case.references:
+            c.add_reference(gt, line)
+        frames = []
+        for line, gt in case.targets:
+            labels, n = segment_line_art(line)
+            frames.append((SegmentedFrame(line, labels, n), segment_colors(labels, n, gt)))
+        for res, (frame, truth) in zip(c.colorize([f for f, _ in frames]), frames):
+            rows.append(frame_metrics(frame.labels, truth, res.assignment.colors))
+    return mean_metrics(rows)
+
+
+def format_rows(rows: dict[str, dict[str, dict]]) -> str:
+    """Table: one line per (suite, model) with the five metrics in percent."""
+    keys = ("acc", "acc_thres", "pix_acc", "pix_f_acc", "pix_b_miou")
+    head = f"{'suite':<15} {'model':<26} " + " ".join(f"{k:>10}" for k in keys) + "  frames"
+    lines = [head, "-" * len(head)]
+    for suite, models in rows.items():
+        for model, m in models.items():
+            vals = " ".join("         -" if m.get(k) is None else f"{100 * m[k]:>10.2f}"
+                            for k in keys)
+            lines.append(f"{suite:<15} {model:<26} {vals}  {m.get('n_frames', 0):>6}")
+    return "\n".join(lines)

@@ -1,0 +1,603 @@
+"""File-level jobs behind the CLI and the engine service: inputs -> outputs on disk.
+
+A job checks everything it can before writing anything (inputs exist and decode, the
+output folder is writable, no output would be overwritten without ``overwrite`` and none
+ever replaces an input, no other live job writes the same frames there: see
+:mod:`outclaim`), then clears what a killed run left of its frames (temp files) and writes
+each frame's outputs atomically.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import contextlib
+import os
+import time
+import weakref
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from ..colorizer import Colorizer, FrameResult
+from ..errors import DaconError
+from ..fileio.files import (check_inputs_kept, check_writable_dir, clear_stale_temps, collect_images,
+                    frame_number, same_folder)
+from .frameranges import in_ranges, parse_frame_ranges
+from ..frames import Reference
+from ..matching.bank import SegmentFeaturizer
+from .outclaim import Claim, claim_frames
+from ..matching.palette import Palette
+from ..outputs.records import read_record, segment_array
+from ..segmentation.segments import check_gap_radius
+
+OUTPUT_SUFFIX = {"png": ".png", "json": ".json", "exr": ".exr"}
+WRITES_IN_FLIGHT = 2  # frames waiting in the writer thread at most
+
+
+def _check_outputs_free(out_dir: Path, stems: Sequence[str], formats: Sequence[str],
+                        overwrite: bool) -> None:
+    seen: dict[str, int] = {}
+    for s in stems:
+        seen[s] = seen.get(s, 0) + 1
+        if seen[s] == 2:
+            raise DaconError(out_dir / s, "two targets share this file name; their outputs "
+                             "would collide (colorize them into separate --out folders)")
+    if overwrite:
+        return
+    for s in stems:
+        for f in formats:
+            p = out_dir / (s + OUTPUT_SUFFIX[f])
+            if p.exists():
+                raise DaconError(p, "already exists (use --overwrite to replace it)")
+
+
+def _check_inputs_kept(out: str | os.PathLike, targets: Sequence[Path],
+                       others: Sequence[str | os.PathLike], stems: Sequence[str],
+                       formats: Sequence[str], contact_sheet: bool = False) -> None:
+    """Refuse a job whose outputs could replace one of its inputs: the output folder is a
+    target's folder (colored frames would replace or mix with the line art), or an output
+    name is a reference, line or palette file there."""
+    seen: set[Path] = set()
+    for t in targets:
+        folder = Path(t).parent
+        if folder in seen:
+            continue
+        seen.add(folder)
+        if same_folder(folder, out):
+            raise DaconError(t, f"is a target in the output folder {out}: the colored frames "
+                                "would replace or mix with the line art; choose another "
+                                "--out")
+    names = [s + OUTPUT_SUFFIX[f] for s in stems for f in formats]
+    check_inputs_kept(others, out, names + (["contact_sheet.png"] if contact_sheet else []))
+
+
+def _preflight_images(paths: Sequence[Path], gap_radius: int = 0) -> None:
+    """Every file decodes (DaconError naming the first that does not) and the gap radius
+    means something for its size."""
+    from ..fileio.images import read_image
+
+    for p in paths:
+        image = read_image(p)
+        check_gap_radius(gap_radius, image.shape[:2], p)
+
+
+def outputs_complete(out_dir: Path, stem: str, formats: Sequence[str]) -> bool:
+    """Whether every requested output of ``stem`` exists and reads back whole."""
+    from ..fileio.images import read_image
+    from ..outputs.write import read_exr_outputs
+
+    for fmt in formats:
+        path = out_dir / (stem + OUTPUT_SUFFIX[fmt])
+        if not path.is_file():
+            return False
+        try:
+            if fmt == "json":
+                if read_record(path) is None:
+                    return False
+            elif fmt == "png":
+                read_image(path)
+            else:
+                read_exr_outputs(path)
+        except (DaconError, OSError, ValueError, KeyError, TypeError):
+            return False
+    return True
+
+
+def _select_frames(targets: Sequence[Path], frames: str | None) -> list[int]:
+    """Indices of the targets inside the ``--frames`` spec (all when None)."""
+    if frames is None:
+        return list(range(len(targets)))
+    ranges = parse_frame_ranges(frames)
+    numbers = []
+    for t in targets:
+        n = frame_number(t)
+        if n is None:
+            raise DaconError(t, "has no frame number in its name; --frames needs numbered files")
+        numbers.append(n)
+    chosen = [i for i, n in enumerate(numbers) if in_ranges(n, ranges)]
+    if not chosen:
+        raise DaconError(None, f"--frames {frames}: no target frame in this range (the targets "
+                               f"are frames {min(numbers)}-{max(numbers)})")
+    return chosen
+
+
+def _check_options(mode: str, formats: Sequence[str], gap_radius: int, batch_size: int,
+                   overwrite: bool, resume: bool) -> None:
+    from ..colorizer import MODES
+
+    if mode not in MODES:
+        raise DaconError(None, f"--mode {mode}: unknown mode (choose from {', '.join(MODES)})")
+    bad = [f for f in formats if f not in OUTPUT_SUFFIX]
+    if bad or not formats:
+        raise DaconError(None, f"--format {','.join(formats)}: unknown format "
+                               "(use png, exr or png,exr)")
+    check_gap_radius(gap_radius)
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise DaconError(None, f"--batch-size {batch_size}: must be a whole number >= 1")
+    if overwrite and resume:
+        raise DaconError(None, "--resume and --overwrite together: --resume keeps complete "
+                               "outputs and --overwrite replaces them; pick one")
+
+
+def _stderr_log(message: str) -> None:
+    import sys
+
+    print(f"dacon: {message}", file=sys.stderr, flush=True)
+
+
+@dataclass
+class JobSummary:
+    """What a colorize job did (the CLI prints it; the service sends it as ``job_done``)."""
+
+    frames_total: int          # targets in the shot
+    frames_selected: int       # inside --frames
+    frames_done: int           # colorized by this run
+    frames_skipped: int        # complete outputs kept by --resume
+    cancelled: bool
+    seconds: float
+    timings: dict[str, float]  # seconds per stage: references, segment, features, match, write
+    outputs: list[str]
+    model: str
+    device: str
+
+    def as_dict(self) -> dict:
+        d = dict(self.__dict__)
+        d["fps"] = round(self.frames_done / self.seconds, 3) if self.seconds > 0 else 0.0
+        d["timings"] = {k: round(v, 4) for k, v in self.timings.items()}
+        return d
+
+
+FrameCallback = Callable[[FrameResult, list[Path], int, int], None]
+
+
+@dataclass
+class ColorizeJob:
+    """Colorize target files from reference files into an output folder.
+
+    ``targets`` is the whole shot in frame order; ``selected`` the indices this run
+    colorizes (``--frames`` minus the frames ``--resume`` found complete). In the chained
+    modes a selected frame whose neighbour is not colorized in this run chains from that
+    neighbour's existing outputs (its JSON record), else from the references.
+    """
+
+    targets: list[Path]
+    ref_colors: list[Path]
+    ref_lines: list[Path | None]
+    out_dir: Path
+    colorizer: Colorizer
+    mode: str = "keyframe"
+    formats: tuple[str, ...] = ("json", "png")
+    overwrite: bool = False
+    quiet: bool = False
+    batch_size: int = 4
+    contact_sheet: bool = False
+    selected: list[int] | None = None
+    in_range: int | None = None
+    resumed: list[int] = field(default_factory=list)
+    workers: int = 1
+    worker_settings: dict = field(default_factory=dict)
+    palette: Palette | None = None
+    claim: Claim = field(default_factory=Claim)  # the frames of out_dir this job holds
+    claimed: list[str] = field(default_factory=list)
+    created_dir: bool = False  # out_dir did not exist: removed again if the run leaves it empty
+
+    def __post_init__(self) -> None:
+        weakref.finalize(self, self.claim.release)  # a job made but never run
+
+    @classmethod
+    def create(cls, targets: Sequence[str | os.PathLike], *, out: str | os.PathLike,
+               refs: Sequence[str | os.PathLike] = (),
+               ref_lines: Sequence[str | os.PathLike | None] = (), mode: str = "keyframe",
+               formats: Sequence[str] = ("json", "png"), gap_radius: int = 0,
+               frames: str | None = None, overwrite: bool = False, resume: bool = False,
+               batch_size: int = 4, contact_sheet: bool = False, quiet: bool = False,
+               model: str | os.PathLike = "default", device: str = "auto",
+               dinov2_weights: str | None = None, featurizer: SegmentFeaturizer | None = None,
+               log: Callable[[str], None] | None = None, line_mode: str = "auto",
+               trace_colors: Sequence[str] | None = None,
+               line_colors: Sequence[str] | None = None, workers: int = 1,
+               palette: str | os.PathLike | Palette | None = None,
+               palette_tolerance: float | None = None,
+               strict_palette: bool = False, graph_refine: bool = True,
+               mirror: bool = True) -> "ColorizeJob":
+        """Check every input and option, then build the job (nothing is written yet).
+
+        palette: reference colors snap to it (see :mod:`palette`); off-palette colors are
+        reported through ``log`` (stderr without one) here, or refused with
+        ``strict_palette``, before anything is written.
+        """
+        from ..segmentation.references import expand_reference_paths, find_clip_layout
+
+        if not os.fspath(out).strip():
+            raise DaconError(None, "--out is empty: give the output folder")
+        wanted = tuple(str(f).lower() for f in formats)
+        fmts = tuple(dict.fromkeys(("json",) + wanted))
+        if not wanted:  # a JSON record alone is asked for as ["json"], never by omission
+            raise DaconError(None, "--format: no output format given (use png, exr or "
+                                   "png,exr)")
+        _check_options(mode, fmts, gap_radius, batch_size, overwrite, resume)
+        from ..segmentation.lineart import check_line_options
+
+        check_line_options(line_mode, trace_colors, line_colors)
+        from ..matching.palette import check_palette_options
+
+        palette = check_palette_options(palette, palette_tolerance, strict_palette)
+        if not targets:
+            raise DaconError(None, "no targets given")
+        ref_colors = [Path(r) for r in refs]
+        lines: list[Path | None] = [None if r is None else Path(r) for r in ref_lines]
+        clip = None
+        if len(targets) == 1 and Path(targets[0]).is_dir():
+            clip = find_clip_layout(targets[0])
+        if clip is not None:
+            shot, clip_colors, clip_lines = clip
+            if not ref_colors:
+                ref_colors, lines = list(clip_colors), list(clip_lines)
+        else:
+            shot = collect_images(targets)
+        if not ref_colors:
+            raise DaconError(None, "no references: give --ref COLOR (or a clip folder with ref/gt/)")
+        pairs = expand_reference_paths(ref_colors, lines)
+        chosen = _select_frames(shot, frames)
+        if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+            raise DaconError(None, f"--workers {workers}: must be a whole number >= 1")
+        if workers > 1 and mode != "keyframe":
+            raise DaconError(None, f"--workers {workers}: only keyframe mode splits frames "
+                                   f"over processes ({mode} frames depend on each other)")
+        if workers > 1 and contact_sheet:
+            raise DaconError(None, f"--workers {workers}: the contact sheet needs --workers 1")
+        line_kw = {"line_mode": line_mode, "trace_colors": trace_colors,
+                   "line_colors": line_colors}
+        colorizer = Colorizer(featurizer if featurizer is not None else model, device=device,
+                              gap_radius=gap_radius, dinov2_weights=dinov2_weights, log=log,
+                              keep_reference_images=contact_sheet, palette=palette,
+                              palette_tolerance=palette_tolerance,
+                              strict_palette=strict_palette, graph_refine=graph_refine,
+                              mirror=mirror, **line_kw)
+        stems = [t.stem for t in shot]
+        _check_inputs_kept(out, shot, [c for c, _ in pairs] + [ln for _, ln in pairs if ln]
+                           + ([palette.source] if palette is not None and palette.source
+                              else []), stems, fmts, contact_sheet)
+        created = not Path(out).exists()
+        out_dir = check_writable_dir(out)
+        claim = Claim()
+        try:
+            claimed = [stems[i] for i in chosen] + (["contact_sheet"] if contact_sheet else [])
+            claim = claim_frames(out_dir, claimed)
+            _check_outputs_free(out_dir, stems, (), True)  # duplicate names collide
+            resumed = []
+            if resume:
+                resumed = [i for i in chosen if outputs_complete(out_dir, stems[i], fmts)]
+                todo = [i for i in chosen if i not in set(resumed)]
+            else:
+                todo = chosen
+                _check_outputs_free(out_dir, [stems[i] for i in todo], fmts, overwrite)
+            if contact_sheet:
+                _check_outputs_free(out_dir, ["contact_sheet"], ["png"], overwrite or resume)
+            _preflight_images([shot[i] for i in todo] + [c for c, _ in pairs] +
+                              [ln for _, ln in pairs if ln is not None], gap_radius)
+            for c, ln in pairs:  # off-palette colors: reported (or refused) before any work
+                colorizer.check_palette(c, ln, name=str(c))
+        except BaseException:  # a refusal, or Ctrl-C / SIGTERM during the checks
+            claim.release()
+            if created:  # leave nothing behind: not even the folder this call made
+                with contextlib.suppress(OSError):
+                    out_dir.rmdir()
+            raise
+        return cls(targets=list(shot), ref_colors=[c for c, _ in pairs],
+                   ref_lines=[ln for _, ln in pairs], out_dir=out_dir, colorizer=colorizer,
+                   mode=mode, formats=fmts, overwrite=overwrite or resume, quiet=quiet,
+                   batch_size=batch_size, contact_sheet=contact_sheet, selected=todo,
+                   in_range=len(chosen), resumed=resumed, workers=workers,
+                   worker_settings={"model": os.fspath(model), "device": device, "gap_radius": gap_radius,
+                                    "dinov2_weights": dinov2_weights, "line_kw": line_kw,
+                                    "out_dir": out_dir, "formats": fmts,
+                                    "overwrite": overwrite or resume,
+                                    "palette": colorizer.palette,
+                                    "graph_refine": graph_refine, "mirror": mirror},
+                   palette=colorizer.palette, claim=claim, claimed=claimed,
+                   created_dir=created)
+
+    @classmethod
+    def from_cli(cls, args: argparse.Namespace) -> "ColorizeJob":
+        return cls.create(args.targets, out=args.out, refs=args.ref, ref_lines=args.ref_line,
+                          mode=args.mode, formats=args.format, gap_radius=args.gap_radius,
+                          frames=getattr(args, "frames", None), overwrite=args.overwrite,
+                          resume=getattr(args, "resume", False), batch_size=args.batch_size,
+                          contact_sheet=args.contact_sheet, quiet=args.quiet, model=args.model,
+                          device=args.device, dinov2_weights=getattr(args, "dinov2_weights", None),
+                          line_mode=getattr(args, "line_mode", "auto"),
+                          trace_colors=getattr(args, "trace_color", None),
+                          line_colors=getattr(args, "line_color", None),
+                          workers=getattr(args, "workers", 1),
+                          palette=getattr(args, "palette", None),
+                          palette_tolerance=getattr(args, "palette_tolerance", None),
+                          strict_palette=getattr(args, "strict_palette", False),
+                          graph_refine=getattr(args, "graph_refine", True),
+                          mirror=getattr(args, "mirror", True), log=_stderr_log)
+
+    def _chain_seed(self, index: int) -> Reference | None:
+        """Frame ``index`` as colored by an earlier run (its JSON record), or None."""
+        target = self.targets[index]
+        record = self.out_dir / f"{target.stem}.json"
+        try:
+            rec = read_record(record) if record.is_file() else None
+        except DaconError:
+            rec = None
+        if rec is None:
+            self.colorizer.log(f"{target.name}: no earlier output to chain from; the chain "
+                               "starts from the references")
+            return None
+        frame = self.colorizer.load_target(target)
+        if rec["n_segments"] != frame.n_segments or \
+                (rec["frame"]["height"], rec["frame"]["width"]) != frame.size:
+            self.colorizer.log(f"{record}: does not match {target.name} (segments or size "
+                               "differ); the chain starts from the references")
+            return None
+        colors = np.asarray(segment_array(rec, "color"), np.uint8).reshape(-1, 4)
+        if self.palette is not None:  # an earlier run's fills: palette values here too
+            from ..matching.palette import snap_colors
+
+            colors = snap_colors(self.palette, colors)[0]
+        return Reference(frame=frame, colors=colors, name=str(target))
+
+    def run(self, on_frame: FrameCallback | None = None,
+            should_stop: Callable[[], bool] | None = None) -> JobSummary:
+        """Load references, colorize the selected targets, write outputs; summarise.
+
+        ``on_frame(result, paths, k, n)`` runs after frame k of n is written;
+        ``should_stop()`` is asked before each reference, before each network pass and
+        before each frame's write (cancel: at most the frame being written finishes,
+        finished frames stay, nothing partial is left). Temp files a killed run left of
+        this job's frames are removed first; the claim on the frames ends with the run.
+        """
+        try:
+            summary = self._run(on_frame, should_stop)
+        except BaseException:
+            self._drop_empty_dir()
+            raise
+        finally:
+            self.claim.release()
+        if summary.frames_done == 0:
+            self._drop_empty_dir()
+        return summary
+
+    def _drop_empty_dir(self) -> None:
+        """The output folder this job created, removed again while it holds nothing."""
+        if self.created_dir:
+            self.claim.release()
+            with contextlib.suppress(OSError):
+                self.out_dir.rmdir()
+
+    def _run(self, on_frame: FrameCallback | None,
+             should_stop: Callable[[], bool] | None) -> JobSummary:
+        clear_stale_temps(self.out_dir, self.claimed)
+        t_start = time.perf_counter()
+        stop = should_stop or (lambda: False)
+        todo = list(range(len(self.targets))) if self.selected is None else list(self.selected)
+        cancelled = False
+        written: list[str] = []
+        kept: list[FrameResult] = []
+        write_s = 0.0
+        t0 = time.perf_counter()
+        for color, line in zip(self.ref_colors, self.ref_lines):
+            if stop():
+                cancelled = True
+                break
+            self.colorizer.add_reference(color, line, name=str(color))
+        ref_s = time.perf_counter() - t0
+        done = 0
+        if not cancelled and todo:
+            sources = self.colorizer.reference_names()
+            if self.mode != "keyframe":  # colored targets join the bank: name them too
+                sources += [str(t) for t in self.targets]
+            bar = tqdm(total=len(todo), unit="frame", desc="colorize",
+                       disable=self.quiet or len(todo) < 2)
+            try:
+                if self.workers > 1:
+                    done, write_s = self._run_workers(todo, sources, written, bar, on_frame,
+                                                      stop)
+                else:
+                    done, write_s = self._run_in_process(todo, sources, written, kept, bar,
+                                                         on_frame, stop)
+            finally:
+                bar.close()
+            cancelled = done < len(todo)
+        if self.contact_sheet and kept and not cancelled:
+            self._write_contact_sheet(kept)
+        timings = {"references": ref_s, **self.colorizer.timings, "write": write_s}
+        timings["features"] = timings.get("features", 0.0)
+        return JobSummary(
+            frames_total=len(self.targets),
+            frames_selected=len(self.targets) if self.in_range is None else self.in_range,
+            frames_done=done, frames_skipped=len(self.resumed), cancelled=cancelled,
+            seconds=time.perf_counter() - t_start, timings=timings, outputs=written,
+            model=self.colorizer.model_name,
+            device=str(getattr(self.colorizer.featurizer, "device", "cpu")))
+
+    def _run_in_process(self, todo: list[int], sources: list[str], written: list[str],
+                        kept: list[FrameResult], bar, on_frame: FrameCallback | None,
+                        stop: Callable[[], bool]) -> tuple[int, float]:
+        """Colorize in this process: the next frames are read and segmented in a thread
+        while the model runs, outputs are written in another; (frames written, write s)."""
+        from ..outputs.write import write_frame_outputs
+
+        done, write_s = 0, 0.0
+        results = self.colorizer.colorize(self.targets, self.mode, batch_size=self.batch_size,
+                                          only=todo, chain_seed=self._chain_seed,
+                                          should_stop=stop)
+
+        def write(result: FrameResult) -> tuple[list[Path], float]:
+            t = time.perf_counter()
+            paths = write_frame_outputs(
+                self.out_dir, result.name, result.frame, result.assignment,
+                formats=self.formats, model_name=self.colorizer.model_name,
+                references=sources, overwrite=self.overwrite, palette=self.palette,
+                matching=self.colorizer.matching_record(result))
+            return paths, time.perf_counter() - t
+
+        # outputs are rendered and encoded in a thread while the next frame is computed;
+        # at most WRITES_IN_FLIGHT frames wait there, so memory stays flat
+        writer = ThreadPoolExecutor(1, thread_name_prefix="dacon-write")
+        inflight: collections.deque = collections.deque()
+
+        def settle() -> None:
+            nonlocal done, write_s
+            result, future = inflight.popleft()
+            if future.cancelled():  # stopped before its write began
+                return
+            paths, seconds = future.result()
+            write_s += seconds
+            written.extend(str(p) for p in paths)
+            done += 1
+            if self.contact_sheet:
+                kept.append(result)
+            bar.update(1)
+            self._note_empty(result)
+            if on_frame is not None:
+                on_frame(result, paths, done, len(todo))
+
+        try:
+            for result in results:
+                if stop():  # computed after the stop: not written
+                    break
+                inflight.append((result, writer.submit(write, result)))
+                while len(inflight) > WRITES_IN_FLIGHT:
+                    settle()
+                if stop():
+                    for _, future in inflight:
+                        future.cancel()  # writes not begun are dropped
+                    break
+            while inflight:
+                settle()
+        finally:
+            results.close()
+            writer.shutdown(wait=True)  # started writes finish (each is atomic)
+        return done, write_s
+
+    def _run_workers(self, todo: list[int], sources: list[str], written: list[str], bar,
+                     on_frame: FrameCallback | None,
+                     stop: Callable[[], bool]) -> tuple[int, float]:
+        """Keyframe frames over ``self.workers`` processes; (frames written, write seconds)."""
+        from .workers import run_workers
+
+        done, write_s = 0, 0.0
+        settings = {**self.worker_settings, "graphs": self.colorizer.bank_graphs(),
+                    "mirror_features": self.colorizer.mirror_bank_features()}
+        for wf in run_workers(self.targets, todo, settings, self.colorizer.bank(),
+                              sources, self.workers, stop):
+            done += 1
+            written.extend(str(p) for p in wf.paths)
+            for stage, seconds in wf.timings.items():
+                if stage == "write":
+                    write_s += seconds
+                else:
+                    self.colorizer._time(stage, seconds)
+            bar.update(1)
+            self._note_empty(wf)
+            if on_frame is not None:
+                on_frame(wf, wf.paths, done, len(todo))  # type: ignore[arg-type]
+        return done, write_s
+
+    def _note_empty(self, result: FrameResult | object) -> None:
+        """A warning for a frame without an enclosed region (written as its line art)."""
+        n = getattr(result, "n_segments", None)
+        if n is None:
+            n = result.frame.n_segments  # type: ignore[attr-defined]
+        if n == 0:
+            target = self.targets[result.index]  # type: ignore[attr-defined]
+            self.colorizer.log(f"{target}: no enclosed region (all line or blank); its PNG "
+                               "is the line art unchanged and its record has 0 segments")
+
+    def _write_contact_sheet(self, results: list[FrameResult]) -> None:
+        from ..outputs.contact_sheet import make_contact_sheet
+
+        results = sorted(results, key=lambda r: r.index)
+        refs = [r.extra.get("color_rgba", r.frame.line) for r in self.colorizer.references]
+        rows, captions = [], []
+        for k, r in enumerate(results):
+            ref = refs[min(k, len(refs) - 1)]
+            rows.append([r.frame.line, ref, r.image()])
+            captions.append(r.name)
+        make_contact_sheet(rows, captions, self.out_dir / "contact_sheet.png",
+                           overwrite=self.overwrite)
+
+
+def segment_files(inputs: Sequence[str], out_dir: Path, *, gap_radius: int = 0,
+                  preview: bool = False, overwrite: bool = False, quiet: bool = False,
+                  line_mode: str = "auto", trace_colors: Sequence[str] | None = None,
+                  line_colors: Sequence[str] | None = None) -> None:
+    """Write ``<stem>.png`` label maps (and optional previews) for line-art files."""
+    from ..fileio.images import read_image, write_png
+    from ..fileio.labelmap import write_label_map
+    from ..segmentation.lineart import check_line_options
+    from ..segmentation.segments import segment_line_art_details
+
+    check_line_options(line_mode, trace_colors, line_colors)
+
+    paths = collect_images(inputs)
+    stems = [p.stem for p in paths]
+    check_inputs_kept(paths, out_dir, [s + ".png" for s in stems]
+                      + ([s + "_preview.png" for s in stems] if preview else []))
+    out_dir = check_writable_dir(out_dir)
+    _check_outputs_free(out_dir, stems, ["png"], overwrite)
+    if preview:
+        _check_outputs_free(out_dir, [s + "_preview" for s in stems], ["png"], overwrite)
+    _preflight_images(paths, gap_radius)
+    for p in tqdm(paths, unit="frame", desc="segment", disable=quiet or len(paths) < 2):
+        labels, _, _, classes = segment_line_art_details(
+            read_image(p), gap_radius=gap_radius, line_mode=line_mode, trace_colors=trace_colors,
+            line_colors=line_colors, path=p, classes=preview)
+        write_label_map(out_dir / f"{p.stem}.png", labels, overwrite=overwrite)
+        if preview:
+            write_png(out_dir / f"{p.stem}_preview.png", preview_image(labels, classes),
+                      overwrite=overwrite)
+
+
+PREVIEW_TRACE = (255, 0, 255, 255)
+PREVIEW_SPECK = (255, 160, 0, 255)
+
+
+def preview_image(labels: np.ndarray, classes: np.ndarray | None = None) -> np.ndarray:
+    """HxWx4: each segment in its own pseudo-random pastel color, lines black.
+
+    classes (``segments.segment_line_art_details(..., classes=True)``): trace (color)
+    line pixels are drawn magenta, specks merged into a neighbour orange, whatever
+    segment they joined.
+    """
+    from ..segmentation.segments import PIXEL_SPECK, PIXEL_TRACE
+
+    rng = np.random.default_rng(12345)
+    lut = rng.integers(110, 236, size=(int(labels.max()) + 1, 4), dtype=np.uint8)
+    lut[:, 3] = 255
+    lut[0] = (0, 0, 0, 255)
+    out = lut[labels]
+    if classes is not None:
+        out[classes == PIXEL_TRACE] = PREVIEW_TRACE
+        out[classes == PIXEL_SPECK] = PREVIEW_SPECK
+    return out

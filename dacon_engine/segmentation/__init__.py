@@ -1,0 +1,1 @@
+"""Line art -> segments: line / paper decisions, paint-bucket regions, gap closing, colored references."""
