@@ -30,6 +30,7 @@ import threading
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
+from .options import ColorizeOptions
 from .protocol import PROTOCOL_VERSION, ProtocolError, decode, encode, request
 
 SERVICE_MODULE = "dacon_engine.jobs.service"
@@ -296,37 +297,23 @@ class EngineClient:
         return job
 
     def colorize(self, *, targets: Iterable[str | os.PathLike], out: str | os.PathLike,
-                 references: Iterable[dict] = (), mode: str = "keyframe",
-                 formats: Iterable[str] = ("png", "json"), gap_radius: int = 0,
-                 frames: str | None = None, overwrite: bool = False, resume: bool = False,
-                 batch_size: int = 4, contact_sheet: bool = False, model: str = "default",
-                 device: str | None = None, dinov2_weights: str | None = None,
-                 workers: int = 1, line_mode: str = "auto",
-                 trace_colors: Sequence[str] | None = None,
-                 line_colors: Sequence[str] | None = None,
-                 palette: str | os.PathLike | None = None,
-                 palette_tolerance: float | None = None, strict_palette: bool = False,
-                 graph_refine: bool = True, mirror: bool = True) -> Job:
+                 references: Iterable[dict] = (), options: ColorizeOptions | None = None,
+                 **flat_options: Any) -> Job:
         """Colorize ``targets`` into ``out``; references are {"color": path, "line": path}.
 
-        palette: a .gpl/.json palette the reference colors snap to; off-palette colors come
-        back as warning ``log`` events, or refuse the job with ``strict_palette``.
-        graph_refine: rescore matches by the segment graph (default on); mirror: also match
-        against the references flipped left-right (default on)."""
+        options: a :class:`~dacon_engine.options.ColorizeOptions`, or its flat names as
+        keywords (``mode="nearest"``, ``formats=["png", "exr"]``, ``palette=path``,
+        ``mirror=False`` ...). The engine validates them: a bad value ends the job with an
+        ``error`` event naming the option. Off-palette reference colors come back as
+        warning ``log`` events, or refuse the job with ``strict_palette``."""
+        opts = (options or ColorizeOptions()).replace(**flat_options)
+        fields = {name: os.fspath(value) if isinstance(value, os.PathLike) else value
+                  for name, value in opts.flat().items()}
         refs = [{"color": os.fspath(r["color"]),
                  "line": None if r.get("line") is None else os.fspath(r["line"])}
                 for r in references]
         return self.request("colorize", targets=[os.fspath(t) for t in targets],
-                            references=refs, out=os.fspath(out), mode=mode,
-                            formats=list(formats), gap_radius=gap_radius, frames=frames,
-                            overwrite=overwrite, resume=resume, batch_size=batch_size,
-                            contact_sheet=contact_sheet, model=model, device=device,
-                            dinov2_weights=dinov2_weights, workers=workers, line_mode=line_mode,
-                            trace_colors=None if trace_colors is None else list(trace_colors),
-                            line_colors=None if line_colors is None else list(line_colors),
-                            palette=None if palette is None else os.fspath(palette),
-                            palette_tolerance=palette_tolerance, strict_palette=strict_palette,
-                            graph_refine=graph_refine, mirror=mirror)
+                            references=refs, out=os.fspath(out), **fields)
 
     def recolor(self, out: str | os.PathLike, palette: str | os.PathLike) -> Job:
         """Rewrite a colored shot with another palette of the same names (no model)."""

@@ -18,19 +18,21 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from .errors import DaconError
+from .options import MODES, ColorizeOptions
 from .fileio.files import frame_number
 from .frames import Reference, SegmentedFrame
 from .matching.graphrefine import FrameGraph, bank_graph, frame_graph, join_graphs, refine_similarity
 from .matching.bank import Assignment, Bank, SegmentFeaturizer, assign
 from .matching.mirror import mirrored_frame, prefer_mirror
+from .model.registry import build_featurizer
 
-MODES = ("keyframe", "consecutive", "nearest")
 
 Target = str | os.PathLike | np.ndarray | SegmentedFrame
 
@@ -53,76 +55,40 @@ class FrameResult:
         return render_colors(self.frame, self.assignment.colors)
 
 
-def build_featurizer(model: str | os.PathLike | SegmentFeaturizer = "default",
-                     device: str = "auto", dinov2_weights: str | None = None) -> SegmentFeaturizer:
-    """A featurizer from a model name or checkpoint path ("baseline" needs no weights)."""
-    if not isinstance(model, (str, os.PathLike)):
-        return model
-    if os.fspath(model) == "baseline":
-        from .matching.baseline import GeometricBaseline
-
-        feat: SegmentFeaturizer = GeometricBaseline()
-    else:
-        from .model.registry import build_featurizer as build_model
-
-        feat = build_model(os.fspath(model), device=device, dinov2_weights=dinov2_weights)
-    config = getattr(getattr(feat, "net", None), "config", None)
-    if dinov2_weights is not None and not getattr(config, "uses_dino", False):
-        raise DaconError(None, f"--dinov2-weights {dinov2_weights}: model "
-                               f"{os.fspath(model)!r} does not use DINOv2 (drop the option "
-                               "or pick a DINOv2 model: dacon models)")
-    return feat
-
-
 class Colorizer:
     """Colorize line-art frames from any number of colored references.
 
     model: a name ("default", "baseline", see ``dacon models``), a checkpoint path, or a
-    ready ``SegmentFeaturizer``. gap_radius: gap closing (px) for targets and references.
+    ready ``SegmentFeaturizer`` (None: ``options.model``). options: a
+    :class:`~dacon_engine.options.ColorizeOptions`, or its flat names as keywords: gap
+    closing, line-art rules, device and DINOv2 weights, the palette (reference colors snap to
+    it; off-palette ones are reported through ``log``, or refused with ``strict_palette``),
+    graph refinement and mirroring (both on by default).
     keep_reference_images: False keeps of each reference only what matching needs (segment
     features, colors, name): a few hundred KB instead of its images, so any number of
     references fits in memory (``references[i].frame`` then holds no pixels).
-    line_mode / trace_colors / line_colors: line-art options for targets and references
-    (see ``segments.segment_line_art``).
-    palette: a palette file or ``palette.Palette``: every reference's segment colors are
-    snapped to the nearest entry (CIEDE2000), so every fill is an exact palette value;
-    colors farther than ``palette_tolerance`` are reported through ``log`` (stderr without
-    one), or refused (DaconError) with ``strict_palette``.
-    graph_refine: rescore matches by the segment graph (``graphrefine``: segments that touch
-    in a target should match segments that touch in the references); on by default.
-    mirror: also match each frame against the references flipped left-right, and use them
-    for frames they fit better (``mirror``); on by default.
     """
 
-    def __init__(self, model: str | os.PathLike | SegmentFeaturizer = "default", *,
-                 device: str = "auto", gap_radius: int = 0, dinov2_weights: str | None = None,
-                 line_mode: str = "auto", trace_colors=None, line_colors=None,
+    def __init__(self, model: str | os.PathLike | SegmentFeaturizer | None = "default",
+                 options: ColorizeOptions | None = None, *,
                  log: Callable[[str], None] | None = None, keep_reference_images: bool = True,
-                 palette=None, palette_tolerance: float | None = None,
-                 strict_palette: bool = False, graph_refine: bool = True,
-                 mirror: bool = True):
+                 **flat_options: Any):
+        """``options`` (or flat-named keyword options such as ``gap_radius=2``,
+        ``line_mode="adaptive"``, ``mirror=False``: see :mod:`dacon_engine.options`) are
+        validated here."""
         from .matching.palette import DEFAULT_TOLERANCE, check_palette_options
-        from .segmentation.segments import check_gap_radius
 
-        self.palette = check_palette_options(palette, palette_tolerance, strict_palette)
-        self.palette_tolerance = DEFAULT_TOLERANCE if palette_tolerance is None \
-            else float(palette_tolerance)
-        self.strict_palette = strict_palette
+        opts = (options or ColorizeOptions()).replace(**flat_options).check()
+        self.options = opts
+        self.palette = check_palette_options(opts.palette.file, opts.palette.tolerance,
+                                             opts.palette.strict)
+        self.palette_tolerance = DEFAULT_TOLERANCE if opts.palette.tolerance is None \
+            else float(opts.palette.tolerance)
         self._palette_log = log
         self._palette_reported: set[str] = set()  # each off-palette color is reported once
-
-        self.gap_radius = check_gap_radius(gap_radius)
-        for option, value in (("graph_refine", graph_refine), ("mirror", mirror)):
-            if not isinstance(value, bool):
-                raise DaconError(None, f"{option} {value!r}: must be true or false")
-        self.graph_refine = graph_refine
-        self.mirror = mirror
-        self.featurizer = build_featurizer(model, device=device, dinov2_weights=dinov2_weights)
-        from .segmentation.lineart import check_line_options
-
-        check_line_options(line_mode, trace_colors, line_colors)
-        self.line_kw = {"line_mode": line_mode, "trace_colors": trace_colors,
-                        "line_colors": line_colors}
+        self.featurizer = build_featurizer(opts.model if model is None else model,
+                                           device=opts.device or "auto",
+                                           dinov2_weights=opts.dinov2_weights)
         self.references: list[Reference] = []
         self._ref_features: list[torch.Tensor] = []
         self._preset_bank: tuple[Bank, list[str]] | None = None
@@ -131,6 +97,22 @@ class Colorizer:
         self.keep_reference_images = keep_reference_images
         self.log = log or (lambda message: None)
         self.timings: dict[str, float] = {}  # seconds per stage, accumulated
+
+    @property
+    def gap_radius(self) -> int:
+        return self.options.gap_radius
+
+    @property
+    def graph_refine(self) -> bool:
+        return self.options.matching.graph_refine
+
+    @property
+    def mirror(self) -> bool:
+        return self.options.matching.mirror
+
+    @property
+    def strict_palette(self) -> bool:
+        return self.options.palette.strict
 
     def _time(self, stage: str, seconds: float) -> None:
         self.timings[stage] = self.timings.get(stage, 0.0) + seconds
@@ -171,11 +153,11 @@ class Colorizer:
         if isinstance(color, Reference):
             ref = color
         elif isinstance(color, np.ndarray):
-            ref = reference_from_arrays(color, line, gap_radius=self.gap_radius, **self.line_kw,
-                                        name=name or f"reference{len(self.references)}")
+            ref = reference_from_arrays(color, line, gap_radius=self.gap_radius,
+                                        line_options=self.options.line, name=name or f"reference{len(self.references)}")
         else:
             ref = load_reference(color, line, gap_radius=self.gap_radius, name=name,
-                                 **self.line_kw)
+                                 line_options=self.options.line)
         if self.palette is not None:
             ref = self._snap(ref)
         self._ref_features.append(self.features([ref.frame])[0])
@@ -207,7 +189,7 @@ class Colorizer:
 
         if self.palette is not None:
             self._snap(load_reference(color, line, gap_radius=self.gap_radius, name=name,
-                                      **self.line_kw))
+                                      line_options=self.options.line))
 
     def use_bank(self, bank: Bank, names: Sequence[str],
                  graphs: Mapping[int, FrameGraph] | None = None,
@@ -259,7 +241,7 @@ class Colorizer:
             return target
         t0 = time.perf_counter()
         frame = segment_frame(target, gap_radius=self.gap_radius, allow_empty=True,
-                              **self.line_kw)
+                              line_options=self.options.line)
         self._time("segment", time.perf_counter() - t0)
         return frame
 

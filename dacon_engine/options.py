@@ -69,7 +69,7 @@ class ColorizeOptions:
     workers: int = 1
     contact_sheet: bool = False
     model: str = "default"             # name, 'baseline' or a checkpoint path
-    device: str = "auto"
+    device: str | None = None          # None: "auto" (the service's default device there)
     dinov2_weights: str | None = None
     line: LineOptions = field(default_factory=LineOptions)
     palette: PaletteOptions = field(default_factory=PaletteOptions)
@@ -158,26 +158,24 @@ FLAT_NAMES: dict[str, tuple[str, ...]] = {
 }
 """Flat option name (Python keyword, protocol field) -> attribute path in ColorizeOptions."""
 
-_NULLABLE = {"frames", "dinov2_weights", "trace_colors", "line_colors", "palette",
+_NULLABLE = {"device", "frames", "dinov2_weights", "trace_colors", "line_colors", "palette",
              "palette_tolerance"}
 _JSON_TYPES = {bool: (bool,), int: (int,), float: (float, int), str: (str,),
                tuple: (list,)}
 
 
 def protocol_fields() -> dict[str, tuple[tuple[type, ...], Any]]:
-    """The colorize options as service protocol fields: {name: (JSON types, default)}.
-
-    ``device`` defaults to null there: the service's own default device."""
+    """The colorize options as service protocol fields: {name: (JSON types, default)}."""
     defaults = ColorizeOptions().flat()
-    kinds = {"palette_tolerance": float, "trace_colors": tuple, "line_colors": tuple,
+    kinds = {"device": str, "palette_tolerance": float, "trace_colors": tuple, "line_colors": tuple,
              "palette": str, "frames": str, "dinov2_weights": str, "formats": tuple}
     out: dict[str, tuple[tuple[type, ...], Any]] = {}
     for name, default in defaults.items():
         kind = kinds.get(name, type(default))
         types = _JSON_TYPES[kind]
-        if name in _NULLABLE or name == "device":
+        if name in _NULLABLE:
             types = types + (type(None),)
-        out[name] = (types, None if name == "device" else default)
+        out[name] = (types, default)
     return out
 
 

@@ -15,6 +15,8 @@ import json
 import reprlib
 from typing import Any
 
+from .options import protocol_fields
+
 PROTOCOL_VERSION = 1
 
 # request type -> {field: (allowed JSON types, default)}; "id" and "type" are always allowed
@@ -33,26 +35,7 @@ REQUESTS: dict[str, dict[str, tuple[tuple[type, ...], Any]]] = {
         "targets": ((list,), None),          # files, folders, globs, or one clip folder
         "references": ((list,), []),         # [{"color": path, "line": path | null}]
         "out": (_STR, None),
-        "mode": (_STR, "keyframe"),
-        "formats": ((list,), ["png", "json"]),
-        "gap_radius": (_INT, 0),
-        "frames": (_OPT_STR, None),          # "101-148" or "1-10,20"
-        "overwrite": (_BOOL, False),
-        "resume": (_BOOL, False),
-        "batch_size": (_INT, 4),
-        "workers": (_INT, 1),                # keyframe mode: frames over N processes
-        "line_mode": (_STR, "auto"),         # auto | fixed | adaptive
-        "trace_colors": ((list, type(None)), None),  # e.g. ["red", "#8b4513"]
-        "line_colors": ((list, type(None)), None),
-        "contact_sheet": (_BOOL, False),
-        "model": (_STR, "default"),
-        "device": (_OPT_STR, None),
-        "dinov2_weights": (_OPT_STR, None),
-        "palette": (_OPT_STR, None),         # a .gpl or .json palette file, null = none
-        "palette_tolerance": ((float, int, type(None)), None),  # CIEDE2000; null = 8
-        "strict_palette": (_BOOL, False),    # refuse off-palette reference colors
-        "graph_refine": (_BOOL, True),       # rescore matches by the segment graph
-        "mirror": (_BOOL, True),             # also match against mirrored references
+        **protocol_fields(),                 # the options (dacon_engine/options.py)
     },
     "recolor": {
         "out": (_STR, None),                 # a colorize output folder

@@ -149,7 +149,8 @@ class FlakyGPU:
 
 
 def test_out_of_memory_falls_back_step_by_step_and_gives_the_same_result(tmp_path):
-    from dacon_engine.colorizer import Colorizer, build_featurizer
+    from dacon_engine.colorizer import Colorizer
+    from dacon_engine.model.registry import build_featurizer
 
     shot = make_shot(tmp_path / "shot", n=2)
     plain = Colorizer("default", device="cpu")

@@ -18,7 +18,8 @@ import torch
 
 from art import COLORS, draw
 from clips import save
-from dacon_engine.colorizer import Colorizer, build_featurizer, processing_order
+from dacon_engine.colorizer import Colorizer, processing_order
+from dacon_engine.model.registry import build_featurizer
 from dacon_engine.errors import DaconError
 from dacon_engine.frames import Reference, SegmentedFrame
 from dacon_engine.segmentation.segments import segment_line_art

@@ -68,6 +68,7 @@ def test_worker_processes_start_with_the_switch_and_the_bank_graphs(shot):
 
     from dacon_engine.jobs import workers
     from dacon_engine.colorizer import Colorizer
+    from dacon_engine.options import ColorizeOptions
 
     parent = Colorizer("baseline")
     parent.add_reference(shot["ref"])
@@ -76,8 +77,8 @@ def test_worker_processes_start_with_the_switch_and_the_bank_graphs(shot):
     threads = torch.get_num_threads()
     try:
         for refine in (True, False):
-            settings = {"model": "baseline", "device": "cpu", "gap_radius": 0,
-                        "dinov2_weights": None, "line_kw": {}, "graph_refine": refine,
+            settings = {"options": ColorizeOptions.from_flat(model="baseline", device="cpu",
+                                                             graph_refine=refine),
                         "graphs": graphs}
             workers._init(settings, parent.bank(), ["ref"], 1)
             child = workers._WORKER["colorizer"]

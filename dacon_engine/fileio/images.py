@@ -208,24 +208,3 @@ def write_png_to(path: str | os.PathLike, array: np.ndarray, *,
         Path(path).write_bytes(data.tobytes())
     except OSError as e:
         raise DaconError(name, f"cannot write PNG ({e.strerror or e})") from None
-
-
-def composite_on_white(rgba: np.ndarray) -> np.ndarray:
-    """Alpha-composite HxWx4 uint8 RGBA over white -> HxWx3 uint8 RGB.
-
-    out = rgb * a/255 + 255 * (1 - a/255), rounded; a fully transparent pixel is white
-    whatever RGB it stores. HxWx3 input is returned as a copy (already opaque).
-    """
-    a = np.asarray(rgba)
-    if a.ndim != 3 or a.shape[2] not in (3, 4) or a.dtype != np.uint8:
-        raise ValueError(f"composite_on_white needs HxWx3/4 uint8, got {a.shape} {a.dtype}")
-    if a.shape[2] == 3:
-        return a.copy()
-    import cv2
-
-    rgb = np.ascontiguousarray(a[..., :3])
-    alpha = np.ascontiguousarray(a[..., 3])
-    alpha3 = cv2.merge([alpha, alpha, alpha])
-    # rgb*a/255 (rounded, saturating) + (255 - a): exact integer compositing on white
-    fg = cv2.multiply(rgb, alpha3, scale=1.0 / 255.0)
-    return cv2.add(fg, cv2.subtract(np.full_like(alpha3, 255), alpha3))

@@ -26,6 +26,7 @@ import time
 from pathlib import Path
 
 from ..errors import DaconError
+from .arguments import colorize_parser, int_at_least
 from .frameranges import Chunk, format_ranges, plan_shot, task_order
 
 # colorize options a farm task sets itself: refused in --colorize-options
@@ -33,7 +34,7 @@ _OWNED = {"frames": "--frames", "out": "--out", "overwrite": "--overwrite",
           "contact_sheet": "--contact-sheet", "resume": "--resume"}
 
 
-def add_arguments(p: argparse.ArgumentParser, int_at_least) -> None:
+def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("action", choices=("plan", "run"),
                    help="plan: check and print the chunks; run: colorize one task's chunks")
     p.add_argument("targets", nargs="+", metavar="TARGET",
@@ -66,22 +67,20 @@ def _split(text: str) -> list[str]:
 
 def _colorize_args(args: argparse.Namespace, frames: str | None) -> argparse.Namespace:
     """The ``dacon colorize`` arguments of this farm job (``--resume``, quiet)."""
-    from .cli import build_parser
-
     extra = shlex.split(args.colorize_options)
-    parser = build_parser()
-    probe = parser.parse_args(["colorize", "_", "--out", "_", *extra])
+    parser = colorize_parser()
+    probe = parser.parse_args(["_", "--out", "_", *extra])
     if probe.targets != ["_"]:
         raise DaconError(None, f"--colorize-options {args.colorize_options!r}: "
                                f"{probe.targets[1]}: targets are not options")
-    base = parser.parse_args(["colorize", "_", "--out", "_"])
+    base = parser.parse_args(["_", "--out", "_"])
     for key, option in _OWNED.items():
         if getattr(probe, key) != getattr(base, key):
             why = f"use dacon farm {option}" if key in ("frames", "out") else \
                 "farm tasks always resume and write no contact sheet"
             raise DaconError(None, f"--colorize-options {args.colorize_options!r}: {option} "
                                    f"is set by dacon farm itself ({why})")
-    argv = ["colorize", *args.targets, "--out", args.out, "--mode", args.mode, "--resume",
+    argv = [*args.targets, "--out", args.out, "--mode", args.mode, "--resume",
             "--quiet", *extra]
     for ref in _split(args.refs):
         argv += ["--ref", ref]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import collections
 import contextlib
+import dataclasses
 import os
 import time
 import weakref
@@ -19,6 +20,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from tqdm import tqdm
@@ -27,13 +29,14 @@ from ..colorizer import Colorizer, FrameResult
 from ..errors import DaconError
 from ..fileio.files import (check_inputs_kept, check_writable_dir, clear_stale_temps, collect_images,
                     frame_number, same_folder)
+from .arguments import options_from_args
 from .frameranges import in_ranges, parse_frame_ranges
 from ..frames import Reference
 from ..matching.bank import SegmentFeaturizer
 from .outclaim import Claim, claim_frames
 from ..matching.palette import Palette
 from ..outputs.records import read_record, segment_array
-from ..segmentation.segments import check_gap_radius
+from ..options import ColorizeOptions, LineOptions, check_gap_radius, check_line_options
 
 OUTPUT_SUFFIX = {"png": ".png", "json": ".json", "exr": ".exr"}
 WRITES_IN_FLIGHT = 2  # frames waiting in the writer thread at most
@@ -126,22 +129,47 @@ def _select_frames(targets: Sequence[Path], frames: str | None) -> list[int]:
     return chosen
 
 
-def _check_options(mode: str, formats: Sequence[str], gap_radius: int, batch_size: int,
-                   overwrite: bool, resume: bool) -> None:
-    from ..colorizer import MODES
+def _shot_and_references(targets: Sequence[str | os.PathLike],
+                         refs: Sequence[str | os.PathLike],
+                         ref_lines: Sequence[str | os.PathLike | None],
+                         ) -> tuple[list[Path], list[tuple[Path, Path | None]]]:
+    """The shot's frames in order and its (color, line art) reference pairs: from the
+    arguments, or from a clip folder (``line/`` + ``ref/gt/``) given as the one target."""
+    from ..segmentation.references import expand_reference_paths, find_clip_layout
 
-    if mode not in MODES:
-        raise DaconError(None, f"--mode {mode}: unknown mode (choose from {', '.join(MODES)})")
-    bad = [f for f in formats if f not in OUTPUT_SUFFIX]
-    if bad or not formats:
-        raise DaconError(None, f"--format {','.join(formats)}: unknown format "
-                               "(use png, exr or png,exr)")
-    check_gap_radius(gap_radius)
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise DaconError(None, f"--batch-size {batch_size}: must be a whole number >= 1")
-    if overwrite and resume:
-        raise DaconError(None, "--resume and --overwrite together: --resume keeps complete "
-                               "outputs and --overwrite replaces them; pick one")
+    if not targets:
+        raise DaconError(None, "no targets given")
+    ref_colors = [Path(r) for r in refs]
+    lines: list[Path | None] = [None if r is None else Path(r) for r in ref_lines]
+    clip = None
+    if len(targets) == 1 and Path(targets[0]).is_dir():
+        clip = find_clip_layout(targets[0])
+    if clip is not None:
+        shot, clip_colors, clip_lines = clip
+        if not ref_colors:
+            ref_colors, lines = list(clip_colors), list(clip_lines)
+    else:
+        shot = collect_images(targets)
+    if not ref_colors:
+        raise DaconError(None, "no references: give --ref COLOR (or a clip folder with ref/gt/)")
+    return list(shot), expand_reference_paths(ref_colors, lines)
+
+
+def _frames_to_do(out_dir: Path, stems: Sequence[str], chosen: Sequence[int],
+                  opts: ColorizeOptions) -> tuple[list[int], list[int]]:
+    """(frames to colorize, frames ``--resume`` keeps); refuses outputs that would be
+    overwritten without ``--overwrite`` and frame names that collide."""
+    _check_outputs_free(out_dir, stems, (), True)  # duplicate names collide
+    resumed: list[int] = []
+    if opts.resume:
+        resumed = [i for i in chosen if outputs_complete(out_dir, stems[i], opts.formats)]
+        todo = [i for i in chosen if i not in set(resumed)]
+    else:
+        todo = list(chosen)
+        _check_outputs_free(out_dir, [stems[i] for i in todo], opts.formats, opts.overwrite)
+    if opts.contact_sheet:
+        _check_outputs_free(out_dir, ["contact_sheet"], ["png"], opts.overwrite or opts.resume)
+    return todo, resumed
 
 
 def _stderr_log(message: str) -> None:
@@ -212,95 +240,41 @@ class ColorizeJob:
     @classmethod
     def create(cls, targets: Sequence[str | os.PathLike], *, out: str | os.PathLike,
                refs: Sequence[str | os.PathLike] = (),
-               ref_lines: Sequence[str | os.PathLike | None] = (), mode: str = "keyframe",
-               formats: Sequence[str] = ("json", "png"), gap_radius: int = 0,
-               frames: str | None = None, overwrite: bool = False, resume: bool = False,
-               batch_size: int = 4, contact_sheet: bool = False, quiet: bool = False,
-               model: str | os.PathLike = "default", device: str = "auto",
-               dinov2_weights: str | None = None, featurizer: SegmentFeaturizer | None = None,
-               log: Callable[[str], None] | None = None, line_mode: str = "auto",
-               trace_colors: Sequence[str] | None = None,
-               line_colors: Sequence[str] | None = None, workers: int = 1,
-               palette: str | os.PathLike | Palette | None = None,
-               palette_tolerance: float | None = None,
-               strict_palette: bool = False, graph_refine: bool = True,
-               mirror: bool = True) -> "ColorizeJob":
+               ref_lines: Sequence[str | os.PathLike | None] = (),
+               options: ColorizeOptions | None = None, quiet: bool = False,
+               featurizer: SegmentFeaturizer | None = None,
+               log: Callable[[str], None] | None = None, **flat_options: Any) -> "ColorizeJob":
         """Check every input and option, then build the job (nothing is written yet).
 
-        palette: reference colors snap to it (see :mod:`palette`); off-palette colors are
-        reported through ``log`` (stderr without one) here, or refused with
-        ``strict_palette``, before anything is written.
+        options: a ColorizeOptions, or its flat names as keywords (``mode="nearest"``...).
+        Off-palette reference colors are reported through ``log`` (stderr without one)
+        here, or refused with ``strict_palette``, before anything is written.
         """
-        from ..segmentation.references import expand_reference_paths, find_clip_layout
-
         if not os.fspath(out).strip():
             raise DaconError(None, "--out is empty: give the output folder")
-        wanted = tuple(str(f).lower() for f in formats)
-        fmts = tuple(dict.fromkeys(("json",) + wanted))
-        if not wanted:  # a JSON record alone is asked for as ["json"], never by omission
-            raise DaconError(None, "--format: no output format given (use png, exr or "
-                                   "png,exr)")
-        _check_options(mode, fmts, gap_radius, batch_size, overwrite, resume)
-        from ..segmentation.lineart import check_line_options
-
-        check_line_options(line_mode, trace_colors, line_colors)
+        opts = (options or ColorizeOptions()).replace(**flat_options).check()
         from ..matching.palette import check_palette_options
 
-        palette = check_palette_options(palette, palette_tolerance, strict_palette)
-        if not targets:
-            raise DaconError(None, "no targets given")
-        ref_colors = [Path(r) for r in refs]
-        lines: list[Path | None] = [None if r is None else Path(r) for r in ref_lines]
-        clip = None
-        if len(targets) == 1 and Path(targets[0]).is_dir():
-            clip = find_clip_layout(targets[0])
-        if clip is not None:
-            shot, clip_colors, clip_lines = clip
-            if not ref_colors:
-                ref_colors, lines = list(clip_colors), list(clip_lines)
-        else:
-            shot = collect_images(targets)
-        if not ref_colors:
-            raise DaconError(None, "no references: give --ref COLOR (or a clip folder with ref/gt/)")
-        pairs = expand_reference_paths(ref_colors, lines)
-        chosen = _select_frames(shot, frames)
-        if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-            raise DaconError(None, f"--workers {workers}: must be a whole number >= 1")
-        if workers > 1 and mode != "keyframe":
-            raise DaconError(None, f"--workers {workers}: only keyframe mode splits frames "
-                                   f"over processes ({mode} frames depend on each other)")
-        if workers > 1 and contact_sheet:
-            raise DaconError(None, f"--workers {workers}: the contact sheet needs --workers 1")
-        line_kw = {"line_mode": line_mode, "trace_colors": trace_colors,
-                   "line_colors": line_colors}
-        colorizer = Colorizer(featurizer if featurizer is not None else model, device=device,
-                              gap_radius=gap_radius, dinov2_weights=dinov2_weights, log=log,
-                              keep_reference_images=contact_sheet, palette=palette,
-                              palette_tolerance=palette_tolerance,
-                              strict_palette=strict_palette, graph_refine=graph_refine,
-                              mirror=mirror, **line_kw)
+        palette = check_palette_options(opts.palette.file, opts.palette.tolerance,
+                                        opts.palette.strict)
+        opts = dataclasses.replace(opts, palette=dataclasses.replace(opts.palette, file=palette))
+        shot, pairs = _shot_and_references(targets, refs, ref_lines)
+        chosen = _select_frames(shot, opts.frames)
+        colorizer = Colorizer(featurizer, opts, log=log,
+                              keep_reference_images=opts.contact_sheet)
         stems = [t.stem for t in shot]
         _check_inputs_kept(out, shot, [c for c, _ in pairs] + [ln for _, ln in pairs if ln]
                            + ([palette.source] if palette is not None and palette.source
-                              else []), stems, fmts, contact_sheet)
+                              else []), stems, opts.formats, opts.contact_sheet)
         created = not Path(out).exists()
         out_dir = check_writable_dir(out)
+        claimed = [stems[i] for i in chosen] + (["contact_sheet"] if opts.contact_sheet else [])
         claim = Claim()
         try:
-            claimed = [stems[i] for i in chosen] + (["contact_sheet"] if contact_sheet else [])
             claim = claim_frames(out_dir, claimed)
-            _check_outputs_free(out_dir, stems, (), True)  # duplicate names collide
-            resumed = []
-            if resume:
-                resumed = [i for i in chosen if outputs_complete(out_dir, stems[i], fmts)]
-                todo = [i for i in chosen if i not in set(resumed)]
-            else:
-                todo = chosen
-                _check_outputs_free(out_dir, [stems[i] for i in todo], fmts, overwrite)
-            if contact_sheet:
-                _check_outputs_free(out_dir, ["contact_sheet"], ["png"], overwrite or resume)
+            todo, resumed = _frames_to_do(out_dir, stems, chosen, opts)
             _preflight_images([shot[i] for i in todo] + [c for c, _ in pairs] +
-                              [ln for _, ln in pairs if ln is not None], gap_radius)
+                              [ln for _, ln in pairs if ln is not None], opts.gap_radius)
             for c, ln in pairs:  # off-palette colors: reported (or refused) before any work
                 colorizer.check_palette(c, ln, name=str(c))
         except BaseException:  # a refusal, or Ctrl-C / SIGTERM during the checks
@@ -311,35 +285,17 @@ class ColorizeJob:
             raise
         return cls(targets=list(shot), ref_colors=[c for c, _ in pairs],
                    ref_lines=[ln for _, ln in pairs], out_dir=out_dir, colorizer=colorizer,
-                   mode=mode, formats=fmts, overwrite=overwrite or resume, quiet=quiet,
-                   batch_size=batch_size, contact_sheet=contact_sheet, selected=todo,
-                   in_range=len(chosen), resumed=resumed, workers=workers,
-                   worker_settings={"model": os.fspath(model), "device": device, "gap_radius": gap_radius,
-                                    "dinov2_weights": dinov2_weights, "line_kw": line_kw,
-                                    "out_dir": out_dir, "formats": fmts,
-                                    "overwrite": overwrite or resume,
-                                    "palette": colorizer.palette,
-                                    "graph_refine": graph_refine, "mirror": mirror},
-                   palette=colorizer.palette, claim=claim, claimed=claimed,
-                   created_dir=created)
+                   mode=opts.mode, formats=opts.formats,
+                   overwrite=opts.overwrite or opts.resume, quiet=quiet,
+                   batch_size=opts.batch_size, contact_sheet=opts.contact_sheet, selected=todo,
+                   in_range=len(chosen), resumed=resumed, workers=opts.workers,
+                   worker_settings={"options": opts, "out_dir": out_dir},
+                   palette=palette, claim=claim, claimed=claimed, created_dir=created)
 
     @classmethod
     def from_cli(cls, args: argparse.Namespace) -> "ColorizeJob":
         return cls.create(args.targets, out=args.out, refs=args.ref, ref_lines=args.ref_line,
-                          mode=args.mode, formats=args.format, gap_radius=args.gap_radius,
-                          frames=getattr(args, "frames", None), overwrite=args.overwrite,
-                          resume=getattr(args, "resume", False), batch_size=args.batch_size,
-                          contact_sheet=args.contact_sheet, quiet=args.quiet, model=args.model,
-                          device=args.device, dinov2_weights=getattr(args, "dinov2_weights", None),
-                          line_mode=getattr(args, "line_mode", "auto"),
-                          trace_colors=getattr(args, "trace_color", None),
-                          line_colors=getattr(args, "line_color", None),
-                          workers=getattr(args, "workers", 1),
-                          palette=getattr(args, "palette", None),
-                          palette_tolerance=getattr(args, "palette_tolerance", None),
-                          strict_palette=getattr(args, "strict_palette", False),
-                          graph_refine=getattr(args, "graph_refine", True),
-                          mirror=getattr(args, "mirror", True), log=_stderr_log)
+                          options=options_from_args(args), quiet=args.quiet, log=_stderr_log)
 
     def _chain_seed(self, index: int) -> Reference | None:
         """Frame ``index`` as colored by an earlier run (its JSON record), or None."""
@@ -550,15 +506,14 @@ class ColorizeJob:
 
 def segment_files(inputs: Sequence[str], out_dir: Path, *, gap_radius: int = 0,
                   preview: bool = False, overwrite: bool = False, quiet: bool = False,
-                  line_mode: str = "auto", trace_colors: Sequence[str] | None = None,
-                  line_colors: Sequence[str] | None = None) -> None:
+                  line_options: LineOptions | None = None) -> None:
     """Write ``<stem>.png`` label maps (and optional previews) for line-art files."""
     from ..fileio.images import read_image, write_png
     from ..fileio.labelmap import write_label_map
-    from ..segmentation.lineart import check_line_options
     from ..segmentation.segments import segment_line_art_details
 
-    check_line_options(line_mode, trace_colors, line_colors)
+    line_options = check_line_options(line_options or LineOptions())
+    check_gap_radius(gap_radius)
 
     paths = collect_images(inputs)
     stems = [p.stem for p in paths]
@@ -571,8 +526,8 @@ def segment_files(inputs: Sequence[str], out_dir: Path, *, gap_radius: int = 0,
     _preflight_images(paths, gap_radius)
     for p in tqdm(paths, unit="frame", desc="segment", disable=quiet or len(paths) < 2):
         labels, _, _, classes = segment_line_art_details(
-            read_image(p), gap_radius=gap_radius, line_mode=line_mode, trace_colors=trace_colors,
-            line_colors=line_colors, path=p, classes=preview)
+            read_image(p), gap_radius=gap_radius, line_options=line_options, path=p,
+            classes=preview)
         write_label_map(out_dir / f"{p.stem}.png", labels, overwrite=overwrite)
         if preview:
             write_png(out_dir / f"{p.stem}_preview.png", preview_image(labels, classes),

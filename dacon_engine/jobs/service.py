@@ -27,6 +27,7 @@ from typing import IO, Any
 
 from .. import __version__
 from ..errors import DaconError
+from ..options import FLAT_NAMES, ColorizeOptions
 from ..protocol import (CONTROL_REQUESTS, PROTOCOL_VERSION, ProtocolError, check_request,
                        decode, encode, event, shown)
 
@@ -258,7 +259,7 @@ class Service:
         return req.get("device") or self.default_device
 
     def _featurizer(self, req: dict, rid: str):
-        from ..colorizer import build_featurizer
+        from ..model.registry import build_featurizer
 
         t0 = time.perf_counter()
         feat = build_featurizer(req["model"], device=self._device(req),
@@ -284,19 +285,12 @@ class Service:
         feat = self._featurizer(req, job.id)
         saved = snapshot(feat)
         refs = req["references"]
+        options = ColorizeOptions.from_flat(
+            **{name: req[name] for name in FLAT_NAMES}).replace(device=self._device(req))
         work = ColorizeJob.create(
             req["targets"], out=req["out"], refs=[r["color"] for r in refs],
-            ref_lines=[r.get("line") for r in refs], mode=req["mode"], formats=req["formats"],
-            gap_radius=req["gap_radius"], frames=req["frames"], overwrite=req["overwrite"],
-            resume=req["resume"], batch_size=req["batch_size"],
-            contact_sheet=req["contact_sheet"], quiet=True, featurizer=feat,
-            model=req["model"], device=self._device(req), dinov2_weights=req["dinov2_weights"],
-            workers=req["workers"], line_mode=req["line_mode"],
-            trace_colors=req["trace_colors"], line_colors=req["line_colors"],
-            log=lambda message: self.log(message, job.id, "warning"),
-            palette=req["palette"], palette_tolerance=req["palette_tolerance"],
-            strict_palette=req["strict_palette"], graph_refine=req["graph_refine"],
-            mirror=req["mirror"])
+            ref_lines=[r.get("line") for r in refs], options=options, quiet=True,
+            featurizer=feat, log=lambda message: self.log(message, job.id, "warning"))
         total = len(work.selected or [])
         self.emit("progress", job.id, done=0, total=total, fps=0.0)
         started = time.perf_counter()

@@ -77,10 +77,7 @@ def _init(settings: dict, bank: Bank, names: list[str], threads: int,
     from ..colorizer import Colorizer
 
     torch.set_num_threads(threads)
-    c = Colorizer(settings["model"], device=settings["device"],
-                  gap_radius=settings["gap_radius"], dinov2_weights=settings["dinov2_weights"],
-                  graph_refine=settings.get("graph_refine", True),
-                  mirror=settings.get("mirror", True), **settings["line_kw"])
+    c = Colorizer(None, settings["options"])
     c.use_bank(bank, names, settings.get("graphs"), settings.get("mirror_features"))
     _WORKER.update(colorizer=c, settings=settings)
 
@@ -93,10 +90,12 @@ def _colorize_one(index: int, path: str) -> WrittenFrame:
     c.timings.clear()
     result = next(iter(c.colorize([path], "keyframe", batch_size=1)))
     t0 = time.perf_counter()
+    opts = c.options
     paths = write_frame_outputs(s["out_dir"], result.name, result.frame, result.assignment,
-                                formats=s["formats"], model_name=c.model_name,
-                                references=c.reference_names(), overwrite=s["overwrite"],
-                                palette=s.get("palette"),
+                                formats=opts.formats, model_name=c.model_name,
+                                references=c.reference_names(),
+                                overwrite=opts.overwrite or opts.resume,
+                                palette=c.palette,
                                 matching=c.matching_record(result))
     timings = dict(c.timings)
     timings["write"] = time.perf_counter() - t0

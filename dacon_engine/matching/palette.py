@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..colors import hex_color
 from ..errors import DaconError
 from ..frames import Reference
 
@@ -45,8 +46,7 @@ _HEX = re.compile(r"^#([0-9a-fA-F]{6})$")
 
 def color_hex(rgb: Sequence[int]) -> str:
     """(r, g, b[, a]) -> ``#rrggbb`` (the alpha is not part of it)."""
-    r, g, b = (int(v) for v in list(rgb)[:3])
-    return f"#{r:02x}{g:02x}{b:02x}"
+    return hex_color(list(rgb)[:3])
 
 
 @dataclass(frozen=True)
@@ -337,7 +337,7 @@ def segment_names(colors: np.ndarray, palette: Palette | None = None) -> list[st
         elif k >= 0 and palette is not None:
             names.append(palette.names[k])
         else:
-            names.append(f"#{r:02x}{g:02x}{b:02x}" + ("" if a == 255 else f"{a:02x}"))
+            names.append(hex_color((r, g, b, a)))
     return [names[i] for i in inverse.reshape(-1).tolist()]
 
 

@@ -34,6 +34,7 @@ from pathlib import Path
 import torch
 
 from ..errors import DaconError
+from ..matching.bank import SegmentFeaturizer
 from .featurizer import DaconFeaturizer, resolve_device
 from .network import DaconConfig, DaconNet, config_from_state_dict
 from .weights import ENV_DINOV2, load_dinov2, read_state_dict
@@ -164,10 +165,33 @@ def load_net(checkpoint: str | os.PathLike | None, *, mode: str | None = None,
     return net.eval()
 
 
-def build_featurizer(spec: str | os.PathLike = "default", device: str = "auto",
-                     dinov2_weights: str | os.PathLike | None = None, *,
+def build_featurizer(spec: str | os.PathLike | SegmentFeaturizer = "default",
+                     device: str = "auto", dinov2_weights: str | os.PathLike | None = None, *,
                      checkpoint: str | os.PathLike | None = None,
-                     batch_size: int | None = None) -> DaconFeaturizer:
+                     batch_size: int | None = None) -> SegmentFeaturizer:
+    """The one way to a model: a name (see SPECS, or "baseline": the geometric matcher, no
+    weights) or a checkpoint path -> a featurizer (DACoN ones cached); a ready featurizer
+    is returned as it is. DINOv2 weights given to a model without DINOv2 are refused."""
+    if not isinstance(spec, (str, os.PathLike)):
+        return spec
+    if os.fspath(spec) == "baseline":
+        from ..matching.baseline import GeometricBaseline
+
+        feat: SegmentFeaturizer = GeometricBaseline()
+    else:
+        feat = _dacon_featurizer(spec, device, dinov2_weights, checkpoint, batch_size)
+    config = getattr(getattr(feat, "net", None), "config", None)
+    if dinov2_weights is not None and not getattr(config, "uses_dino", False):
+        raise DaconError(None, f"--dinov2-weights {dinov2_weights}: model "
+                               f"{os.fspath(spec)!r} does not use DINOv2 (drop the option "
+                               "or pick a DINOv2 model: dacon models)")
+    return feat
+
+
+def _dacon_featurizer(spec: str | os.PathLike, device: str,
+                      dinov2_weights: str | os.PathLike | None,
+                      checkpoint: str | os.PathLike | None,
+                      batch_size: int | None) -> DaconFeaturizer:
     """A model name (see SPECS) or a checkpoint path -> a cached DaconFeaturizer."""
     dev = resolve_device(device)
     s = os.fspath(spec)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..colors import hex_color
 from ..errors import DaconError
 from ..fileio.files import is_temp_name, sorted_by_frame
 
@@ -89,7 +90,7 @@ def frame_labels(record_path: PathLike, record: dict) -> np.ndarray:
         kw["threshold"] = int(info["threshold"])
     for key in ("trace_colors", "line_colors"):
         if info.get(key) is not None:
-            kw[key] = ["#" + "".join(f"{int(v):02x}" for v in c[:3]) for c in info[key]]
+            kw[key] = [hex_color(c[:3]) for c in info[key]]
     frame = segment_frame(source, **kw)
     if frame.n_segments != record["n_segments"] or \
             frame.areas().tolist() != segment_array(record, "area"):
