@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Checks for a CUDA GPU machine, logs under $OUT (default gpu_out/):
-#   scripts/gpu_check.sh tests   the engine's test suite with CUDA (tests/test_cuda.py runs there)
+#   scripts/gpu_check.sh tests   the engine's test suite with CUDA (tests/model/test_cuda.py runs there)
 #   scripts/gpu_check.sh bench   model stage (scripts/bench_model.py) and end to end
 #                                (scripts/bench_end_to_end.py) on cuda, 1920x1920
 #   scripts/gpu_check.sh         both

@@ -61,7 +61,7 @@ def module_config(cfg: dict, module: str) -> str:
     tests = cfg["module_tests"][module]
     keys = {k: v for k, v in cfg.items() if k not in ("module_tests", "only_mutate",
                                                       "pytest_add_cli_args_test_selection")}
-    keys["only_mutate"] = [f"dacon_engine/{module}.py"]
+    keys["only_mutate"] = [f"dacon_engine/{module.replace('.', '/')}.py"]
     keys["pytest_add_cli_args_test_selection"] = list(tests)
     lines = ["[tool.mutmut]"] + [f"{k} = {toml_value(v)}" for k, v in keys.items()]
     return "\n".join(lines) + "\n"
@@ -112,7 +112,7 @@ def sync_copy(module: str, cfg: dict) -> Path:
 
 
 def meta_path(dest: Path, module: str) -> Path:
-    return dest / "mutants" / "dacon_engine" / f"{module}.py.meta"
+    return dest / "mutants" / "dacon_engine" / f"{module.replace('.', '/')}.py.meta"
 
 
 def load_codes(dest: Path, module: str) -> dict[str, int | None]:
@@ -204,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
         # run against the new tests only and survive falsely. Trace every test each run
         # (one run of the selection; the verdicts kept in the .meta files stay).
         (dest / "mutants" / "mutmut-stats.json").unlink(missing_ok=True)
-        print(f"== {module}: mutating dacon_engine/{module}.py, tests "
+        print(f"== {module}: mutating dacon_engine/{module.replace('.', '/')}.py, tests "
               f"{' '.join(cfg['module_tests'][module])}"
               + (f" ({n} earlier survivors re-tested)" if n else ""), flush=True)
         r = subprocess.run([sys.executable, "-m", "mutmut", "run", "--max-children",

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Mutation testing of the engine's core modules (mutmut 3). Slow: NOT part of CI.
 #   scripts/mutation.sh                      # every core module (may take hours)
-#   scripts/mutation.sh matching colorizer   # some modules
-#   scripts/mutation.sh --fresh files        # forget earlier results of a module
-#   scripts/mutation.sh --report             # scores of the earlier runs, nothing run
-#   scripts/mutation.sh --survivors files    # scores and the surviving mutants' names
-# Modules: segments gapclose references matching colorizer outputs files metrics labelmap
-# (dacon_engine/<module>.py). Each runs in its own working copy .mutation/<module>/ with the
+#   scripts/mutation.sh matching.bank colorizer   # some modules
+#   scripts/mutation.sh --fresh fileio.files      # forget earlier results of a module
+#   scripts/mutation.sh --report                  # scores of the earlier runs, nothing run
+#   scripts/mutation.sh --survivors fileio.files  # scores and the surviving mutants' names
+# Modules: segmentation.segments segmentation.gapclose segmentation.references matching.bank
+# colorizer outputs.write fileio.files evaluation.metrics fileio.labelmap
+# (dacon_engine/<package>/<module>.py). Each runs in its own working copy .mutation/<module>/ with the
 # test files listed for it in pyproject.toml [tool.mutmut.module_tests]; results are kept
 # there, and a rerun tests only changed mutants and the earlier survivors. Inspect one with
 #   cd .mutation/<module> && ../../.venv/bin/python -m mutmut show <mutant name>

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from art import draw
+from tests.support.art import draw
 from dacon_engine.colorizer import Colorizer, processing_order, target_name
 from dacon_engine.errors import DaconError
 from dacon_engine.frames import Reference, SegmentedFrame

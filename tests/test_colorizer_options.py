@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 import torch
 
-from art import COLORS, draw
-from clips import save
+from tests.support.art import COLORS, draw
+from tests.support.clips import save
 from dacon_engine.colorizer import Colorizer, processing_order
 from dacon_engine.model.registry import build_featurizer
 from dacon_engine.errors import DaconError

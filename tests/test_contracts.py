@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from art import COLORS, draw
+from tests.support.art import COLORS, draw
 from dacon_engine.colorizer import Colorizer
 from dacon_engine.frames import SegmentedFrame
 from dacon_engine.matching.bank import MARGIN_SCALE, Bank, assign

@@ -1,0 +1,1 @@
+"""The engine's tests, laid out like the dacon_engine packages."""

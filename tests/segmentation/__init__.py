@@ -1,0 +1,1 @@
+"""Tests of dacon_engine.segmentation."""

@@ -1,0 +1,1 @@
+"""Helpers the tests share: drawn line art, small shots, a stand-in engine."""
