@@ -347,8 +347,9 @@ def segment_line_art(rgba: np.ndarray, *, gap_radius: int = 0,
     "adaptive" (see :mod:`dacon_engine.segmentation.lineart`); ``trace_colors``:
     shading-boundary line colors (names, "R,G,B", "#rrggbb" or tuples; default red,
     blue, green); ``line_colors``: extra colors of main lines that stay line (e.g.
-    "brown"). ``threshold`` is the fixed mode's. ``path`` only names the image in errors. Raises DaconError
-    when there is no region or more than 16777215 segments, ValueError on bad options.
+    "brown"). ``threshold`` is the fixed mode's. ``path`` only names the image in errors.
+    Raises DaconError when there is no region or more than 16777215 segments, ValueError
+    on bad options.
     """
     labels, n, _, _ = segment_line_art_details(
         rgba, gap_radius=gap_radius, threshold=threshold, min_region=min_region,
