@@ -154,7 +154,8 @@ def variants(rgba: np.ndarray) -> list[tuple[str, np.ndarray, np.ndarray, int, n
     from dacon_engine.synth import linedegrade as d
 
     def clean_of(img: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        labels, _, _, cls = segment_line_art_details(img, line_options=LineOptions(mode="fixed"), classes=True)
+        labels, _, _, cls = segment_line_art_details(img, line_options=LineOptions(mode="fixed"),
+                                                     classes=True)
         return labels, cls == PIXEL_TRACE
 
     clean, trace = clean_of(rgba)
