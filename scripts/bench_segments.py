@@ -42,6 +42,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from dacon_engine.fileio.images import read_image
+from dacon_engine.options import LineOptions
 from dacon_engine.segmentation.segments import PIXEL_TRACE, segment_line_art, segment_line_art_details
 
 SHARED_LINE = ROOT.parent / "shared" / "data" / "paintbucket_0242" / "line.png"
@@ -153,7 +154,8 @@ def variants(rgba: np.ndarray) -> list[tuple[str, np.ndarray, np.ndarray, int, n
     from dacon_engine.synth import linedegrade as d
 
     def clean_of(img: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        labels, _, _, cls = segment_line_art_details(img, line_mode="fixed", classes=True)
+        labels, _, _, cls = segment_line_art_details(img, line_options=LineOptions(mode="fixed"),
+                                                     classes=True)
         return labels, cls == PIXEL_TRACE
 
     clean, trace = clean_of(rgba)

@@ -22,6 +22,7 @@ from dacon_engine.colorizer import Colorizer, processing_order
 from dacon_engine.model.registry import build_featurizer
 from dacon_engine.errors import DaconError
 from dacon_engine.frames import Reference, SegmentedFrame
+from dacon_engine.options import LineOptions
 from dacon_engine.segmentation.segments import segment_line_art
 
 # the art's colors except the hat's green; the eyes and the face are a little off but
@@ -71,6 +72,13 @@ SPLITS = {
                     {"trace_colors": ["yellow"]}),
     "gap radius": (lambda line: _with_line(line, (0, 0, 0, 255), x_end=68), {"gap_radius": 1}),
 }
+
+
+def _segment_kw(kw: dict) -> dict:
+    """Colorizer keyword arguments as segment_line_art's (line options as LineOptions)."""
+    out = {k: v for k, v in kw.items() if k not in ("trace_colors", "line_colors")}
+    line = {k: tuple(v) for k, v in kw.items() if k in ("trace_colors", "line_colors")}
+    return {**out, "line_options": LineOptions(**line)} if line else out
 
 
 # -- palette ---------------------------------------------------------------------------
@@ -174,7 +182,7 @@ def test_reference_segments_follow_the_colorizer_options(tmp_path, option):
             call()
     assert c.references == []
     loose = Colorizer("baseline", **kw)
-    n = segment_line_art(split, **kw)[1]
+    n = segment_line_art(split, **_segment_kw(kw))[1]
     assert n != segment_line_art(split)[1] == plain.references[0].frame.n_segments
     assert loose.add_reference(gt, split).frame.n_segments == n
     assert loose.add_reference(color_file, line_file).frame.n_segments == n
@@ -209,7 +217,7 @@ def test_targets_are_segmented_with_the_colorizer_options(option):
     make_line, kw = SPLITS[option]
     line, gt = draw(96)
     split = make_line(line)
-    n = segment_line_art(split, **kw)[1]
+    n = segment_line_art(split, **_segment_kw(kw))[1]
     assert n != segment_line_art(split)[1]
     c = Colorizer("baseline", **kw)
     c.add_reference(gt, line)

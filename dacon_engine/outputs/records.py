@@ -80,18 +80,20 @@ def frame_labels(record_path: PathLike, record: dict) -> np.ndarray:
     if not source or not Path(source).is_file():
         raise DaconError(record_path, f"cannot tell its segments apart: no {exr.name} "
                                       f"(segment.id) and its line art {source!r} is gone")
+    from ..options import LineOptions
     from ..segmentation.segments import segment_frame
 
     info = record.get("line_art") or {}
     kw: dict = {"gap_radius": int(info.get("gap_radius", 0))}
+    line: dict = {}
     if info.get("line_mode") in ("fixed", "adaptive"):
-        kw["line_mode"] = info["line_mode"]
+        line["mode"] = info["line_mode"]
     if "threshold" in info:
         kw["threshold"] = int(info["threshold"])
     for key in ("trace_colors", "line_colors"):
         if info.get(key) is not None:
-            kw[key] = [hex_color(c[:3]) for c in info[key]]
-    frame = segment_frame(source, **kw)
+            line[key] = tuple(hex_color(c[:3]) for c in info[key])
+    frame = segment_frame(source, line_options=LineOptions(**line), **kw)
     if frame.n_segments != record["n_segments"] or \
             frame.areas().tolist() != segment_array(record, "area"):
         raise DaconError(record_path, f"its line art {source} no longer gives the recorded "

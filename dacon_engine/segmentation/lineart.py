@@ -44,29 +44,18 @@ leaves JPEG fringe pieces as extra regions). Default trace colors: red, blue, gr
 
 from __future__ import annotations
 
-import re
 import threading
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
-LINE_MODES = ("auto", "fixed", "adaptive")
+from .. import options
+from ..colors import DEFAULT_TRACE_COLORS, RGB, ink_colors
+from ..options import LINE_MODES
 
 TRACE_TOLERANCE_DEG = 20.0
 """Largest angle between a pixel's absorption and an ink's (degrees)."""
-
-NAMED_COLORS: dict[str, tuple[int, int, int]] = {
-    "red": (255, 0, 0), "green": (0, 255, 0), "blue": (0, 0, 255),
-    "cyan": (0, 255, 255), "magenta": (255, 0, 255), "yellow": (255, 255, 0),
-    "orange": (255, 128, 0), "purple": (128, 0, 255), "pink": (255, 105, 180),
-    "brown": (120, 70, 30), "darkblue": (0, 0, 139), "navy": (0, 0, 128),
-}
-"""Names accepted for trace / line colors (besides R,G,B and #rrggbb)."""
-
-DEFAULT_TRACE_COLORS: tuple[tuple[int, int, int], ...] = ((255, 0, 0), (0, 0, 255), (0, 255, 0))
-"""Pure red, blue, green: BasicPBC's shading-boundary lines, in its processing order."""
 
 # clean-image test: share of pixels allowed to be neither paper (exactly its level) nor
 # ink/pure color, and the grey band counted as "in between"
@@ -104,62 +93,30 @@ def at_least(a: np.ndarray, value: float) -> np.ndarray:
     return np.where(a >= value, 255, 0).astype(np.uint8)
 
 
-def parse_color(text: str | Sequence[int]) -> tuple[int, int, int]:
-    """'red', 'R,G,B' (0..255) or '#rrggbb' (or an (r, g, b) sequence) -> (r, g, b).
-
-    Raises ValueError naming what is allowed.
-    """
-    if not isinstance(text, str):
-        vals = [int(v) for v in text]
-        if len(vals) != 3 or not all(0 <= v <= 255 for v in vals):
-            raise ValueError(f"color {tuple(text)!r}: need 3 values in 0..255")
-        return vals[0], vals[1], vals[2]
-    t = text.strip().lower()
-    if t in NAMED_COLORS:
-        return NAMED_COLORS[t]
-    m = re.fullmatch(r"#?([0-9a-f]{6})", t)
-    if m and (t.startswith("#") or not t.isdigit()):
-        h = m.group(1)
-        return int(h[0:2], 16), int(h[2:4], 16), int(h[4:6], 16)
-    parts = [p.strip() for p in t.split(",")]
-    if len(parts) == 3 and all(p.isdigit() for p in parts) and all(int(p) <= 255 for p in parts):
-        return int(parts[0]), int(parts[1]), int(parts[2])
-    raise ValueError(f"color {text!r}: use a name ({', '.join(sorted(NAMED_COLORS))}), "
-                     "R,G,B with values 0..255, or #rrggbb")
-
-
-def _colors(colors, default) -> tuple[tuple[int, int, int], ...]:
-    if colors is None:
-        return default
-    if isinstance(colors, str):
-        colors = [colors]
-    out = []
-    for c in colors:
-        rgb = parse_color(c)
-        if sum(rgb) >= 3 * 250:
-            raise ValueError(f"color {c!r} is white: it cannot be told from paper")
-        out.append(rgb)
-    return tuple(out)
-
-
 @dataclass(frozen=True)
-class LineOptions:
-    """How line pixels are decided (see the module docstring)."""
+class LineRules:
+    """How line pixels are decided, resolved (see the module docstring): the mode, the
+    fixed mode's threshold and the trace / line colors as RGB tuples."""
 
     mode: str = "auto"
     threshold: int = 128
-    trace_colors: tuple[tuple[int, int, int], ...] = DEFAULT_TRACE_COLORS
-    line_colors: tuple[tuple[int, int, int], ...] = ()
+    trace_colors: tuple[RGB, ...] = DEFAULT_TRACE_COLORS
+    line_colors: tuple[RGB, ...] = ()
 
     @classmethod
-    def make(cls, mode: str = "auto", threshold: int = 128, trace_colors=None,
-             line_colors=None) -> "LineOptions":
-        if mode not in LINE_MODES:
-            raise ValueError(f"line mode {mode!r}: use one of {', '.join(LINE_MODES)}")
+    def make(cls, line_options: options.LineOptions | None = None,
+             threshold: int = 128) -> "LineRules":
+        """The rules for these line options (None = the defaults) and fixed-mode
+        threshold; raises ValueError on an unknown mode, a threshold outside 0..255 or a
+        color that is not one (or is white)."""
+        line = options.LineOptions() if line_options is None else line_options
+        if line.mode not in LINE_MODES:
+            raise ValueError(f"line mode {line.mode!r}: use one of {', '.join(LINE_MODES)}")
         if not 0 <= int(threshold) <= 255:
             raise ValueError(f"threshold must be in 0..255, got {threshold}")
-        return cls(mode, int(threshold), _colors(trace_colors, DEFAULT_TRACE_COLORS),
-                   _colors(line_colors, ()))
+        return cls(line.mode, int(threshold),
+                   ink_colors(line.trace_colors, DEFAULT_TRACE_COLORS),
+                   ink_colors(line.line_colors, ()))
 
 
 def composite_rgb(rgba: np.ndarray) -> np.ndarray:
@@ -567,7 +524,7 @@ def bridge_gaps(line: np.ndarray, trace: list[tuple[np.ndarray, np.ndarray] | No
     return line, out, int(uq.size)
 
 
-def adaptive_lines(rgb: np.ndarray, gray: np.ndarray, lv: PaperInk, opts: LineOptions,
+def adaptive_lines(rgb: np.ndarray, gray: np.ndarray, lv: PaperInk, rules: LineRules,
                    dark: np.ndarray | None = None) -> tuple[np.ndarray, ColorPixels]:
     """Adaptive mode: (HxW uint8 255/0 line mask, color-classified pixels).
 
@@ -582,7 +539,7 @@ def adaptive_lines(rgb: np.ndarray, gray: np.ndarray, lv: PaperInk, opts: LineOp
     """
     if dark is None:
         dark = darkness(gray, lv)
-    colors = classify_colors(rgb, opts, lv.paper_rgb, float(lv.ink), adaptive=True)
+    colors = classify_colors(rgb, rules, lv.paper_rgb, float(lv.ink), adaptive=True)
     cand, strong = _line_candidates(dark, lv)
     cand, soft, counts, _, pts = _hysteresis(cand, strong,
                                              list(colors.trace) + [colors.line])
@@ -637,15 +594,15 @@ class ColorPixels:
     line: tuple[np.ndarray, np.ndarray] | None
 
 
-def classify_colors(rgb: np.ndarray, opts: LineOptions, paper_rgb: np.ndarray | None,
+def classify_colors(rgb: np.ndarray, rules: LineRules, paper_rgb: np.ndarray | None,
                     ink: float, adaptive: bool) -> ColorPixels:
     """Find trace-line and user line-color pixels by absorption direction (module doc).
 
     rgb: HxWx3 uint8 composited on white; paper_rgb: (3,) paper color (None = white);
     ink: luminance of black ink (its absorption is ``paper - ink`` in every channel).
     """
-    colors = list(opts.trace_colors) + list(opts.line_colors)
-    none = ColorPixels([None] * len(opts.trace_colors), None)
+    colors = list(rules.trace_colors) + list(rules.line_colors)
+    none = ColorPixels([None] * len(rules.trace_colors), None)
     if not colors:
         return none
     p = np.full(3, 255.0, np.float32) if paper_rgb is None else np.asarray(paper_rgb, np.float32)
@@ -687,7 +644,7 @@ def classify_colors(rgb: np.ndarray, opts: LineOptions, paper_rgb: np.ndarray | 
     best = np.argmax(cos, axis=1)
     cov = dots[np.arange(best.size), best] / np.maximum(norm_d[best] ** 2, 1e-6)
     ok = cos[np.arange(best.size), best] >= np.cos(np.deg2rad(TRACE_TOLERANCE_DEG))
-    nt = len(opts.trace_colors)
+    nt = len(rules.trace_colors)
     trace: list[tuple[np.ndarray, np.ndarray] | None] = []
     for k in range(nt):
         sel = ok & (best == k + 1) & (cov >= lim)
@@ -837,23 +794,3 @@ def merge_specks(labels: np.ndarray, speck: np.ndarray, xs: np.ndarray, ys: np.n
     ids = np.flatnonzero(speck)
     lut[ids] = rank[target[ids]]
     return lut, m
-
-
-def check_line_options(line_mode: str = "auto", trace_colors=None, line_colors=None,
-                       threshold: int = 128) -> LineOptions:
-    """Validate user line-art options up front; raises DaconError naming the option
-    (as the CLI spells it), the value and what is allowed."""
-    from ..errors import DaconError
-
-    if line_mode not in LINE_MODES:
-        raise DaconError(None, f"--line-mode {line_mode}: unknown mode (choose from "
-                               f"{', '.join(LINE_MODES)})")
-    for opt, vals in (("--trace-color", trace_colors), ("--line-color", line_colors)):
-        for v in ([vals] if isinstance(vals, str) else vals or []):
-            try:
-                _colors([v], ())
-            except (ValueError, TypeError) as e:
-                raise DaconError(None, f"{opt} {v}: {e}") from None
-    if isinstance(threshold, bool) or not isinstance(threshold, int) or not 0 <= threshold <= 255:
-        raise DaconError(None, f"--threshold {threshold}: must be a whole number in 0..255")
-    return LineOptions.make(line_mode, threshold, trace_colors, line_colors)

@@ -17,6 +17,7 @@ import numpy as np
 from ..errors import DaconError
 from ..fileio.files import collect_images, list_images
 from ..frames import Reference, SegmentedFrame
+from ..options import LineOptions
 
 PathLike = str | os.PathLike
 
@@ -84,15 +85,15 @@ def _size(a: np.ndarray) -> str:
 def reference_from_arrays(color: np.ndarray, line: np.ndarray | None = None, *,
                           gap_radius: int = 0, name: str = "",
                           color_path: PathLike | None = None,
-                          line_path: PathLike | None = None, **line_kw) -> Reference:
+                          line_path: PathLike | None = None,
+                          line_options: LineOptions | None = None) -> Reference:
     """Build a :class:`Reference` from in-memory images.
 
     color: HxWx4 (or HxWx3, alpha 255) uint8 colored frame.
     line:  optional HxWx4/HxWx3 uint8 line art of the same size; segments come from it
            (``segments.segment_line_art(line, gap_radius)``). Without it segments come
            from the colored frame itself and ``frame.line`` is the colored frame.
-    line_kw: line-art options for ``segments.segment_line_art`` (line_mode,
-           trace_colors, line_colors).
+    line_options: line-art options for ``segments.segment_line_art`` (None = defaults).
     """
     rgba = as_rgba(color)
     if line is not None:
@@ -106,7 +107,7 @@ def reference_from_arrays(color: np.ndarray, line: np.ndarray | None = None, *,
 
     if line is not None:
         labels, n = segments.segment_line_art(line_rgba, gap_radius=gap_radius, path=line_path,
-                                              **line_kw)
+                                              line_options=line_options)
         frame = SegmentedFrame(line_rgba, np.asarray(labels, np.int32), int(n),
                                Path(line_path) if line_path is not None else None)
     else:
@@ -130,7 +131,8 @@ def _extra(rgba: np.ndarray, line: np.ndarray | None, line_path: PathLike | None
 
 
 def load_reference(color_path: PathLike, line_path: PathLike | None = None, *,
-                   gap_radius: int = 0, name: str | None = None, **line_kw) -> Reference:
+                   gap_radius: int = 0, name: str | None = None,
+                   line_options: LineOptions | None = None) -> Reference:
     """Read a colored reference frame (and optionally its line art) from disk.
 
     The name defaults to the color file's stem. Raises DaconError naming the color
@@ -145,7 +147,7 @@ def load_reference(color_path: PathLike, line_path: PathLike | None = None, *,
         color, line, gap_radius=gap_radius,
         name=color_path.stem if name is None else name,
         color_path=color_path, line_path=None if line_path is None else Path(line_path),
-        **line_kw)
+        line_options=line_options)
 
 
 def expand_reference_paths(colors: Sequence[PathLike],

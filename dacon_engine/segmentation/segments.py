@@ -43,6 +43,7 @@ import numpy as np
 
 from ..errors import DaconError
 from ..frames import SegmentedFrame
+from ..options import LineOptions, check_gap_radius
 from ..fileio.images import read_image
 from ..fileio.labelmap import MAX_LABEL, relabel_raster
 
@@ -334,23 +335,25 @@ PIXEL_REGION, PIXEL_LINE, PIXEL_TRACE, PIXEL_SPECK = 0, 1, 2, 3
 
 def segment_line_art(rgba: np.ndarray, *, gap_radius: int = 0,
                      threshold: int = DEFAULT_THRESHOLD, min_region: int = 0,
-                     line_mode: str = "auto", trace_colors=None, line_colors=None,
+                     line_options: LineOptions | None = None,
                      path: str | os.PathLike | None = None) -> tuple[np.ndarray, int]:
     """Segment line art: HxWx4 (or HxWx3) uint8 -> (HxW int32 labels, n_segments).
 
     Label 0 = line; 1..n = segments (regions in raster order of first pixel, then new
     color-line segments). ``gap_radius`` (px, 0 = off) splits regions joined through
     line gaps; ``min_region`` (px, 0 = off) merges regions of <= that many pixels.
-    ``line_mode``: "auto" (default: "fixed" on clean art, else "adaptive"), "fixed" or
-    "adaptive" (see :mod:`dacon_engine.segmentation.lineart`); ``threshold`` is the fixed mode's.
-    ``trace_colors``: shading-boundary line colors (names, "R,G,B", "#rrggbb" or
-    tuples; default red, blue, green); ``line_colors``: extra colors of main lines that
-    stay line (e.g. "brown"). ``path`` only names the image in errors. Raises DaconError
-    when there is no region or more than 16777215 segments, ValueError on bad options.
+    ``line_options`` (:class:`dacon_engine.options.LineOptions`, None = its defaults):
+    ``mode`` "auto" (default: "fixed" on clean art, else "adaptive"), "fixed" or
+    "adaptive" (see :mod:`dacon_engine.segmentation.lineart`); ``trace_colors``:
+    shading-boundary line colors (names, "R,G,B", "#rrggbb" or tuples; default red,
+    blue, green); ``line_colors``: extra colors of main lines that stay line (e.g.
+    "brown"). ``threshold`` is the fixed mode's. ``path`` only names the image in errors.
+    Raises DaconError when there is no region or more than 16777215 segments, ValueError
+    on bad options.
     """
     labels, n, _, _ = segment_line_art_details(
         rgba, gap_radius=gap_radius, threshold=threshold, min_region=min_region,
-        line_mode=line_mode, trace_colors=trace_colors, line_colors=line_colors, path=path)
+        line_options=line_options, path=path)
     return labels, n
 
 
@@ -364,25 +367,9 @@ def _exact_color_count(rgb: np.ndarray, colors) -> int:
     return sum(cv2.countNonZero(cv2.inRange(rgb, c, c)) for c in colors)
 
 
-@_one_pixel
-def check_gap_radius(gap_radius: int, size: tuple[int, int] | None = None,
-                     path: str | os.PathLike | None = None) -> int:
-    """A gap radius is a whole number >= 0 and, for a frame of ``size`` (h, w), at most
-    half its longer side: a larger one would close gaps wider than the frame itself."""
-    if isinstance(gap_radius, bool) or not isinstance(gap_radius, (int, np.integer)) \
-            or gap_radius < 0:
-        raise DaconError(None, f"--gap-radius {gap_radius}: must be a whole number >= 0")
-    if size is not None:
-        limit = max(size) // 2
-        if gap_radius > limit:
-            raise DaconError(path, f"--gap-radius {gap_radius}: too large for this "
-                                   f"{size[1]}x{size[0]} frame (at most {limit})")
-    return int(gap_radius)
-
-
 def segment_line_art_details(rgba: np.ndarray, *, gap_radius: int = 0,
                              threshold: int = DEFAULT_THRESHOLD, min_region: int = 0,
-                             line_mode: str = "auto", trace_colors=None, line_colors=None,
+                             line_options: LineOptions | None = None,
                              path: str | os.PathLike | None = None, classes: bool = False,
                              allow_empty: bool = False
                              ) -> tuple[np.ndarray, int, dict, np.ndarray | None]:
@@ -404,7 +391,7 @@ def segment_line_art_details(rgba: np.ndarray, *, gap_radius: int = 0,
     else:
         rgb = la.composite_rgb(_as_rgba(arr))
     check_gap_radius(gap_radius, rgb.shape[:2], path)
-    opts = la.LineOptions.make(line_mode, threshold, trace_colors, line_colors)
+    opts = la.LineRules.make(line_options, threshold)
     gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
     mode = opts.mode
     hist = None

@@ -13,6 +13,7 @@ import pytest
 from tests.support.art import draw
 from tests.support.clips import save
 from dacon_engine.errors import DaconError
+from dacon_engine.options import LineOptions
 from dacon_engine.segmentation.references import (as_rgba, expand_reference_paths, find_clip_layout,
                                      load_reference, load_references, pack_rgba,
                                      reference_from_arrays, segment_colors, unpack_rgba)
@@ -26,8 +27,11 @@ def _gapped(line: np.ndarray) -> np.ndarray:
     return out
 
 
+YELLOW = LineOptions(trace_colors=("yellow",))
+
+
 def _traced(line: np.ndarray) -> np.ndarray:
-    """A yellow line across the hat: a line only with ``trace_colors=["yellow"]``."""
+    """A yellow line across the hat: a line only with ``line_options=YELLOW``."""
     out = line.copy()
     cv2.line(out, (26, 9), (70, 9), (255, 255, 0, 255), 1)
     return out
@@ -81,10 +85,10 @@ def test_options_reach_the_segmentation_of_file_references(tmp_path):
     assert refs[0].frame.n_segments == n1 and refs[0].frame.path == gapped
     assert refs[1].frame.path == traced
     assert [r.frame.n_segments for r in load_references([color_file], [gapped])] == [n0]
-    t0, t1 = segment_line_art(_traced(line))[1], segment_line_art(_traced(line),
-                                                                  trace_colors=["yellow"])[1]
+    t0, t1 = segment_line_art(_traced(line))[1], segment_line_art(
+        _traced(line), line_options=YELLOW)[1]
     assert t0 != t1
-    assert load_reference(color_file, traced, trace_colors=["yellow"]).frame.n_segments == t1
+    assert load_reference(color_file, traced, line_options=YELLOW).frame.n_segments == t1
     assert reference_from_arrays(gt, _gapped(line)).frame.n_segments == n0
 
 

@@ -11,7 +11,10 @@ from dacon_engine.segmentation import segments as seg_mod
 from dacon_engine.errors import DaconError
 from dacon_engine.fileio.images import read_image, write_png
 from dacon_engine.fileio.labelmap import read_label_map
+from dacon_engine.options import LineOptions
 from dacon_engine.segmentation.segments import line_mask, segment_frame, segment_line_art, segments_from_color
+
+FIXED, ADAPTIVE = LineOptions(mode="fixed"), LineOptions(mode="adaptive")
 
 BLACK = (0, 0, 0, 255)
 RED, GREEN, BLUE = (255, 0, 0, 255), (0, 255, 0, 255), (0, 0, 255, 255)
@@ -383,11 +386,12 @@ def test_segment_frame_passes_keywords_and_path(tmp_path, paper):
 def test_segment_line_art_passes_its_options_on(paper):
     img = paper(10, 10)
     img[:, 5] = (150, 150, 150, 255)                  # a mid-grey line
-    assert segment_line_art(img, line_mode="fixed")[1] == 1
-    assert segment_line_art(img, line_mode="fixed", threshold=160)[1] == 2
+    assert segment_line_art(img, line_options=FIXED)[1] == 1
+    assert segment_line_art(img, line_options=FIXED, threshold=160)[1] == 2
     img[:, 5] = (250, 200, 150, 255)                  # a light orange line, named
-    assert segment_line_art(img, line_mode="fixed")[1] == 1
-    labels, n = segment_line_art(img, line_mode="fixed", line_colors=["250,200,150"])
+    assert segment_line_art(img, line_options=FIXED)[1] == 1
+    labels, n = segment_line_art(img, line_options=LineOptions(
+        mode="fixed", line_colors=("250,200,150",)))
     assert n == 2 and (labels[:, 5] == 0).all()
     black = paper(3, 3)
     black[:] = BLACK
@@ -407,7 +411,7 @@ def test_segmentation_record_and_classes(paper):
     *_, cls = segment_line_art_details(img, classes=True)
     assert cls.dtype == np.uint8
     assert ((cls == PIXEL_LINE) == (labels == 0)).all() and (cls[labels > 0] == PIXEL_REGION).all()
-    info = segment_line_art_details(img, line_mode="adaptive")[2]
+    info = segment_line_art_details(img, line_options=ADAPTIVE)[2]
     assert info["line_mode"] == "adaptive" and "threshold" not in info
     assert set(info["levels"]) >= {"paper", "ink"}
 
@@ -418,7 +422,7 @@ def test_gap_radius_one_and_its_limit_name_the_frame(paper):
     img[4, 4] = (255, 255, 255, 0)                    # a 1-px gap
     assert segment_line_art(img)[1] == 1
     assert segment_line_art(img, gap_radius=1)[1] == 2
-    assert segment_line_art(img, gap_radius=1, line_mode="adaptive")[1] == 2
+    assert segment_line_art(img, gap_radius=1, line_options=ADAPTIVE)[1] == 2
     with pytest.raises(DaconError) as e:
         segment_line_art(img, gap_radius=5, path="f.png")
     assert str(e.value) == "f.png: --gap-radius 5: too large for this 9x9 frame (at most 4)"
@@ -433,10 +437,10 @@ def test_adaptive_mode_merges_specks_of_paper_and_of_color_line(paper):
     img[:, 8:13] = BLACK                       # a thick line between two regions, holding
     img[9:12, 10] = RED                        # a 3-px piece of red trace line
     img[2:4, 9:11] = (255, 255, 255, 255)      # and a 2x2 hole of paper
-    labels, n, info, _ = segment_line_art_details(img, line_mode="fixed")
+    labels, n, info, _ = segment_line_art_details(img, line_options=FIXED)
     assert n == 4 and info["specks"] == 0      # fixed mode: both are segments of their own
     assert labels[10, 10] == 4 and labels[2, 9] == 3  # raster order, then the new piece
-    labels, n, info, cls = segment_line_art_details(img, line_mode="adaptive", classes=True)
+    labels, n, info, cls = segment_line_art_details(img, line_options=ADAPTIVE, classes=True)
     assert n == 2 and info["specks"] == 2 and info["speck_pixels"] == 7
     spots = np.zeros((20, 20), bool)
     spots[9:12, 10] = spots[2:4, 9:11] = True
@@ -451,18 +455,18 @@ def test_specks_with_gap_closing_and_trace_specks_alone(paper):
     img = paper(20, 20)
     img[:, 8:13] = BLACK
     img[9:12, 10] = RED                        # a 3-px trace piece, the only speck
-    labels, n, info, _ = segment_line_art_details(img, line_mode="adaptive")
+    labels, n, info, _ = segment_line_art_details(img, line_options=ADAPTIVE)
     assert n == 2 and info["specks"] == 1 and info["speck_pixels"] == 3
     img[2:4, 9:11] = (255, 255, 255, 255)      # plus a paper hole, with gap closing on
-    labels, n, info, _ = segment_line_art_details(img, line_mode="adaptive", gap_radius=1)
+    labels, n, info, _ = segment_line_art_details(img, line_options=ADAPTIVE, gap_radius=1)
     assert n == 2 and info["specks"] == 2 and (labels[2:4, 9:11] > 0).all()
     assert labels[0, 0] == 1 and labels[0, 19] == 2 and labels.max() == 2
     big = paper(20, 20)
     big[:, 8:13] = BLACK
     big[9:12, 9:12] = RED                      # 9 px: still a speck (at most 9)
-    assert segment_line_art_details(big, line_mode="adaptive")[2]["specks"] == 1
+    assert segment_line_art_details(big, line_options=ADAPTIVE)[2]["specks"] == 1
     big[9:12, 9:13] = RED                      # 12 px: a segment of its own
-    assert segment_line_art_details(big, line_mode="adaptive")[1] == 3
+    assert segment_line_art_details(big, line_options=ADAPTIVE)[1] == 3
 
 
 def test_min_region_can_leave_no_region(paper):

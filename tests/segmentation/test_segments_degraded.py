@@ -16,8 +16,11 @@ from dacon_engine.frames import SegmentedFrame
 from dacon_engine.fileio.images import read_image, write_png
 from dacon_engine.fileio.labelmap import read_label_map
 from dacon_engine.outputs.write import render_colors
+from dacon_engine.options import LineOptions
 from dacon_engine.segmentation.segments import (PIXEL_LINE, PIXEL_SPECK, PIXEL_TRACE, segment_frame,
                                    segment_line_art, segment_line_art_details)
+
+FIXED, ADAPTIVE = LineOptions(mode="fixed"), LineOptions(mode="adaptive")
 
 BLACK = (0, 0, 0, 255)
 RED, BLUE = (255, 0, 0, 255), (0, 0, 255, 255)
@@ -77,7 +80,7 @@ def art():
 def test_clean_art_picks_fixed_and_matches_it(art):
     line, (labels, _) = art
     a, n, info, _ = segment_line_art_details(line)
-    f, m = segment_line_art(line, line_mode="fixed")
+    f, m = segment_line_art(line, line_options=FIXED)
     assert info["line_mode"] == "fixed" and info["requested"] == "auto"
     assert n == m and (a == f).all() and (a == labels).all()
 
@@ -98,7 +101,7 @@ def test_degradations_recover_the_clean_regions(art, name):
            "area": deg.area_resample(line), "jpeg90": deg.jpeg(aa, 90),
            "jpeg80": deg.jpeg(aa, 80), "jpeg70": deg.jpeg(aa, 70),
            "scan": deg.scan(line, seed=3)}[name]
-    fixed, _ = segment_line_art(img, line_mode="fixed")
+    fixed, _ = segment_line_art(img, line_options=FIXED)
     r = _check(clean, _adaptive(img))
     assert r["regions"] == 9  # the face's and shapes' regions, the red line's not
     if name in ("aa1-soft", "area", "scan"):  # the fixed threshold loses lines here
@@ -155,14 +158,14 @@ def test_trace_pixels_can_be_left_out_of_the_region_match():
 
 def test_forced_modes_and_bad_options(art):
     line, _ = art
-    _, _, info, _ = segment_line_art_details(line, line_mode="adaptive")
+    _, _, info, _ = segment_line_art_details(line, line_options=ADAPTIVE)
     assert info["line_mode"] == "adaptive" and info["requested"] == "adaptive"
     aa = deg.antialias(line, 1, 1.0)
-    assert segment_line_art_details(aa, line_mode="fixed")[2]["line_mode"] == "fixed"
+    assert segment_line_art_details(aa, line_options=FIXED)[2]["line_mode"] == "fixed"
     with pytest.raises(ValueError, match="line mode"):
-        segment_line_art(line, line_mode="smart")
+        segment_line_art(line, line_options=LineOptions(mode="smart"))
     with pytest.raises(ValueError, match="color"):
-        segment_line_art(line, trace_colors=["reddish"])
+        segment_line_art(line, line_options=LineOptions(trace_colors=("reddish",)))
 
 
 # --- specks ------------------------------------------------------------------------------
@@ -258,7 +261,8 @@ def test_auto_mode_mid_grey_budget(paper, pixels, line_colors, mode):
     img[:, 25] = BLACK
     for i, rgb in enumerate(pixels):
         img[2 + 2 * (i // 10), 2 + 2 * (i % 10)] = (*rgb, 255)
-    info = segment_line_art_details(img, line_colors=line_colors)[2]
+    line = LineOptions(line_colors=None if line_colors is None else tuple(line_colors))
+    info = segment_line_art_details(img, line_options=line)[2]
     assert info["line_mode"] == mode
 
 
@@ -271,7 +275,7 @@ def test_slivers_between_lines_are_specks_when_inky(paper):
         img[4:18, x0] = img[4:18, x0 + 3] = grey
         img[4, x0:x0 + 4] = img[17, x0:x0 + 4] = grey
         img[5:17, x0 + 1:x0 + 3] = (shade, shade, shade, 255)
-    labels, n, info, _ = segment_line_art_details(img, line_mode="adaptive")
+    labels, n, info, _ = segment_line_art_details(img, line_options=ADAPTIVE)
     assert info["levels"]["ink"] == 100 and info["levels"]["paper"] == 255
     assert n == 2 and info["specks"] == 1 and info["speck_pixels"] == 24
     assert labels[10, 7] == 2                    # darkness 5: a region of its own
@@ -282,9 +286,9 @@ def test_adaptive_frame_whose_only_region_is_a_speck_has_no_region(paper):
     img = paper(12, 12)
     img[:] = BLACK
     img[5:7, 5:7] = (255, 255, 255, 255)
-    assert segment_line_art_details(img, line_mode="fixed")[1] == 1
+    assert segment_line_art_details(img, line_options=FIXED)[1] == 1
     with pytest.raises(DaconError, match="no regions found"):
-        segment_line_art_details(img, line_mode="adaptive")
+        segment_line_art_details(img, line_options=ADAPTIVE)
 
 
 def test_isolated_noise_is_not_line(paper):
@@ -518,7 +522,7 @@ def test_trace_line_survives_degradation(paper, degrade):
 @pytest.mark.parametrize("mode", ["fixed", "auto"])
 def test_off_pure_trace_color(paper, mode):
     img = _trace_art(paper, (245, 12, 8, 255))
-    labels, n, info, _ = segment_line_art_details(img, line_mode=mode)
+    labels, n, info, _ = segment_line_art_details(img, line_options=LineOptions(mode=mode))
     assert n == 4 and (labels[20, 21:40] > 0).all()
     exact, m = segment_line_art(_trace_art(paper))
     assert (labels == exact).all() and m == n
@@ -529,7 +533,7 @@ def test_user_trace_and_line_colors(paper):
     img = _trace_art(paper, brown)
     _, n = segment_line_art(img)  # by default dark brown is just line
     assert n == 4 and segment_line_art(img)[0][20, 30] == 0
-    labels, n = segment_line_art(img, trace_colors=["brown"])
+    labels, n = segment_line_art(img, line_options=LineOptions(trace_colors=("brown",)))
     assert n == 4 and labels[20, 30] > 0
     # light blue main lines: by default near enough to blue to be trace lines (merged
     # into a region, colored); named as a line color they stay line
@@ -537,7 +541,7 @@ def test_user_trace_and_line_colors(paper):
     blue_lines[:, 20] = (90, 140, 255, 255)
     blue_lines[:, 40] = (90, 140, 255, 255)
     default, _ = segment_line_art(blue_lines)
-    labels, n = segment_line_art(blue_lines, line_colors=["90,140,255"])
+    labels, n = segment_line_art(blue_lines, line_options=LineOptions(line_colors=("90,140,255",)))
     assert (default[:, 20] > 0).all()
     assert n == 3 and (labels[:, 20] == 0).all() and (labels[:, 40] == 0).all()
 
@@ -591,7 +595,7 @@ def test_hysteresis_sparse_and_full_frame_grouping_agree(monkeypatch, q):
     gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
     lv = la.estimate_levels(rgb, gray)
     dark = la.darkness(gray, lv)
-    colors = la.classify_colors(rgb, la.LineOptions.make(), lv.paper_rgb, float(lv.ink), True)
+    colors = la.classify_colors(rgb, la.LineRules.make(), lv.paper_rgb, float(lv.ink), True)
     seeds = list(colors.trace) + [colors.line]
     out = []
     for limit in (10 ** 9, 0):
