@@ -277,99 +277,64 @@ class Colorizer:
         if batch_size < 1:
             raise DaconError(None, f"batch size {batch_size}: must be 1 or more")
         base = self._bank()
-        wanted = None if only is None else set(only)
         full = processing_order(targets, self.reference_names(), mode)
-        neighbour_of = dict(full)
+        wanted = None if only is None else set(only)
         order = [(i, nb) for i, nb in full if wanted is None or i in wanted]
-        done: dict[int, tuple[Bank, FrameGraph | None]] = {}  # colored frames, their graphs
-        uses = Counter(nb for _, nb in order if nb is not None)  # to drop banks once used
-        n_refs = len(self.reference_names())
-        refine = self.graph_refine
+        chain = _Chain(self, full, order, chain_seed, len(self.reference_names()))
         base_graph = bank_graph(self._ref_graphs, base.ref_index, base.ref_segment) \
-            if refine else None
-        base_mirror = self.mirror_bank_features()
-
-        def seed_bank(neighbour: int) -> tuple[Bank, FrameGraph | None] | None:
-            j: int | None = neighbour
-            while j is not None and chain_seed is not None:
-                seed = chain_seed(j)
-                if seed is None:
-                    return None
-                if seed.frame.n_segments > 0:
-                    return (_frame_bank(self.features([seed.frame])[0], seed.colors,
-                                        n_refs + j),
-                            frame_graph(seed.frame.labels, seed.frame.n_segments) if refine
-                            else None)
-                j = neighbour_of.get(j)  # an empty frame passes on its neighbour's colors
-            return None
-
-        def chain_bank(neighbour: int) -> tuple[Bank | None, FrameGraph | None]:
-            if neighbour not in done and chain_seed is not None:
-                seeded = seed_bank(neighbour)
-                if seeded is not None:
-                    done[neighbour] = seeded
-            bank, graph = done.get(neighbour, (None, None))
-            uses[neighbour] -= 1
-            if uses[neighbour] <= 0:  # memory stays flat in clip length
-                done.pop(neighbour, None)
-            return bank, graph
-
-        def load(chunk: list[tuple[int, int | None]]
-                 ) -> tuple[list[SegmentedFrame], list[FrameGraph | None]]:
-            frames = [self.load_target(targets[i]) for i, _ in chunk]
-            if not refine:
-                return frames, [None] * len(frames)
-            t0 = time.perf_counter()
-            frame_graphs = [frame_graph(f.labels, f.n_segments) for f in frames]
-            self._time("graph", time.perf_counter() - t0)
-            return frames, frame_graphs
-
+            if self.graph_refine else None
+        match = _Matcher(self, base, base_graph, self.mirror_bank_features())
         chunks = [order[s:s + batch_size] for s in range(0, len(order), batch_size)]
         # read + segment the next chunk in a thread while this one runs through the model
         loader = ThreadPoolExecutor(1, thread_name_prefix="dacon-load")
-        pending = loader.submit(load, chunks[0]) if chunks else None
+        pending = loader.submit(self._load_chunk, targets, chunks[0]) if chunks else None
         try:
             for k, chunk in enumerate(chunks):
                 assert pending is not None
                 frames, frame_graphs = pending.result()
                 if should_stop is not None and should_stop():
                     return
-                pending = loader.submit(load, chunks[k + 1]) if k + 1 < len(chunks) else None
-                drawn = [f for f in frames if f.n_segments > 0]  # empty frames: no network
-                feats = iter(self.features(drawn) if drawn else [])
-                for (i, neighbour), frame, graph in zip(chunk, frames, frame_graphs):
-                    t0 = time.perf_counter()
-                    prev, prev_graph = (None, None) if neighbour is None else \
-                        chain_bank(neighbour)
-                    if frame.n_segments == 0:
-                        if mode != "keyframe" and uses[i] > 0 and prev is not None:
-                            done[i] = (prev, prev_graph)  # skipped as a seed
-                        yield FrameResult(frame, _empty_assignment(),
-                                          target_name(targets[i], i), i, None, False)
-                        continue
-                    feat = next(feats)
-                    bank = base if prev is None else base.extend(prev)
-                    sim = self.featurizer.similarity(feat, bank.features)
-                    mirrored = False
-                    if base_mirror is not None:
-                        flip = self.featurizer.similarity(feat, base_mirror)
-                        mirrored = prefer_mirror(sim[:, :len(base)], flip)
-                        if mirrored:
-                            sim = torch.cat([flip.to(sim), sim[:, len(base):]], 1)
-                    scores = None
-                    if graph is not None:
-                        scores = refine_similarity(
-                            sim, graph, base_graph if prev is None else
-                            join_graphs(base_graph, prev_graph, len(prev)))
-                    a = assign(sim, bank, scores)
-                    if mode != "keyframe" and uses[i] > 0:
-                        done[i] = (_frame_bank(feat, a.colors, n_refs + i), graph)
-                    self._time("match", time.perf_counter() - t0)
-                    yield FrameResult(frame, a, target_name(targets[i], i), i, feat, mirrored)
+                pending = loader.submit(self._load_chunk, targets, chunks[k + 1]) \
+                    if k + 1 < len(chunks) else None
+                yield from self._colorize_chunk(targets, chunk, frames, frame_graphs, chain,
+                                                match)
         finally:
             if pending is not None:
                 pending.cancel()
             loader.shutdown(wait=True)  # no thread outlives the call (cancel, errors)
+
+    def _load_chunk(self, targets: Sequence[Target], chunk: Sequence[tuple[int, int | None]]
+                    ) -> tuple[list[SegmentedFrame], list[FrameGraph | None]]:
+        """Read and segment a chunk's frames (and build their segment graphs)."""
+        frames = [self.load_target(targets[i]) for i, _ in chunk]
+        if not self.graph_refine:
+            return frames, [None] * len(frames)
+        t0 = time.perf_counter()
+        frame_graphs = [frame_graph(f.labels, f.n_segments) for f in frames]
+        self._time("graph", time.perf_counter() - t0)
+        return frames, frame_graphs
+
+    def _colorize_chunk(self, targets: Sequence[Target], chunk: Sequence[tuple[int, int | None]],
+                        frames: Sequence[SegmentedFrame],
+                        frame_graphs: Sequence[FrameGraph | None], chain: "_Chain",
+                        match: "_Matcher") -> Iterator[FrameResult]:
+        """One network pass over a chunk's drawn frames, then each frame matched in turn."""
+        drawn = [f for f in frames if f.n_segments > 0]  # empty frames: no network
+        feats = iter(self.features(drawn) if drawn else [])
+        for (i, neighbour), frame, graph in zip(chunk, frames, frame_graphs):
+            t0 = time.perf_counter()
+            prev, prev_graph = (None, None) if neighbour is None else chain.bank_of(neighbour)
+            name = target_name(targets[i], i)
+            if frame.n_segments == 0:
+                if prev is not None:
+                    chain.keep(i, lambda: (prev, prev_graph))  # skipped as a seed
+                yield FrameResult(frame, _empty_assignment(), name, i, None, False)
+                continue
+            feat = next(feats)
+            a, mirrored = match(feat, graph, prev, prev_graph)
+            chain.keep(i, lambda: (_frame_bank(feat, a.colors, chain.n_refs + i), graph))
+            self._time("match", time.perf_counter() - t0)
+            yield FrameResult(frame, a, name, i, feat, mirrored)
 
     def source_name(self, ref_index: int, targets: Sequence[Target]) -> str:
         """Name of a bank source: a reference, or (index >= n refs) a colored target frame."""
@@ -378,6 +343,81 @@ class Colorizer:
             return self.references[ref_index].name
         return target_name(targets[ref_index - n], ref_index - n)
 
+
+class _Chain:
+    """The chained modes' colored frames, each kept until the frames that follow it from
+    its colors have taken them (memory stays flat in clip length)."""
+
+    def __init__(self, colorizer: Colorizer, full: Sequence[tuple[int, int | None]],
+                 order: Sequence[tuple[int, int | None]],
+                 chain_seed: Callable[[int], Reference | None] | None, n_refs: int):
+        self.colorizer = colorizer
+        self.neighbour_of = dict(full)
+        self.chain_seed = chain_seed
+        self.n_refs = n_refs
+        self.done: dict[int, tuple[Bank, FrameGraph | None]] = {}  # colored frames, graphs
+        self.uses = Counter(nb for _, nb in order if nb is not None)  # to drop banks once used
+
+    def keep(self, index: int, bank: Callable[[], tuple[Bank, FrameGraph | None]]) -> None:
+        """Keep frame ``index``'s colors (made by ``bank()``) if a later frame chains from it."""
+        if self.uses[index] > 0:
+            self.done[index] = bank()
+
+    def bank_of(self, neighbour: int) -> tuple[Bank | None, FrameGraph | None]:
+        """The colors ``neighbour`` passes on (None: the chain starts from the references)."""
+        if neighbour not in self.done and self.chain_seed is not None:
+            seeded = self._seed(neighbour)
+            if seeded is not None:
+                self.done[neighbour] = seeded
+        bank, graph = self.done.get(neighbour, (None, None))
+        self.uses[neighbour] -= 1
+        if self.uses[neighbour] <= 0:
+            self.done.pop(neighbour, None)
+        return bank, graph
+
+    def _seed(self, neighbour: int) -> tuple[Bank, FrameGraph | None] | None:
+        """A neighbour colored outside this call (``chain_seed``); an empty frame passes on
+        its own neighbour's colors."""
+        c = self.colorizer
+        j: int | None = neighbour
+        while j is not None and self.chain_seed is not None:
+            seed = self.chain_seed(j)
+            if seed is None:
+                return None
+            if seed.frame.n_segments > 0:
+                return (_frame_bank(c.features([seed.frame])[0], seed.colors, self.n_refs + j),
+                        frame_graph(seed.frame.labels, seed.frame.n_segments)
+                        if c.graph_refine else None)
+            j = self.neighbour_of.get(j)
+        return None
+
+
+class _Matcher:
+    """A frame's segments against the references' bank (plus a chained neighbour's colors):
+    similarity, the mirrored references where they fit better, graph refinement."""
+
+    def __init__(self, colorizer: Colorizer, base: Bank, base_graph: FrameGraph | None,
+                 base_mirror: torch.Tensor | None):
+        self.featurizer = colorizer.featurizer
+        self.base, self.base_graph, self.base_mirror = base, base_graph, base_mirror
+
+    def __call__(self, feat: torch.Tensor, graph: FrameGraph | None, prev: Bank | None,
+                 prev_graph: FrameGraph | None) -> tuple[Assignment, bool]:
+        base = self.base
+        bank = base if prev is None else base.extend(prev)
+        sim = self.featurizer.similarity(feat, bank.features)
+        mirrored = False
+        if self.base_mirror is not None:
+            flip = self.featurizer.similarity(feat, self.base_mirror)
+            mirrored = prefer_mirror(sim[:, :len(base)], flip)
+            if mirrored:
+                sim = torch.cat([flip.to(sim), sim[:, len(base):]], 1)
+        scores = None
+        if graph is not None:
+            scores = refine_similarity(
+                sim, graph, self.base_graph if prev is None else
+                join_graphs(self.base_graph, prev_graph, len(prev)))
+        return assign(sim, bank, scores), mirrored
 
 def _without_images(ref: Reference) -> Reference:
     """``ref`` keeping only what matching needs: colors, name, segment count (no pixels)."""

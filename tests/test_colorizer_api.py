@@ -123,8 +123,7 @@ def test_timings_add_up_per_stage():
     assert all(v > 0 for v in first.values())
     list(c.colorize([draw(96)[0]]))
     assert all(c.timings[k] > first[k] for k in first)  # accumulated, not replaced
-    off = _colorizer()
-    off.graph_refine = False
+    off = _colorizer(graph_refine=False)
     list(off.colorize([draw(96)[0]]))
     assert set(off.timings) == {"features", "segment", "match"}  # no graph stage
 
