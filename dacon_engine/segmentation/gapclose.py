@@ -30,6 +30,7 @@ import cv2
 import numpy as np
 
 from ..fileio.labelmap import relabel_raster
+from .components import connected_components, label_areas
 
 _CROSS = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))
 
@@ -54,8 +55,6 @@ def split_regions(free: np.ndarray, radius: int, *, min_fragment: int | None = N
     smaller than this (px) between several cores are absorbed (default 2 * radius^2).
     Returns (HxW int32 labels 1..m in raster order of first pixel, 0 = line; m).
     """
-    from .segments import connected_components, label_areas
-
     free = np.ascontiguousarray(free.view(np.uint8) if free.dtype == bool else free)
 
     def plain() -> tuple[np.ndarray, int]:

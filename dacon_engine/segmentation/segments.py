@@ -43,9 +43,13 @@ import numpy as np
 
 from ..errors import DaconError
 from ..frames import SegmentedFrame
-from ..options import LineOptions, check_gap_radius
 from ..fileio.images import read_image
 from ..fileio.labelmap import MAX_LABEL, relabel_raster
+from ..options import LineOptions, check_gap_radius
+from . import lineart as la
+from .components import (connected_components, label_areas, label_runs, point_components,
+                         run_areas)
+from .gapclose import split_regions
 
 DEFAULT_THRESHOLD = 128
 """Composited luminance <= this is black line (0..255)."""
@@ -62,16 +66,6 @@ COLOR_LINES: tuple[tuple[str, tuple[int, int, int]], ...] = (
 
 COLORED_FRAME_LINE_MAX = 40
 """segments_from_color: opaque pixels with all of R, G, B <= this are line."""
-
-
-def connected_components(mask: np.ndarray, connectivity: int) -> tuple[int, np.ndarray]:
-    """OpenCV labelling of a HxW uint8 mask -> (count incl. background, int32 labels).
-
-    Uses the pixel-scan SAUF algorithm, whose labels follow raster order of each
-    component's first pixel (like scikit-image) for 4- and 8-connectivity; OpenCV's
-    default 8-connected block algorithms do not.
-    """
-    return cv2.connectedComponentsWithAlgorithm(mask, connectivity, cv2.CV_32S, cv2.CCL_SAUF)
 
 
 def _as_rgba(rgba: np.ndarray) -> np.ndarray:
@@ -184,7 +178,7 @@ def _merge_small_regions(labels: np.ndarray, n: int, max_area: int) -> tuple[np.
     label); chains of small regions collapse together; a small region without any
     neighbour becomes line (0). Result renumbered 1..n keeping raster order."""
     from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
+    from scipy.sparse.csgraph import connected_components as graph_components
 
     areas = np.bincount(labels.ravel(), minlength=n + 1)
     small = areas <= max_area
@@ -211,70 +205,13 @@ def _merge_small_regions(labels: np.ndarray, n: int, max_area: int) -> tuple[np.
     smalls = np.flatnonzero(small)
     linked = smalls[target[smalls] > 0]
     g = coo_matrix((np.ones(linked.size), (linked, target[linked])), shape=(n + 1, n + 1))
-    _, comp = connected_components(g)  # weakly connected: links in either direction
+    _, comp = graph_components(g)  # weakly connected: links in either direction
     # each merged group keeps the number of its lowest (earliest in raster order) label:
     # the first node of each component
     lut = np.unique(comp, return_index=True)[1][comp].astype(np.int32)
     lut[0] = 0
     lut[smalls[target[smalls] == 0]] = 0  # isolated small regions become line
     return relabel_raster(lut[labels])
-
-
-def label_runs(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Row-major runs of equal labels of HxW labels: (starts (flat index), lengths,
-    labels), each (R,) in raster order."""
-    flat = np.ascontiguousarray(labels).ravel()
-    if flat.size == 0:
-        e = np.zeros(0, np.int64)
-        return e, e, flat[:0]
-    ends = np.flatnonzero(flat[1:] != flat[:-1])  # last index of each run but the final
-    starts = np.concatenate(([0], ends + 1))
-    lengths = np.diff(np.concatenate((starts, [flat.size])))
-    return starts, lengths, flat[starts]
-
-
-def label_areas(labels: np.ndarray, n: int) -> np.ndarray:
-    """(n+1,) int64 pixel count per label 0..n of HxW labels (via run lengths: faster
-    than a bincount over every pixel when regions are large)."""
-    return run_areas(label_runs(labels), n)
-
-
-def run_areas(runs: tuple[np.ndarray, np.ndarray, np.ndarray], n: int) -> np.ndarray:
-    """:func:`label_areas` from the :func:`label_runs` of the labels."""
-    starts, lengths, lab = runs
-    if starts.size == 0:
-        return np.zeros(n + 1, np.int64)
-    return np.bincount(lab, weights=lengths, minlength=n + 1).astype(np.int64)
-
-
-def _point_components(xs: np.ndarray, ys: np.ndarray, width: int) -> np.ndarray:
-    """8-connected components of a sparse pixel set given in raster order.
-
-    xs, ys: (N,) pixel coordinates sorted in raster order. Returns (N,) int64 component
-    ids 1..k numbered in raster order of each component's first pixel (as a scan
-    labelling would). Cost O(N log N), independent of the image size.
-    """
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components as graph_components
-
-    n = xs.size
-    stride = width + 2  # x - 1 and x + 1 never alias a pixel of another row
-    key = ys * stride + xs
-    src, dst = [], []
-    for off in (1, stride - 1, stride, stride + 1):  # right, down-left, down, down-right
-        want = key + off
-        pos = np.minimum(np.searchsorted(key, want), n - 1)
-        hit = key[pos] == want
-        src.append(np.flatnonzero(hit))
-        dst.append(pos[hit])
-    src_a, dst_a = np.concatenate(src), np.concatenate(dst)
-    g = coo_matrix((np.ones(src_a.size, np.int8), (src_a, dst_a)), shape=(n, n))
-    _, comp = graph_components(g.tocsr())  # weakly connected: links in either direction
-    # renumber by first point (points are in raster order)
-    uniq, first = np.unique(comp, return_index=True)
-    rank = np.empty(uniq.size, np.int64)
-    rank[np.argsort(first)] = np.arange(1, uniq.size + 1)  # first points all differ
-    return rank[comp]
 
 
 def _assign_color_lines(labels: np.ndarray, n_regions: int, n_cur: int, areas: np.ndarray,
@@ -286,7 +223,7 @@ def _assign_color_lines(labels: np.ndarray, n_regions: int, n_cur: int, areas: n
     in use now. Returns the new label count.
     """
     h, w = labels.shape
-    cid = _point_components(xs, ys, w)
+    cid = point_components(xs, ys, w)
     ncomp = int(cid.max()) + 1
     # 4-neighbour labels; off-image neighbours clip onto the pixel itself, which is still
     # 0 (unassigned) here, i.e. "nothing"
@@ -383,8 +320,6 @@ def segment_line_art_details(rgba: np.ndarray, *, gap_radius: int = 0,
     ``trace_colors``, ``line_colors``, ``specks`` (regions merged away) and
     ``speck_pixels``. classes: HxW uint8 of PIXEL_* (only when ``classes=True``).
     """
-    from . import lineart as la
-
     arr = np.asarray(rgba)
     if arr.dtype == np.uint8 and arr.ndim == 3 and arr.shape[2] == 3:
         rgb = np.ascontiguousarray(arr)  # opaque RGB: already composited
@@ -428,8 +363,6 @@ def segment_line_art_details(rgba: np.ndarray, *, gap_radius: int = 0,
         if pts is not None:
             free[pts[1], pts[0]] = 0
     if gap_radius:  # checked above: a whole number >= 0
-        from .gapclose import split_regions
-
         labels, n = split_regions(free, int(gap_radius))
     else:
         n1, labels = connected_components(free, 4)
