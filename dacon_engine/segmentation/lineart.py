@@ -58,10 +58,11 @@ from .components import label_runs, point_components
 TRACE_TOLERANCE_DEG = 20.0
 """Largest angle between a pixel's absorption and an ink's (degrees)."""
 
-# clean-image test: share of pixels allowed to be neither paper (exactly its level) nor
-# ink/pure color, and the grey band counted as "in between"
-_CLEAN_MAX_MID = 0.002
-_MID_LO, _MID_HI = 24, 231
+CLEAN_MAX_MID = 0.002
+"""clean-image test (:func:`is_clean`): share of the pixels allowed to be neither paper
+(exactly its level) nor ink / pure color ..."""
+MID_LO, MID_HI = 24, 231
+"""... where "in between" is this grey band (luminance, inclusive)."""
 SPECK_MAX_AREA = 9
 """adaptive mode: regions of <= this many px are specks (merged, never colored alone)."""
 SPECK_MIN_DARK = 0.15
@@ -142,13 +143,13 @@ def is_clean(gray: np.ndarray, exempt: int = 0, hist: np.ndarray | None = None) 
     n = gray.size
     if hist is None:
         hist = gray_histogram(gray)
-    mid = hist[_MID_LO:_MID_HI + 1].sum() - exempt
-    if mid > _CLEAN_MAX_MID * n:
+    mid = hist[MID_LO:MID_HI + 1].sum() - exempt
+    if mid > CLEAN_MAX_MID * n:
         return False
     lp = int(np.argmax(hist))
     # the paper is one level: its near neighbours are (almost) empty
     near = hist[max(lp - 12, 0):lp + 13].sum() - hist[lp]
-    return bool(near <= _CLEAN_MAX_MID * n)
+    return bool(near <= CLEAN_MAX_MID * n)
 
 
 @dataclass
