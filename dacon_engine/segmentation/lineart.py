@@ -53,14 +53,16 @@ import numpy as np
 from .. import options
 from ..colors import DEFAULT_TRACE_COLORS, RGB, ink_colors
 from ..options import LINE_MODES
+from .components import label_runs, point_components
 
 TRACE_TOLERANCE_DEG = 20.0
 """Largest angle between a pixel's absorption and an ink's (degrees)."""
 
-# clean-image test: share of pixels allowed to be neither paper (exactly its level) nor
-# ink/pure color, and the grey band counted as "in between"
-_CLEAN_MAX_MID = 0.002
-_MID_LO, _MID_HI = 24, 231
+CLEAN_MAX_MID = 0.002
+"""clean-image test (:func:`is_clean`): share of the pixels allowed to be neither paper
+(exactly its level) nor ink / pure color ..."""
+MID_LO, MID_HI = 24, 231
+"""... where "in between" is this grey band (luminance, inclusive)."""
 SPECK_MAX_AREA = 9
 """adaptive mode: regions of <= this many px are specks (merged, never colored alone)."""
 SPECK_MIN_DARK = 0.15
@@ -141,13 +143,13 @@ def is_clean(gray: np.ndarray, exempt: int = 0, hist: np.ndarray | None = None) 
     n = gray.size
     if hist is None:
         hist = gray_histogram(gray)
-    mid = hist[_MID_LO:_MID_HI + 1].sum() - exempt
-    if mid > _CLEAN_MAX_MID * n:
+    mid = hist[MID_LO:MID_HI + 1].sum() - exempt
+    if mid > CLEAN_MAX_MID * n:
         return False
     lp = int(np.argmax(hist))
     # the paper is one level: its near neighbours are (almost) empty
     near = hist[max(lp - 12, 0):lp + 13].sum() - hist[lp]
-    return bool(near <= _CLEAN_MAX_MID * n)
+    return bool(near <= CLEAN_MAX_MID * n)
 
 
 @dataclass
@@ -243,9 +245,7 @@ def _point_groups(xs: np.ndarray, ys: np.ndarray, shape: tuple[int, int]) -> np.
     """(N,) ids >= 1 of the 8-connected groups of pixels (xs, ys) (raster order, no
     repeats): from the list when at most HYST_SPARSE_MAX, else by labelling a plane."""
     if xs.size <= HYST_SPARSE_MAX:
-        from .segments import _point_components
-
-        return _point_components(xs, ys, shape[1])
+        return point_components(xs, ys, shape[1])
     plane = scratch("t0", shape)
     plane.fill(0)
     plane[ys, xs] = 255
@@ -281,9 +281,7 @@ def _hysteresis(cand: np.ndarray, strong: np.ndarray,
     # label the soft pixels alone: a soft piece 8-adjacent to a strong pixel is part of
     # a piece with one (no need to list the many strong pixels)
     if soft.shape[0] <= HYST_SPARSE_MAX:
-        from .segments import _point_components
-
-        sl = _point_components(sx, sy, w)  # (raster order: as _point_groups would)
+        sl = point_components(sx, sy, w)  # (raster order: as _point_groups would)
         n1 = int(sl.max()) + 1
         skey = flat[is_soft]
 
@@ -714,11 +712,9 @@ def find_specks(labels: np.ndarray, areas: np.ndarray, dark: np.ndarray | None =
 
     Returns ((n+1,) bool per label, xs, ys of the speck pixels, raster order). Only the
     pixels of small regions are examined: they are expanded from the label map's
-    row-major runs (``runs``: :func:`dacon_engine.segmentation.segments.label_runs`, computed when
+    row-major runs (``runs``: :func:`dacon_engine.segmentation.components.label_runs`, computed when
     not given), no full-size lookup.
     """
-    from .segments import label_runs
-
     n = areas.size - 1
     small = areas <= max(SPECK_MAX_AREA, SPECK_THIN_MAX_AREA)
     small[0] = False

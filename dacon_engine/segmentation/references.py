@@ -18,6 +18,7 @@ from ..errors import DaconError
 from ..fileio.files import collect_images, list_images
 from ..frames import Reference, SegmentedFrame
 from ..options import LineOptions
+from . import segments
 
 PathLike = str | os.PathLike
 
@@ -103,8 +104,6 @@ def reference_from_arrays(color: np.ndarray, line: np.ndarray | None = None, *,
             raise DaconError(color_path if color_path is not None else "reference",
                              f"size {_size(rgba)} does not match line art{where} "
                              f"{_size(line_rgba)}")
-    from . import segments
-
     if line is not None:
         labels, n = segments.segment_line_art(line_rgba, gap_radius=gap_radius, path=line_path,
                                               line_options=line_options)

@@ -36,6 +36,7 @@ Rules (PaintBucket / BasicPBC "default" mode, see the dataset notes §3):
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -43,9 +44,13 @@ import numpy as np
 
 from ..errors import DaconError
 from ..frames import SegmentedFrame
-from ..options import LineOptions, check_gap_radius
 from ..fileio.images import read_image
 from ..fileio.labelmap import MAX_LABEL, relabel_raster
+from ..options import LineOptions, check_gap_radius
+from . import lineart as la
+from .components import (connected_components, label_areas, label_runs, point_components,
+                         run_areas)
+from .gapclose import split_regions
 
 DEFAULT_THRESHOLD = 128
 """Composited luminance <= this is black line (0..255)."""
@@ -62,16 +67,6 @@ COLOR_LINES: tuple[tuple[str, tuple[int, int, int]], ...] = (
 
 COLORED_FRAME_LINE_MAX = 40
 """segments_from_color: opaque pixels with all of R, G, B <= this are line."""
-
-
-def connected_components(mask: np.ndarray, connectivity: int) -> tuple[int, np.ndarray]:
-    """OpenCV labelling of a HxW uint8 mask -> (count incl. background, int32 labels).
-
-    Uses the pixel-scan SAUF algorithm, whose labels follow raster order of each
-    component's first pixel (like scikit-image) for 4- and 8-connectivity; OpenCV's
-    default 8-connected block algorithms do not.
-    """
-    return cv2.connectedComponentsWithAlgorithm(mask, connectivity, cv2.CV_32S, cv2.CCL_SAUF)
 
 
 def _as_rgba(rgba: np.ndarray) -> np.ndarray:
@@ -184,7 +179,7 @@ def _merge_small_regions(labels: np.ndarray, n: int, max_area: int) -> tuple[np.
     label); chains of small regions collapse together; a small region without any
     neighbour becomes line (0). Result renumbered 1..n keeping raster order."""
     from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
+    from scipy.sparse.csgraph import connected_components as graph_components
 
     areas = np.bincount(labels.ravel(), minlength=n + 1)
     small = areas <= max_area
@@ -211,70 +206,13 @@ def _merge_small_regions(labels: np.ndarray, n: int, max_area: int) -> tuple[np.
     smalls = np.flatnonzero(small)
     linked = smalls[target[smalls] > 0]
     g = coo_matrix((np.ones(linked.size), (linked, target[linked])), shape=(n + 1, n + 1))
-    _, comp = connected_components(g)  # weakly connected: links in either direction
+    _, comp = graph_components(g)  # weakly connected: links in either direction
     # each merged group keeps the number of its lowest (earliest in raster order) label:
     # the first node of each component
     lut = np.unique(comp, return_index=True)[1][comp].astype(np.int32)
     lut[0] = 0
     lut[smalls[target[smalls] == 0]] = 0  # isolated small regions become line
     return relabel_raster(lut[labels])
-
-
-def label_runs(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Row-major runs of equal labels of HxW labels: (starts (flat index), lengths,
-    labels), each (R,) in raster order."""
-    flat = np.ascontiguousarray(labels).ravel()
-    if flat.size == 0:
-        e = np.zeros(0, np.int64)
-        return e, e, flat[:0]
-    ends = np.flatnonzero(flat[1:] != flat[:-1])  # last index of each run but the final
-    starts = np.concatenate(([0], ends + 1))
-    lengths = np.diff(np.concatenate((starts, [flat.size])))
-    return starts, lengths, flat[starts]
-
-
-def label_areas(labels: np.ndarray, n: int) -> np.ndarray:
-    """(n+1,) int64 pixel count per label 0..n of HxW labels (via run lengths: faster
-    than a bincount over every pixel when regions are large)."""
-    return run_areas(label_runs(labels), n)
-
-
-def run_areas(runs: tuple[np.ndarray, np.ndarray, np.ndarray], n: int) -> np.ndarray:
-    """:func:`label_areas` from the :func:`label_runs` of the labels."""
-    starts, lengths, lab = runs
-    if starts.size == 0:
-        return np.zeros(n + 1, np.int64)
-    return np.bincount(lab, weights=lengths, minlength=n + 1).astype(np.int64)
-
-
-def _point_components(xs: np.ndarray, ys: np.ndarray, width: int) -> np.ndarray:
-    """8-connected components of a sparse pixel set given in raster order.
-
-    xs, ys: (N,) pixel coordinates sorted in raster order. Returns (N,) int64 component
-    ids 1..k numbered in raster order of each component's first pixel (as a scan
-    labelling would). Cost O(N log N), independent of the image size.
-    """
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components as graph_components
-
-    n = xs.size
-    stride = width + 2  # x - 1 and x + 1 never alias a pixel of another row
-    key = ys * stride + xs
-    src, dst = [], []
-    for off in (1, stride - 1, stride, stride + 1):  # right, down-left, down, down-right
-        want = key + off
-        pos = np.minimum(np.searchsorted(key, want), n - 1)
-        hit = key[pos] == want
-        src.append(np.flatnonzero(hit))
-        dst.append(pos[hit])
-    src_a, dst_a = np.concatenate(src), np.concatenate(dst)
-    g = coo_matrix((np.ones(src_a.size, np.int8), (src_a, dst_a)), shape=(n, n))
-    _, comp = graph_components(g.tocsr())  # weakly connected: links in either direction
-    # renumber by first point (points are in raster order)
-    uniq, first = np.unique(comp, return_index=True)
-    rank = np.empty(uniq.size, np.int64)
-    rank[np.argsort(first)] = np.arange(1, uniq.size + 1)  # first points all differ
-    return rank[comp]
 
 
 def _assign_color_lines(labels: np.ndarray, n_regions: int, n_cur: int, areas: np.ndarray,
@@ -286,7 +224,7 @@ def _assign_color_lines(labels: np.ndarray, n_regions: int, n_cur: int, areas: n
     in use now. Returns the new label count.
     """
     h, w = labels.shape
-    cid = _point_components(xs, ys, w)
+    cid = point_components(xs, ys, w)
     ncomp = int(cid.max()) + 1
     # 4-neighbour labels; off-image neighbours clip onto the pixel itself, which is still
     # 0 (unassigned) here, i.e. "nothing"
@@ -383,106 +321,155 @@ def segment_line_art_details(rgba: np.ndarray, *, gap_radius: int = 0,
     ``trace_colors``, ``line_colors``, ``specks`` (regions merged away) and
     ``speck_pixels``. classes: HxW uint8 of PIXEL_* (only when ``classes=True``).
     """
-    from . import lineart as la
+    rgb = _composited_rgb(rgba)
+    check_gap_radius(gap_radius, rgb.shape[:2], path)
+    rules = la.LineRules.make(line_options, threshold)
+    gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+    mode, hist = _choose_mode(rgb, gray, rules)
+    info: dict = {"line_mode": mode, "requested": rules.mode, "gap_radius": int(gap_radius),
+                  "trace_colors": [list(c) for c in rules.trace_colors],
+                  "line_colors": [list(c) for c in rules.line_colors]}
+    free, colors, adaptive = _free_pixels(rgb, gray, rules, mode, hist, info)
+    labels, n = _label_regions(free, int(gap_radius))
+    sx = sy = np.zeros(0, np.int64)  # speck pixels
+    info["specks"] = info["speck_pixels"] = 0
+    if adaptive is not None:  # (no region: no speck either)
+        n, sx, sy = _merge_region_specks(labels, n, adaptive, info)
+    if min_region:  # (< 1 px, or no region: nothing is small enough to merge)
+        labels, n = _merge_small_regions(labels, n, int(min_region))
+    n_regions = n
+    n = _label_color_lines(labels, n, colors.trace)
+    if adaptive is not None and n > n_regions:
+        n, tx, ty = _merge_trace_specks(labels, n, n_regions, colors.trace, info)
+        sx, sy = np.concatenate([sx, tx]), np.concatenate([sy, ty])
+    if n == 0 and not allow_empty:
+        raise DaconError(path, "no regions found (the image is all line)")
+    _check_count(n, path)
+    cls = _pixel_classes(labels, colors.trace, sx, sy) if classes else None
+    return labels, n, info, cls
 
+
+def _composited_rgb(rgba: np.ndarray) -> np.ndarray:
+    """HxWx3 uint8 line art composited on white (opaque RGB as it is)."""
     arr = np.asarray(rgba)
     if arr.dtype == np.uint8 and arr.ndim == 3 and arr.shape[2] == 3:
-        rgb = np.ascontiguousarray(arr)  # opaque RGB: already composited
-    else:
-        rgb = la.composite_rgb(_as_rgba(arr))
-    check_gap_radius(gap_radius, rgb.shape[:2], path)
-    opts = la.LineRules.make(line_options, threshold)
-    gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
-    mode = opts.mode
-    hist = None
-    if mode == "auto":
-        hist = la.gray_histogram(gray)
-        exempt = 0
-        mid = float(hist[la._MID_LO:la._MID_HI + 1].sum())
-        limit = la._CLEAN_MAX_MID * gray.size
-        colors_ = opts.trace_colors + opts.line_colors
-        # exact trace/line-color pixels are legitimately mid-grey: counted only when they
-        # could decide (at most the pixels at those colors' grey levels)
-        at_levels = sum(float(hist[g]) for g in {_rgb_gray(c) for c in colors_}
-                        if la._MID_LO <= g <= la._MID_HI)
-        if mid > limit and mid - at_levels <= limit:
-            exempt = _exact_color_count(rgb, colors_)
-        mode = "fixed" if la.is_clean(gray, exempt, hist) else "adaptive"
-    info: dict = {"line_mode": mode, "requested": opts.mode, "gap_radius": int(gap_radius),
-                  "trace_colors": [list(c) for c in opts.trace_colors],
-                  "line_colors": [list(c) for c in opts.line_colors]}
+        return np.ascontiguousarray(arr)  # opaque RGB: already composited
+    return la.composite_rgb(_as_rgba(arr))
+
+
+def _choose_mode(rgb: np.ndarray, gray: np.ndarray, rules: la.LineRules
+                 ) -> tuple[str, np.ndarray | None]:
+    """(line mode to use, gray histogram or None): "auto" is fixed on clean art, else adaptive."""
+    if rules.mode != "auto":
+        return rules.mode, None
+    hist = la.gray_histogram(gray)
+    exempt = 0
+    mid = float(hist[la.MID_LO:la.MID_HI + 1].sum())
+    limit = la.CLEAN_MAX_MID * gray.size
+    colors = rules.trace_colors + rules.line_colors
+    # exact trace/line-color pixels are legitimately mid-grey: counted only when they
+    # could decide (at most the pixels at those colors' grey levels)
+    at_levels = sum(float(hist[g]) for g in {_rgb_gray(c) for c in colors}
+                    if la.MID_LO <= g <= la.MID_HI)
+    if mid > limit and mid - at_levels <= limit:
+        exempt = _exact_color_count(rgb, colors)
+    return ("fixed" if la.is_clean(gray, exempt, hist) else "adaptive"), hist
+
+
+@dataclass
+class _Adaptive:
+    """What adaptive mode's speck steps need: the paper / ink levels and the darkness."""
+
+    levels: la.PaperInk
+    dark: np.ndarray
+
+
+def _free_pixels(rgb: np.ndarray, gray: np.ndarray, rules: la.LineRules, mode: str,
+                 hist: np.ndarray | None, info: dict
+                 ) -> tuple[np.ndarray, la.ColorPixels, _Adaptive | None]:
+    """(non-line mask, color-line pixels, adaptive levels or None); threshold/levels to info."""
     if mode == "fixed":
-        info["threshold"] = opts.threshold
+        info["threshold"] = rules.threshold
         # 255 where luminance > threshold (cv2.threshold, unlike cv2.compare with a scalar,
         # also takes a 1x1 image)
-        free = cv2.threshold(gray, float(opts.threshold), 255, cv2.THRESH_BINARY)[1]
-        colors = la.classify_colors(rgb, opts, None, 0.0, adaptive=False)
+        free = cv2.threshold(gray, float(rules.threshold), 255, cv2.THRESH_BINARY)[1]
+        colors = la.classify_colors(rgb, rules, None, 0.0, adaptive=False)
+        adaptive = None
     else:
         lv = la.estimate_levels(rgb, gray, hist)
         info["levels"] = lv.record()
         dark = la.darkness(gray, lv)
-        line, colors = la.adaptive_lines(rgb, gray, lv, opts, dark)
+        line, colors = la.adaptive_lines(rgb, gray, lv, rules, dark)
         free = cv2.bitwise_not(line, dst=line)
-    cpts = colors.trace
-    for pts in cpts + [colors.line]:
+        adaptive = _Adaptive(lv, dark)
+    for pts in colors.trace + [colors.line]:
         if pts is not None:
             free[pts[1], pts[0]] = 0
-    if gap_radius:  # checked above: a whole number >= 0
-        from .gapclose import split_regions
+    return free, colors, adaptive
 
-        labels, n = split_regions(free, int(gap_radius))
-    else:
-        n1, labels = connected_components(free, 4)
-        n = n1 - 1
-    sx = sy = np.zeros(0, np.int64)  # speck pixels
-    info["specks"] = info["speck_pixels"] = 0
-    if mode == "adaptive":  # (no region: no speck either)
-        runs = label_runs(labels)
-        speck, sx, sy = la.find_specks(labels, run_areas(runs, n), dark,
-                                       la.SPECK_MIN_DARK * (lv.paper - lv.ink), runs)
-        if speck.any():
-            lut, n = la.merge_specks(labels, speck, sx, sy)
-            info["specks"], info["speck_pixels"] = int(speck.sum()), int(sx.size)
-            # kept regions renumbered 1..n in their order (raster order of first pixel,
-            # what labelling again would give), specks to their target: one in-place
-            # gather instead of a second labelling ("clip": unbuffered; lut covers 0..n;
-            # each element reads its index before it is overwritten)
-            np.take(lut, labels, out=labels, mode="clip")
-    if min_region:  # (< 1 px, or no region: nothing is small enough to merge)
-        labels, n = _merge_small_regions(labels, n, int(min_region))
-    n_regions = n
-    n = _label_color_lines(labels, n, cpts)
-    if mode == "adaptive" and n > n_regions:
-        # color-line pieces that became tiny segments of their own (compression
-        # fragments of a trace line): specks too
-        # new segments are made of trace pixels only: everything here is sparse
-        px = np.concatenate([p[0] for p in cpts if p is not None])
-        py = np.concatenate([p[1] for p in cpts if p is not None])
-        plab = labels[py, px]
-        areas = np.bincount(plab, minlength=n + 1)
-        speck = np.zeros(n + 1, bool)
-        speck[n_regions + 1:] = areas[n_regions + 1:] <= la.SPECK_MAX_AREA
-        if speck.any():
-            sel = speck[plab]
-            order = np.lexsort((px[sel], py[sel]))  # raster order
-            tx, ty = px[sel][order], py[sel][order]
-            lut, n = la.merge_specks(labels, speck, tx, ty)
-            # lut is the identity on regions (1..n_regions): only trace pixels change
-            labels[py, px] = lut[plab]
-            info["specks"] += int(speck.sum())
-            info["speck_pixels"] += int(tx.size)
-            sx, sy = np.concatenate([sx, tx]), np.concatenate([sy, ty])
-    if n == 0 and not allow_empty:
-        raise DaconError(path, "no regions found (the image is all line)")
-    _check_count(n, path)
-    cls = None
-    if classes:
-        cls = np.where(labels == 0, PIXEL_LINE, PIXEL_REGION).astype(np.uint8)
-        for pts in cpts:
-            if pts is not None:
-                cls[pts[1], pts[0]] = PIXEL_TRACE
-        cls[sy, sx] = PIXEL_SPECK
-    return labels, n, info, cls
+
+def _label_regions(free: np.ndarray, gap_radius: int) -> tuple[np.ndarray, int]:
+    """(HxW int32 labels, n): 4-connected regions of ``free``, split at gaps if gap_radius."""
+    if gap_radius:
+        return split_regions(free, gap_radius)
+    n1, labels = connected_components(free, 4)
+    return labels, n1 - 1
+
+
+def _merge_region_specks(labels: np.ndarray, n: int, adaptive: _Adaptive, info: dict
+                         ) -> tuple[int, np.ndarray, np.ndarray]:
+    """Merge adaptive mode's speck regions in place; (n, speck pixels xs, ys)."""
+    lv = adaptive.levels
+    runs = label_runs(labels)
+    speck, sx, sy = la.find_specks(labels, run_areas(runs, n), adaptive.dark,
+                                   la.SPECK_MIN_DARK * (lv.paper - lv.ink), runs)
+    if speck.any():
+        lut, n = la.merge_specks(labels, speck, sx, sy)
+        info["specks"], info["speck_pixels"] = int(speck.sum()), int(sx.size)
+        # kept regions renumbered 1..n in their order (raster order of first pixel,
+        # what labelling again would give), specks to their target: one in-place
+        # gather instead of a second labelling ("clip": unbuffered; lut covers 0..n;
+        # each element reads its index before it is overwritten)
+        np.take(lut, labels, out=labels, mode="clip")
+    return n, sx, sy
+
+
+def _merge_trace_specks(labels: np.ndarray, n: int, n_regions: int,
+                        cpts: list[Points | None], info: dict
+                        ) -> tuple[int, np.ndarray, np.ndarray]:
+    """Merge new color-line segments of <= SPECK_MAX_AREA px in place; (n, their xs, ys)."""
+    # color-line pieces that became tiny segments of their own (compression fragments
+    # of a trace line) are specks too; new segments are made of trace pixels only:
+    # everything here is sparse
+    px = np.concatenate([p[0] for p in cpts if p is not None])
+    py = np.concatenate([p[1] for p in cpts if p is not None])
+    plab = labels[py, px]
+    areas = np.bincount(plab, minlength=n + 1)
+    speck = np.zeros(n + 1, bool)
+    speck[n_regions + 1:] = areas[n_regions + 1:] <= la.SPECK_MAX_AREA
+    if not speck.any():
+        empty = np.zeros(0, np.int64)
+        return n, empty, empty
+    sel = speck[plab]
+    order = np.lexsort((px[sel], py[sel]))  # raster order
+    tx, ty = px[sel][order], py[sel][order]
+    lut, n = la.merge_specks(labels, speck, tx, ty)
+    # lut is the identity on regions (1..n_regions): only trace pixels change
+    labels[py, px] = lut[plab]
+    info["specks"] += int(speck.sum())
+    info["speck_pixels"] += int(tx.size)
+    return n, tx, ty
+
+
+def _pixel_classes(labels: np.ndarray, cpts: list[Points | None], sx: np.ndarray,
+                   sy: np.ndarray) -> np.ndarray:
+    """HxW uint8 PIXEL_* per pixel (trace pixels ``cpts``, speck pixels sx, sy)."""
+    cls = np.where(labels == 0, PIXEL_LINE, PIXEL_REGION).astype(np.uint8)
+    for pts in cpts:
+        if pts is not None:
+            cls[pts[1], pts[0]] = PIXEL_TRACE
+    cls[sy, sx] = PIXEL_SPECK
+    return cls
 
 
 def equal_color_components(ids: np.ndarray, valid: np.ndarray) -> tuple[np.ndarray, int]:

@@ -476,7 +476,7 @@ def test_min_region_can_leave_no_region(paper):
 
 
 def test_label_areas_and_runs_on_tiny_and_empty_maps():
-    from dacon_engine.segmentation.segments import label_areas, label_runs
+    from dacon_engine.segmentation.components import label_areas, label_runs
 
     one = np.array([[3]], np.int32)
     assert label_areas(one, 3).tolist() == [0, 0, 0, 1]

@@ -209,7 +209,7 @@ def test_speck_merge_keeps_raster_numbering_and_inputs_agree():
 
 def test_find_specks_pixels_are_the_small_regions():
     from dacon_engine.segmentation.lineart import find_specks
-    from dacon_engine.segmentation.segments import label_areas
+    from dacon_engine.segmentation.components import label_areas
 
     rng = np.random.default_rng(5)
     labels = np.zeros((40, 50), np.int32)
@@ -479,7 +479,7 @@ def test_thin_valley_regions_are_not_specks():
     """Thin small regions: a sliver of paper between two lines (its pixels well below
     both sides) is a region; a pocket in a line's fringe (no valley) is a speck."""
     from dacon_engine.segmentation.lineart import SPECK_MIN_DARK, find_specks
-    from dacon_engine.segmentation.segments import label_areas
+    from dacon_engine.segmentation.components import label_areas
 
     labels = np.zeros((30, 40), np.int32)
     labels[:, :10] = 1
