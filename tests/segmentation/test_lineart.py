@@ -202,3 +202,20 @@ def test_merge_specks_goes_where_most_of_its_pixels_found_a_region():
     lut, m = la.merge_specks(labels, np.array([False, False, True, False]),
                              np.array([2, 3, 4]), np.array([1, 1, 1]))
     assert m == 2 and lut.tolist() == [0, 1, 2, 2]
+
+
+def test_composite_on_white_ignores_rgb_under_transparency():
+    px = np.array([[[0, 0, 0, 0], [0, 0, 0, 255], [0, 0, 0, 128], [200, 100, 50, 255]]],
+                  np.uint8)
+    out = la.composite_rgb(px)
+    assert out.shape == (1, 4, 3)
+    assert out[0, 0].tolist() == [255, 255, 255]
+    assert out[0, 1].tolist() == [0, 0, 0]
+    assert out[0, 2].tolist() == [127, 127, 127]
+    assert out[0, 3].tolist() == [200, 100, 50]
+
+
+def test_opaque_art_is_returned_as_is():
+    px = np.full((2, 3, 4), 255, np.uint8)
+    px[..., :3] = (10, 20, 30)
+    assert (la.composite_rgb(px) == px[..., :3]).all()
