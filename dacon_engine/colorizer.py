@@ -15,24 +15,29 @@ from __future__ import annotations
 import os
 import time
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 
 from .errors import DaconError
-from .options import MODES, ColorizeOptions
 from .fileio.files import frame_number
 from .frames import Reference, SegmentedFrame
-from .matching.graphrefine import FrameGraph, bank_graph, frame_graph, join_graphs, refine_similarity
 from .matching.bank import Assignment, Bank, SegmentFeaturizer, assign
+from .matching.graphrefine import (
+    FrameGraph,
+    bank_graph,
+    frame_graph,
+    join_graphs,
+    refine_similarity,
+)
 from .matching.mirror import mirrored_frame, prefer_mirror
 from .model.registry import build_featurizer
-
+from .options import MODES, ColorizeOptions
 
 Target = str | os.PathLike | np.ndarray | SegmentedFrame
 

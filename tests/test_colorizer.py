@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tests.support.art import draw
-from dacon_engine.matching.baseline import GeometricBaseline, moment_features
 from dacon_engine.colorizer import Colorizer, processing_order
 from dacon_engine.frames import SegmentedFrame
+from dacon_engine.matching.baseline import GeometricBaseline, moment_features
+from tests.support.art import draw
 
 
 def _frame(labels: np.ndarray) -> SegmentedFrame:

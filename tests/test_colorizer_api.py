@@ -8,11 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.support.art import draw
 from dacon_engine.colorizer import Colorizer, processing_order, target_name
 from dacon_engine.errors import DaconError
 from dacon_engine.frames import Reference, SegmentedFrame
 from dacon_engine.segmentation.segments import segment_line_art
+from tests.support.art import draw
 
 
 def _frame(line: np.ndarray, path: str | None = None) -> SegmentedFrame:

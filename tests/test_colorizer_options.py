@@ -16,14 +16,14 @@ import numpy as np
 import pytest
 import torch
 
-from tests.support.art import COLORS, draw
-from tests.support.clips import save
 from dacon_engine.colorizer import Colorizer, processing_order
-from dacon_engine.model.registry import build_featurizer
 from dacon_engine.errors import DaconError
 from dacon_engine.frames import Reference, SegmentedFrame
+from dacon_engine.model.registry import build_featurizer
 from dacon_engine.options import LineOptions
 from dacon_engine.segmentation.segments import segment_line_art
+from tests.support.art import COLORS, draw
+from tests.support.clips import save
 
 # the art's colors except the hat's green; the eyes and the face are a little off but
 # within the default tolerance (delta-E 8; 1.5 and 0.7), the mouth is exact

@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 import torch
 
-from tests.support.art import COLORS, draw
 from dacon_engine.colorizer import Colorizer
 from dacon_engine.frames import SegmentedFrame
 from dacon_engine.matching.bank import MARGIN_SCALE, Bank, assign
+from tests.support.art import COLORS, draw
 
 
 def _chain_setup(mode: str):

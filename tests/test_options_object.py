@@ -10,8 +10,14 @@ import sys
 import pytest
 
 from dacon_engine.errors import DaconError
-from dacon_engine.options import (FLAT_NAMES, ColorizeOptions, LineOptions, MatchOptions,
-                                  PaletteOptions, protocol_fields)
+from dacon_engine.options import (
+    FLAT_NAMES,
+    ColorizeOptions,
+    LineOptions,
+    MatchOptions,
+    PaletteOptions,
+    protocol_fields,
+)
 
 
 def test_flat_names_reach_their_nested_option():

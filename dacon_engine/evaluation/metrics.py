@@ -165,8 +165,7 @@ def _gt_frames(gt_dir: Path) -> list[tuple[str, Path, Path | None, Path | None]]
 def _load_gt(main: Path, seg: Path | None, seg_json: Path | None,
              ) -> tuple[np.ndarray, np.ndarray]:
     """-> (labels HxW int32, colors (n, 4) uint8) of one GT frame."""
-    from ..fileio import images as imageio
-    from ..fileio import labelmap
+    from ..fileio import images as imageio, labelmap
 
     if seg is None:
         from ..segmentation import segments

@@ -28,9 +28,9 @@ import numpy as np
 
 from ..colorizer import Colorizer
 from ..frames import SegmentedFrame
-from .metrics import frame_metrics, mean_metrics
 from ..segmentation.references import as_rgba, segment_colors
 from ..segmentation.segments import line_mask, segment_line_art
+from .metrics import frame_metrics, mean_metrics
 
 HELD_OUT_SEED = 2_000_000_000
 

@@ -8,18 +8,28 @@ exit code 2, with no partial outputs.
 from __future__ import annotations
 
 import argparse
-import math
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from ..errors import DaconError
 from ..options import LineOptions
+from .arguments import (
+    EXIT_USER_ERROR,
+    Parser,
+    add_colorize_arguments,
+    add_line_args,
+    add_model_args,
+    fraction,
+    int_at_least,
+    non_negative_float,
+    palette_file,
+    positive_float,
+    seed,
+    synth_size,
+)
 from .farm import add_arguments as add_farm_arguments
-from .arguments import (EXIT_USER_ERROR, Parser, add_colorize_arguments, add_line_args,
-                        add_model_args, fraction, int_at_least, non_negative_float,
-                        palette_file, positive_float, seed, synth_size)
 
 SAMPLE_CLIP = Path(__file__).resolve().parent.parent / "assets" / "sample_clip"
 

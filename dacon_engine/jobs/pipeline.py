@@ -27,16 +27,22 @@ from tqdm import tqdm
 
 from ..colorizer import Colorizer, FrameResult
 from ..errors import DaconError
-from ..fileio.files import (check_inputs_kept, check_writable_dir, clear_stale_temps, collect_images,
-                    frame_number, same_folder)
-from .arguments import options_from_args
-from .frameranges import in_ranges, parse_frame_ranges
+from ..fileio.files import (
+    check_inputs_kept,
+    check_writable_dir,
+    clear_stale_temps,
+    collect_images,
+    frame_number,
+    same_folder,
+)
 from ..frames import Reference
 from ..matching.bank import SegmentFeaturizer
-from .outclaim import Claim, claim_frames
 from ..matching.palette import Palette
-from ..outputs.records import read_record, segment_array
 from ..options import ColorizeOptions, LineOptions, check_gap_radius, check_line_options
+from ..outputs.records import read_record, segment_array
+from .arguments import options_from_args
+from .frameranges import in_ranges, parse_frame_ranges
+from .outclaim import Claim, claim_frames
 
 OUTPUT_SUFFIX = {"png": ".png", "json": ".json", "exr": ".exr"}
 WRITES_IN_FLIGHT = 2  # frames waiting in the writer thread at most

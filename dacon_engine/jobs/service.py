@@ -28,8 +28,16 @@ from typing import IO, Any
 from .. import __version__
 from ..errors import DaconError
 from ..options import FLAT_NAMES, ColorizeOptions
-from ..protocol import (CONTROL_REQUESTS, PROTOCOL_VERSION, ProtocolError, check_request,
-                       decode, encode, event, shown)
+from ..protocol import (
+    CONTROL_REQUESTS,
+    PROTOCOL_VERSION,
+    ProtocolError,
+    check_request,
+    decode,
+    encode,
+    event,
+    shown,
+)
 
 EXIT_GRACE_S = 1.0  # after stdin closes, how long a running frame may take to finish
 

@@ -15,7 +15,6 @@ slightly better (the margin keeps near ties as drawn).
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 
 from ..frames import SegmentedFrame

@@ -32,8 +32,8 @@ import numpy as np
 
 from ..errors import DaconError
 from ..fileio.files import atomic_path, check_writable_dir
-from ..frames import SegmentedFrame
 from ..fileio.images import srgb_to_linear
+from ..frames import SegmentedFrame
 from ..matching.bank import Assignment
 
 if TYPE_CHECKING:
@@ -148,8 +148,8 @@ def exr_channels(rgba: np.ndarray, labels: np.ndarray, confidence_px: np.ndarray
     rgba: HxWx4 uint8 (sRGB, straight alpha); labels: HxW (0 = line); confidence_px: HxW;
     colors: (n, 4) segment colors (row i = label i+1), named by ``palette.segment_names``.
     """
-    from .cryptomatte import crypto_layer
     from ..matching.palette import segment_names
+    from .cryptomatte import crypto_layer
 
     present = np.unique(labels)
     present = present[(present > 0) & (present <= len(colors))].astype(np.int64)

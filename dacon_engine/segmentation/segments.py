@@ -43,13 +43,12 @@ import cv2
 import numpy as np
 
 from ..errors import DaconError
-from ..frames import SegmentedFrame
 from ..fileio.images import read_image
 from ..fileio.labelmap import MAX_LABEL, relabel_raster
+from ..frames import SegmentedFrame
 from ..options import LineOptions, check_gap_radius
 from . import lineart as la
-from .components import (connected_components, label_areas, label_runs, point_components,
-                         run_areas)
+from .components import connected_components, label_areas, label_runs, point_components, run_areas
 from .gapclose import split_regions
 
 DEFAULT_THRESHOLD = 128

@@ -22,10 +22,26 @@ Main entry points: :func:`generate_character`, :func:`render_frame`, :func:`make
 :func:`make_pair` (training), :func:`write_clip` / :func:`synth_command` (dataset layout).
 """
 
-from .character import (PARTS, CharacterSpec, Pose, generate_character, part_id, part_of_id,
-                        perturb_pose, random_pose)
-from .render import (BACKGROUND_RGBA, LINE_RGBA, Clip, SynthFrame, make_clip, make_pair,
-                     render_frame, render_sheet)
+from .character import (
+    PARTS,
+    CharacterSpec,
+    Pose,
+    generate_character,
+    part_id,
+    part_of_id,
+    perturb_pose,
+    random_pose,
+)
+from .render import (
+    BACKGROUND_RGBA,
+    LINE_RGBA,
+    Clip,
+    SynthFrame,
+    make_clip,
+    make_pair,
+    render_frame,
+    render_sheet,
+)
 
 __all__ = [
     "PARTS", "CharacterSpec", "Pose", "generate_character", "part_id", "part_of_id",

@@ -9,8 +9,15 @@ import cv2
 import numpy as np
 
 from .canvas import BLUE, GREEN, RED, Canvas
-from .character import (TONE_BASE, TONE_DEEP, TONE_HIGHLIGHT, TONE_SHADOW, CharacterSpec, Pose,
-                        part_id)
+from .character import (
+    TONE_BASE,
+    TONE_DEEP,
+    TONE_HIGHLIGHT,
+    TONE_SHADOW,
+    CharacterSpec,
+    Pose,
+    part_id,
+)
 
 _HEAD_OFFSET = np.array([0.0, -1.52])
 

@@ -7,8 +7,16 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .canvas import BG_ID, CODE_RGB, LINE_ID, Canvas
-from .character import (MAX_SLOTS, N_TONES, PARTS, CharacterSpec, Pose, generate_character,
-                        perturb_pose, random_pose)
+from .character import (
+    MAX_SLOTS,
+    N_TONES,
+    PARTS,
+    CharacterSpec,
+    Pose,
+    generate_character,
+    perturb_pose,
+    random_pose,
+)
 from .draw import draw_character
 
 BACKGROUND_RGBA = (0, 0, 0, 0)

@@ -92,9 +92,9 @@ class SynthPairs:
 
     def __iter__(self) -> Iterator[TrainPair]:
         from .. import synth
-        from ..synth.linedegrade import random_export
         from ..evaluation.newshapes import insert_shapes
         from ..evaluation.quality import WARP_REGIMES, warp_line_art, warp_maps
+        from ..synth.linedegrade import random_export
 
         rng = np.random.default_rng(self.seed)
         while True:

@@ -2,10 +2,16 @@
 
 import numpy as np
 
-from tests.support.art import draw
 from dacon_engine.colorizer import Colorizer
-from dacon_engine.evaluation.quality import Case, format_rows, score_cases, synthetic_suites, warp_suite
+from dacon_engine.evaluation.quality import (
+    Case,
+    format_rows,
+    score_cases,
+    synthetic_suites,
+    warp_suite,
+)
 from dacon_engine.segmentation.segments import segment_line_art
+from tests.support.art import draw
 
 
 def test_identical_target_scores_perfectly():

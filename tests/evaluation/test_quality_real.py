@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from dacon_engine.colorizer import Colorizer
-from dacon_engine.fileio.images import read_image
 from dacon_engine.evaluation.quality import score_cases, warp_suite
+from dacon_engine.fileio.images import read_image
 
 REAL = Path(__file__).resolve().parents[3] / "shared" / "data" / "paintbucket_0242"
 # Acc / Acc on segments > 10 px (percent) of the default model as shipped (graph refinement

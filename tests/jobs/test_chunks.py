@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 import torch
 
-from tests.support.clips import make_shot, temp_files
-from dacon_engine.jobs.cli import main
 from dacon_engine.errors import DaconError
-from dacon_engine.jobs.frameranges import parse_frame_ranges, plan_chunks
 from dacon_engine.fileio.images import read_image
+from dacon_engine.jobs.cli import main
+from dacon_engine.jobs.frameranges import parse_frame_ranges, plan_chunks
+from tests.support.clips import make_shot, temp_files
 
 
 def colorize(capsys, shot: dict, out: Path, *extra: str) -> tuple[int, str]:
@@ -180,8 +180,8 @@ def test_service_job_survives_out_of_memory_and_says_so(tmp_path, monkeypatch):
     import threading
 
     import dacon_engine.colorizer as colorizer_mod
-    from dacon_engine.protocol import decode, encode
     from dacon_engine.jobs.service import Service
+    from dacon_engine.protocol import decode, encode
 
     shot = make_shot(tmp_path / "shot", n=2)
     flaky = FlakyGPU(colorizer_mod.build_featurizer("default", device="cpu"))
@@ -297,8 +297,8 @@ def test_pipelined_job_equals_a_plain_sequential_loop(tmp_path, mode):
     """The job overlaps reading, the model and writing in threads; its files must be the
     ones a plain one-frame-at-a-time loop over the API writes."""
     from dacon_engine.colorizer import Colorizer
-    from dacon_engine.outputs.write import write_frame_outputs
     from dacon_engine.jobs.pipeline import ColorizeJob
+    from dacon_engine.outputs.write import write_frame_outputs
 
     shot = make_shot(tmp_path / "shot", n=6)
     job = ColorizeJob.create(shot["lines"], out=tmp_path / "job", refs=[shot["ref"]],

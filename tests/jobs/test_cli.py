@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.support.art import draw
 from dacon_engine.jobs.cli import main
+from tests.support.art import draw
 
 
 def save(path: Path, rgba: np.ndarray) -> Path:

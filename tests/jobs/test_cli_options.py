@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.clips import make_shot
-from dacon_engine.jobs.cli import main
 from dacon_engine.errors import DaconError
+from dacon_engine.jobs.cli import main
+from tests.support.clips import make_shot
 
 
 @pytest.fixture
@@ -133,9 +133,9 @@ def test_other_commands(capsys, tmp_path, argv, allowed):
 
 def test_the_python_api_refuses_the_same_values(shot, tmp_path):
     from dacon_engine.colorizer import Colorizer
+    from dacon_engine.fileio.images import read_image
     from dacon_engine.jobs.pipeline import ColorizeJob
     from dacon_engine.segmentation.segments import segment_line_art
-    from dacon_engine.fileio.images import read_image
 
     with pytest.raises(DaconError, match="--gap-radius -2: must be a whole number >= 0"):
         Colorizer("baseline", gap_radius=-2)

@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.support.clips import make_shot, temp_files
-from dacon_engine.jobs.cli import main
 from dacon_engine.fileio.images import read_image
+from dacon_engine.jobs.cli import main
+from tests.support.clips import make_shot, temp_files
 from tests.support.processes import wait as _wait
 
 BIN = Path(sys.executable).parent

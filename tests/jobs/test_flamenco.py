@@ -15,9 +15,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.support.clips import make_shot
-from dacon_engine.jobs.cli import main
 from dacon_engine.fileio.images import read_image
+from dacon_engine.jobs.cli import main
+from tests.support.clips import make_shot
 
 JOB_TYPE = Path(__file__).resolve().parents[2] / "scripts" / "flamenco" / "dacon_colorize.js"
 NODE = shutil.which("node")

@@ -23,8 +23,7 @@ def test_applied_on_glibc_and_opt_out():
 
 
 def test_entry_points_apply_it(monkeypatch):
-    from dacon_engine.jobs import cli
-    from dacon_engine.jobs import malloctune
+    from dacon_engine.jobs import cli, malloctune
 
     calls = []
     monkeypatch.setattr(malloctune, "keep_freed_memory", lambda: calls.append(1) or True)

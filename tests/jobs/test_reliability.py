@@ -10,22 +10,19 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
-
-from tests.support.processes import alive as _alive, children as _children, wait as _wait
 from PIL import Image
 
-from tests.support.clips import make_shot, save, temp_files
-from dacon_engine.fileio import files
-from dacon_engine.fileio import images as imageio
-from dacon_engine.jobs.cli import main
 from dacon_engine.errors import DaconError
-from dacon_engine.outputs.write import read_exr_outputs
+from dacon_engine.fileio import files, images as imageio
+from dacon_engine.jobs.cli import main
 from dacon_engine.jobs.pipeline import ColorizeJob
+from dacon_engine.outputs.write import read_exr_outputs
+from tests.support.clips import make_shot, save, temp_files
+from tests.support.processes import alive as _alive, children as _children, wait as _wait
 
 PY = sys.executable
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}

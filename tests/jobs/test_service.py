@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 import torch
 
-from tests.support.clips import make_shot, temp_files
 from dacon_engine.client import EngineClient, EngineDied, EngineError, EngineStartError
 from dacon_engine.fileio.images import read_image
+from tests.support.clips import make_shot, temp_files
 
 PY = sys.executable
 ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
@@ -264,8 +264,8 @@ def test_protocol_mismatch_is_a_clear_start_error(tmp_path):
 
 
 def test_doctor_reports_an_engine_and_a_missing_one(tmp_path, capsys):
-    from dacon_engine.jobs.cli import main
     from dacon_engine.client import doctor, format_doctor
+    from dacon_engine.jobs.cli import main
 
     assert main(["doctor", "--python", PY]) == 0
     out = capsys.readouterr().out

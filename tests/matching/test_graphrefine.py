@@ -8,8 +8,13 @@ import torch
 
 from dacon_engine.colorizer import Colorizer
 from dacon_engine.frames import Reference, SegmentedFrame
-from dacon_engine.matching.graphrefine import (FrameGraph, bank_graph, frame_graph, join_graphs,
-                                      refine_similarity)
+from dacon_engine.matching.graphrefine import (
+    FrameGraph,
+    bank_graph,
+    frame_graph,
+    join_graphs,
+    refine_similarity,
+)
 
 # five vertical strips 1|2|3|4|5, one line pixel between neighbours
 STRIPS = np.array([[1, 1, 0, 2, 2, 0, 3, 3, 0, 4, 4, 0, 5, 5]] * 4, np.int32)

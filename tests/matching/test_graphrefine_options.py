@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.clips import make_shot
 from dacon_engine.jobs.cli import build_parser, main
 from dacon_engine.protocol import ProtocolError, check_request
+from tests.support.clips import make_shot
 
 
 @pytest.fixture
@@ -66,8 +66,8 @@ def test_protocol_field_defaults_on_and_must_be_a_boolean():
 def test_worker_processes_start_with_the_switch_and_the_bank_graphs(shot):
     import torch
 
-    from dacon_engine.jobs import workers
     from dacon_engine.colorizer import Colorizer
+    from dacon_engine.jobs import workers
     from dacon_engine.options import ColorizeOptions
 
     parent = Colorizer("baseline")

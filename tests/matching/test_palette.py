@@ -10,11 +10,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.support.clips import make_shot, save, temp_files
-from dacon_engine.jobs.cli import main
 from dacon_engine.errors import DaconError
 from dacon_engine.fileio.images import read_image
+from dacon_engine.jobs.cli import main
 from dacon_engine.matching.palette import load_palette, parse_gpl, parse_json_palette, snap_colors
+from tests.support.clips import make_shot, save, temp_files
 
 # art.COLORS: face (250,220,200), hat (30,160,60), eyes (40,90,200) and (40,90,210),
 # mouth (200,40,60); background transparent

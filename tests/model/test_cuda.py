@@ -12,11 +12,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from tests.support.clips import make_shot
 
-from dacon_engine.jobs.cli import main
 from dacon_engine.colorizer import Colorizer
 from dacon_engine.fileio.images import read_image
+from dacon_engine.jobs.cli import main
+from tests.support.clips import make_shot
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU here")
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from dacon_engine.colorizer import Colorizer
-from dacon_engine.model.registry import DEFAULT_WEIGHTS
 from dacon_engine.evaluation.quality import score_cases, synthetic_suites
+from dacon_engine.model.registry import DEFAULT_WEIGHTS
 
 
 @pytest.fixture(scope="module")
@@ -56,12 +56,12 @@ def test_thin_eight_connected_line_art_is_colored(paintbucket_sample, monkeypatc
     warped target alike: downscaled 3.75x to the network those lines all but vanish, and
     without widening them first the shipped weights colored 14 % of the segments (96 %
     with it, as measured when this was written)."""
-    from dacon_engine.fileio.images import read_image
-    from dacon_engine.synth.linedegrade import thin_lines
     from dacon_engine.evaluation.metrics import frame_metrics
     from dacon_engine.evaluation.quality import warp_suite
+    from dacon_engine.fileio.images import read_image
     from dacon_engine.segmentation.references import segment_colors
     from dacon_engine.segmentation.segments import segment_frame
+    from dacon_engine.synth.linedegrade import thin_lines
 
     line = read_image(paintbucket_sample / "line.png")
     gt = read_image(paintbucket_sample / "gt.png")

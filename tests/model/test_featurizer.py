@@ -7,8 +7,15 @@ import torch
 import dacon_engine.model.registry as R
 from dacon_engine.errors import DaconError
 from dacon_engine.frames import SegmentedFrame
-from dacon_engine.model import (DaconConfig, DaconFeaturizer, DaconNet, build_featurizer,
-                                line_to_rgb01, list_models, save_checkpoint)
+from dacon_engine.model import (
+    DaconConfig,
+    DaconFeaturizer,
+    DaconNet,
+    build_featurizer,
+    line_to_rgb01,
+    list_models,
+    save_checkpoint,
+)
 from dacon_engine.model.backbone import build_vit
 from dacon_engine.model.weights import load_dinov2
 

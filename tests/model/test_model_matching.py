@@ -10,10 +10,10 @@ import pytest
 import torch
 from PIL import Image
 
-from tests.support.art import draw
 from dacon_engine.colorizer import Colorizer
 from dacon_engine.model.featurizer import DaconFeaturizer
 from dacon_engine.model.network import DaconConfig, DaconNet
+from tests.support.art import draw
 
 
 @pytest.fixture(scope="module")

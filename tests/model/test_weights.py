@@ -11,8 +11,7 @@ from safetensors.torch import save_file
 
 from dacon_engine.errors import DaconError
 from dacon_engine.model.backbone import DINOV2_VARIANTS, build_dinov2, build_vit
-from dacon_engine.model.weights import (ENV_DINOV2, detect_dinov2_format, infer_vit_arch,
-                                        load_dinov2)
+from dacon_engine.model.weights import ENV_DINOV2, detect_dinov2_format, infer_vit_arch, load_dinov2
 
 DIM, DEPTH, HEADS, IMG = 32, 2, 2, 56  # 4x4 patch grid
 

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from dacon_engine.errors import DaconError
-from dacon_engine.frames import SegmentedFrame
 from dacon_engine.fileio.images import read_image
+from dacon_engine.frames import SegmentedFrame
 from dacon_engine.matching.bank import Assignment
 from dacon_engine.outputs.write import (
     frame_record,
@@ -168,7 +168,11 @@ def test_unknown_format(tmp_path):
 
 
 def test_contact_sheet(tmp_path):
-    from dacon_engine.outputs.contact_sheet import fit_cell, make_contact_sheet, render_contact_sheet
+    from dacon_engine.outputs.contact_sheet import (
+        fit_cell,
+        make_contact_sheet,
+        render_contact_sheet,
+    )
 
     wide = np.zeros((10, 40, 4), np.uint8)
     wide[..., 0] = 200

@@ -12,15 +12,21 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dacon_engine.fileio import images as imageio
 from dacon_engine.errors import DaconError
-from dacon_engine.frames import Reference, SegmentedFrame
+from dacon_engine.fileio import images as imageio
 from dacon_engine.fileio.images import read_image
+from dacon_engine.frames import Reference, SegmentedFrame
 from dacon_engine.matching.bank import Assignment
-from dacon_engine.outputs.write import (confidence_image, frame_record, output_paths,
-                                  read_exr_header, read_exr_outputs, render_colors,
-                                  write_frame_outputs)
 from dacon_engine.matching.palette import parse_gpl
+from dacon_engine.outputs.write import (
+    confidence_image,
+    frame_record,
+    output_paths,
+    read_exr_header,
+    read_exr_outputs,
+    render_colors,
+    write_frame_outputs,
+)
 
 LABELS = np.array([[0, 1, 1, 2],
                    [0, 1, 0, 2],

@@ -8,12 +8,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.support.clips import make_shot
-from dacon_engine.jobs.cli import main
 from dacon_engine.errors import DaconError
 from dacon_engine.fileio.images import read_image
-from dacon_engine.outputs.write import read_exr_outputs
+from dacon_engine.jobs.cli import main
 from dacon_engine.outputs.review import HIGHLIGHT, review_shot
+from dacon_engine.outputs.write import read_exr_outputs
+from tests.support.clips import make_shot
 
 
 @pytest.fixture

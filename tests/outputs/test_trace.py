@@ -10,13 +10,17 @@ import cv2
 import numpy as np
 import pytest
 
-from tests.support.clips import make_shot
-from dacon_engine.jobs.cli import main
 from dacon_engine.errors import DaconError
+from dacon_engine.jobs.cli import main
+from dacon_engine.outputs.trace import (
+    fill_line_pixels,
+    main as trace_main,
+    trace_labels,
+    trace_shot,
+)
 from dacon_engine.outputs.write import read_exr_outputs
 from dacon_engine.segmentation.segments import segment_line_art
-from dacon_engine.outputs.trace import fill_line_pixels, trace_labels, trace_shot
-from dacon_engine.outputs.trace import main as trace_main
+from tests.support.clips import make_shot
 
 
 def rings_line_art(h: int = 96, w: int = 128) -> np.ndarray:

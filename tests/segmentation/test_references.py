@@ -113,9 +113,8 @@ def test_reference_from_arrays_with_fake_segmenter(monkeypatch):
 
 def test_load_reference_real_art(tmp_path):
     pytest.importorskip("dacon_engine.segmentation.segments")
-    from tests.support.art import COLORS, draw
-
     from dacon_engine.segmentation.references import load_reference
+    from tests.support.art import COLORS, draw
 
     line, gt = draw(64)
     c = _png(tmp_path / "gt" / "0000.png", gt)
@@ -176,9 +175,8 @@ def test_find_clip_layout_empty_ref_folder(tmp_path):
 
 
 def test_load_reference_without_line_art(tmp_path):
-    from tests.support.art import COLORS, draw
-
     from dacon_engine.segmentation.references import load_reference, load_references
+    from tests.support.art import COLORS, draw
 
     _, gt = draw(64)
     rgb = gt[..., :3].copy()  # an RGB color frame counts as alpha 255

@@ -10,14 +10,22 @@ import cv2
 import numpy as np
 import pytest
 
-from tests.support.art import draw
-from tests.support.clips import save
 from dacon_engine.errors import DaconError
 from dacon_engine.options import LineOptions
-from dacon_engine.segmentation.references import (as_rgba, expand_reference_paths, find_clip_layout,
-                                     load_reference, load_references, pack_rgba,
-                                     reference_from_arrays, segment_colors, unpack_rgba)
+from dacon_engine.segmentation.references import (
+    as_rgba,
+    expand_reference_paths,
+    find_clip_layout,
+    load_reference,
+    load_references,
+    pack_rgba,
+    reference_from_arrays,
+    segment_colors,
+    unpack_rgba,
+)
 from dacon_engine.segmentation.segments import segment_line_art
+from tests.support.art import draw
+from tests.support.clips import save
 
 
 def _gapped(line: np.ndarray) -> np.ndarray:

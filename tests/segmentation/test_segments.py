@@ -7,12 +7,17 @@ import pytest
 from scipy import ndimage as ndi
 from skimage.measure import label as sk_label
 
-from dacon_engine.segmentation import segments as seg_mod
 from dacon_engine.errors import DaconError
 from dacon_engine.fileio.images import read_image, write_png
 from dacon_engine.fileio.labelmap import read_label_map
 from dacon_engine.options import LineOptions
-from dacon_engine.segmentation.segments import line_mask, segment_frame, segment_line_art, segments_from_color
+from dacon_engine.segmentation import segments as seg_mod
+from dacon_engine.segmentation.segments import (
+    line_mask,
+    segment_frame,
+    segment_line_art,
+    segments_from_color,
+)
 
 FIXED, ADAPTIVE = LineOptions(mode="fixed"), LineOptions(mode="adaptive")
 
@@ -400,7 +405,11 @@ def test_segment_line_art_passes_its_options_on(paper):
 
 
 def test_segmentation_record_and_classes(paper):
-    from dacon_engine.segmentation.segments import PIXEL_LINE, PIXEL_REGION, segment_line_art_details
+    from dacon_engine.segmentation.segments import (
+        PIXEL_LINE,
+        PIXEL_REGION,
+        segment_line_art_details,
+    )
 
     img = _gapped(paper)
     labels, n, info, cls = segment_line_art_details(img)

@@ -8,17 +8,23 @@ import cv2
 import numpy as np
 import pytest
 
-from tests.support.art import draw
-from dacon_engine.synth import linedegrade as deg
-from dacon_engine.jobs.cli import main
 from dacon_engine.errors import DaconError
-from dacon_engine.frames import SegmentedFrame
 from dacon_engine.fileio.images import read_image, write_png
 from dacon_engine.fileio.labelmap import read_label_map
-from dacon_engine.outputs.write import render_colors
+from dacon_engine.frames import SegmentedFrame
+from dacon_engine.jobs.cli import main
 from dacon_engine.options import LineOptions
-from dacon_engine.segmentation.segments import (PIXEL_LINE, PIXEL_SPECK, PIXEL_TRACE, segment_frame,
-                                   segment_line_art, segment_line_art_details)
+from dacon_engine.outputs.write import render_colors
+from dacon_engine.segmentation.segments import (
+    PIXEL_LINE,
+    PIXEL_SPECK,
+    PIXEL_TRACE,
+    segment_frame,
+    segment_line_art,
+    segment_line_art_details,
+)
+from dacon_engine.synth import linedegrade as deg
+from tests.support.art import draw
 
 FIXED, ADAPTIVE = LineOptions(mode="fixed"), LineOptions(mode="adaptive")
 
@@ -208,8 +214,8 @@ def test_speck_merge_keeps_raster_numbering_and_inputs_agree():
 
 
 def test_find_specks_pixels_are_the_small_regions():
-    from dacon_engine.segmentation.lineart import find_specks
     from dacon_engine.segmentation.components import label_areas
+    from dacon_engine.segmentation.lineart import find_specks
 
     rng = np.random.default_rng(5)
     labels = np.zeros((40, 50), np.int32)
@@ -478,8 +484,8 @@ def test_bridge_gaps_closes_ramps_not_valleys():
 def test_thin_valley_regions_are_not_specks():
     """Thin small regions: a sliver of paper between two lines (its pixels well below
     both sides) is a region; a pocket in a line's fringe (no valley) is a speck."""
-    from dacon_engine.segmentation.lineart import SPECK_MIN_DARK, find_specks
     from dacon_engine.segmentation.components import label_areas
+    from dacon_engine.segmentation.lineart import SPECK_MIN_DARK, find_specks
 
     labels = np.zeros((30, 40), np.int32)
     labels[:, :10] = 1

@@ -7,10 +7,10 @@ import json
 import numpy as np
 import pytest
 import torch
-from tests.support.art import draw
 
 from dacon_engine.colorizer import Colorizer
 from dacon_engine.training.loop import TrainConfig, export_model, train
+from tests.support.art import draw
 
 TINY = {"mode": "unet", "unet_base": 4, "unet_input": 64, "feat_dim": 16, "coord_input": True,
         "antialias": True}
