@@ -132,3 +132,17 @@ def test_the_colorizer_takes_the_object_and_flat_overrides():
     assert Colorizer(None, opts.replace(model="baseline")).model_name == c.model_name
     with pytest.raises(DaconError, match="--gap-radius -2"):
         Colorizer("baseline", opts, gap_radius=-2)
+
+
+def test_the_package_exports_the_api_lazily():
+    code = ("import sys, dacon_engine; assert 'torch' not in sys.modules; "
+            "from dacon_engine import ColorizeOptions; assert 'torch' not in sys.modules; "
+            "from dacon_engine import Colorizer; assert 'torch' in sys.modules; "
+            "assert Colorizer.__module__ == 'dacon_engine.colorizer'; "
+            "assert ColorizeOptions.__module__ == 'dacon_engine.options'")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    import dacon_engine
+
+    with pytest.raises(AttributeError, match="no attribute 'Colorize'"):
+        dacon_engine.Colorize  # noqa: B018

@@ -39,6 +39,22 @@ def _gray_to_rgba(g: np.ndarray, alpha: np.ndarray | None = None) -> np.ndarray:
     return out
 
 
+def as_rgba(image: np.ndarray, *, gray: bool = True) -> np.ndarray:
+    """An in-memory image as contiguous HxWx4 uint8 RGBA: HxWx3 gets alpha 255 and, with
+    ``gray``, HxW is repeated into RGB. Anything else is a ValueError saying what it got."""
+    a = np.asarray(image)
+    if a.dtype != np.uint8:
+        raise ValueError(f"expected a uint8 image, got {a.dtype}")
+    if gray and a.ndim == 2:
+        a = np.repeat(a[:, :, None], 3, axis=2)
+    if a.ndim != 3 or a.shape[2] not in (3, 4):
+        kinds = "an HxW, HxWx3 or HxWx4" if gray else "an HxWx3 or HxWx4"
+        raise ValueError(f"expected {kinds} image, got shape {a.shape}")
+    if a.shape[2] == 3:
+        a = np.concatenate([a, np.full(a.shape[:2] + (1,), 255, np.uint8)], axis=2)
+    return np.ascontiguousarray(a)
+
+
 def srgb_to_linear(v: np.ndarray) -> np.ndarray:
     """sRGB-encoded values in [0, 1] -> linear light (IEC 61966-2-1 piecewise curve)."""
     v = np.asarray(v, np.float32)

@@ -346,7 +346,7 @@ def extract_colors(paths: Sequence[PathLike]) -> tuple[np.ndarray, np.ndarray, n
     """Distinct visible colors of images: ((m, 3) uint8, pixel counts (m,), frames (m,)),
     most used first. Pixels with alpha 0 are left out."""
     from ..fileio.images import read_image
-    from ..segmentation.references import as_rgba
+    from ..fileio.images import as_rgba
 
     keys_all, counts_all = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
     for p in paths:

@@ -16,25 +16,12 @@ import numpy as np
 
 from ..errors import DaconError
 from ..fileio.files import collect_images, list_images
+from ..fileio.images import as_rgba
 from ..frames import Reference, SegmentedFrame
 from ..options import LineOptions
 from . import segments
 
 PathLike = str | os.PathLike
-
-
-def as_rgba(image: np.ndarray) -> np.ndarray:
-    """HxW gray, HxWx3 RGB or HxWx4 RGBA uint8 -> HxWx4 uint8 (missing alpha = 255)."""
-    a = np.asarray(image)
-    if a.dtype != np.uint8:
-        raise ValueError(f"expected a uint8 image, got {a.dtype}")
-    if a.ndim == 2:
-        a = np.repeat(a[:, :, None], 3, axis=2)
-    if a.ndim != 3 or a.shape[2] not in (3, 4):
-        raise ValueError(f"expected an HxW, HxWx3 or HxWx4 image, got shape {a.shape}")
-    if a.shape[2] == 3:
-        a = np.concatenate([a, np.full(a.shape[:2] + (1,), 255, np.uint8)], axis=2)
-    return a
 
 
 def pack_rgba(rgba: np.ndarray) -> np.ndarray:
@@ -237,7 +224,6 @@ def find_clip_layout(folder: PathLike,
 
 
 __all__ = [
-    "as_rgba",
     "expand_reference_paths",
     "find_clip_layout",
     "load_reference",

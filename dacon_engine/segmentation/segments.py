@@ -43,7 +43,7 @@ import cv2
 import numpy as np
 
 from ..errors import DaconError
-from ..fileio.images import read_image
+from ..fileio.images import as_rgba, read_image
 from ..fileio.labelmap import MAX_LABEL, relabel_raster
 from ..frames import SegmentedFrame
 from ..options import LineOptions, check_gap_radius
@@ -66,15 +66,6 @@ COLOR_LINES: tuple[tuple[str, tuple[int, int, int]], ...] = (
 
 COLORED_FRAME_LINE_MAX = 40
 """segments_from_color: opaque pixels with all of R, G, B <= this are line."""
-
-
-def _as_rgba(rgba: np.ndarray) -> np.ndarray:
-    a = np.asarray(rgba)
-    if a.dtype != np.uint8 or a.ndim != 3 or a.shape[2] not in (3, 4):
-        raise ValueError(f"need HxWx3/4 uint8 pixels, got {a.shape} {a.dtype}")
-    if a.shape[2] == 3:
-        a = cv2.cvtColor(np.ascontiguousarray(a), cv2.COLOR_RGB2RGBA)
-    return np.ascontiguousarray(a)
 
 
 def _gray(rgba: np.ndarray) -> np.ndarray:
@@ -160,7 +151,7 @@ def line_mask(rgba: np.ndarray, threshold: int = DEFAULT_THRESHOLD) -> np.ndarra
     rgba: HxWx4 (or HxWx3 = opaque) uint8. See the module docstring for the rule:
     composited-on-white luminance <= ``threshold``, or opaque pure red/green/blue.
     """
-    a = _as_rgba(rgba)
+    a = as_rgba(rgba, gray=False)
     m = _dark_mask(a, threshold) > 0
     for pts in _color_line_points(a):
         if pts is not None:
@@ -353,7 +344,7 @@ def _composited_rgb(rgba: np.ndarray) -> np.ndarray:
     arr = np.asarray(rgba)
     if arr.dtype == np.uint8 and arr.ndim == 3 and arr.shape[2] == 3:
         return np.ascontiguousarray(arr)  # opaque RGB: already composited
-    return la.composite_rgb(_as_rgba(arr))
+    return la.composite_rgb(as_rgba(arr, gray=False))
 
 
 def _choose_mode(rgb: np.ndarray, gray: np.ndarray, rules: la.LineRules
@@ -497,7 +488,7 @@ def segment_frame(image: str | os.PathLike | np.ndarray, **kw) -> SegmentedFrame
     ``.line`` keeps the RGBA pixels as read; keywords go to :func:`segment_line_art`.
     """
     if isinstance(image, np.ndarray):
-        rgba, path = _as_rgba(image), kw.pop("path", None)
+        rgba, path = as_rgba(image, gray=False), kw.pop("path", None)
     else:
         path = Path(image)
         rgba = read_image(path)
@@ -517,7 +508,7 @@ def segments_from_color(rgba: np.ndarray, *, path: str | os.PathLike | None = No
     other pixel belongs to a region of 4-connected pixels with exactly equal RGBA; all
     fully transparent pixels count as one color whatever RGB they store.
     """
-    a = _as_rgba(rgba)
+    a = as_rgba(rgba, gray=False)
     cpts = _color_line_points(a)
     u = a.view(np.uint32)[..., 0].copy()  # one id per RGBA color
     alpha = np.ascontiguousarray(a[..., 3])

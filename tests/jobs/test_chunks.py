@@ -179,13 +179,13 @@ def test_service_job_survives_out_of_memory_and_says_so(tmp_path, monkeypatch):
     import io
     import threading
 
-    import dacon_engine.colorizer as colorizer_mod
+    import dacon_engine.model.registry as registry
     from dacon_engine.jobs.service import Service
     from dacon_engine.protocol import decode, encode
 
     shot = make_shot(tmp_path / "shot", n=2)
-    flaky = FlakyGPU(colorizer_mod.build_featurizer("default", device="cpu"))
-    monkeypatch.setattr(colorizer_mod, "build_featurizer", lambda *a, **k: flaky)
+    flaky = FlakyGPU(registry.build_featurizer("default", device="cpu"))
+    monkeypatch.setattr(registry, "build_featurizer", lambda *a, **k: flaky)
     r_fd, w_fd = os.pipe()
     out = io.BytesIO()
     service = Service(os.fdopen(r_fd, "rb"), out, exit_on_eof=False)

@@ -357,7 +357,7 @@ def test_line_mask_composites_semi_transparent_pixels_on_white():
 @pytest.mark.parametrize("bad", [np.zeros((2, 2), np.uint8), np.zeros((2, 2, 4), np.float32),
                                  np.zeros((2, 2, 5), np.uint8)])
 def test_pixels_must_be_hxwx3_or_4_uint8(bad):
-    with pytest.raises(ValueError, match=r"need HxWx3/4 uint8 pixels, got \(2, 2"):
+    with pytest.raises(ValueError, match=r"expected (a uint8 image|an HxWx3 or HxWx4 image)"):
         line_mask(bad)
 
 
@@ -614,5 +614,5 @@ def test_color_lines_in_a_frame_without_regions(paper):
 @pytest.mark.parametrize("bad", [np.zeros((4, 4), np.uint8), np.zeros((4, 4, 3), np.float32),
                                  np.zeros((1, 4, 3, 3), np.uint8)])
 def test_segment_line_art_refuses_what_is_not_one_image(bad):
-    with pytest.raises(ValueError, match=r"need HxWx3/4 uint8 pixels"):
+    with pytest.raises(ValueError, match=r"expected (a uint8 image|an HxWx3 or HxWx4 image)"):
         segment_line_art(bad)
