@@ -635,22 +635,6 @@ def resolve_dir(path: str) -> Path:
     return Path(os.path.normpath(bpy.path.abspath(path)))
 
 
-def reference_sheets(scene: Any, obj: Any, work_dir: Path, percentage: int = 0
-                     ) -> list[dict]:
-    """The object's reference sheets as engine references (FRAME sheets rendered now)."""
-    refs: list[dict[str, Any]] = []
-    for ref in obj.dacon_gp.references:
-        if ref.source == "FRAME":
-            refs.append(render_reference(scene, obj, int(ref.frame), work_dir / "ref",
-                                         percentage))
-        else:
-            if not ref.color_path:
-                raise GPError("a reference sheet has no colored image")
-            refs.append({"color": str(resolve_dir(ref.color_path)),
-                         "line": str(resolve_dir(ref.line_path)) if ref.line_path else None})
-    return refs
-
-
 def colorize_object(scene: Any, obj: Any, *, python: str = "", client: Any = None,
                     timeout: float = 3600.0) -> dict:
     """Render, colorize and write back one Grease Pencil object, with its ``dacon_gp`` settings.
