@@ -1,7 +1,8 @@
 """DACoN for Blender: paint-bucket colorization of line-art strips in the sequence editor.
 
 The add-on never imports torch: it talks to the engine (a separate Python with torch) only
-through ``dacon_engine.client``, bundled in the extension as a pure-Python wheel.
+through ``dacon_engine.client``, bundled in the extension as a pure-Python wheel. numpy is
+imported only inside the Grease Pencil functions that use it, never at module import.
 """
 
 from __future__ import annotations

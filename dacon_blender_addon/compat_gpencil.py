@@ -252,13 +252,6 @@ def stroke_materials(frame: Any) -> list[int]:
     return [int(s.material_index) for s in frame.strokes]
 
 
-def stroke_points(frame: Any, index: int) -> list[tuple[float, float, float]]:
-    """Layer-space points of stroke ``index`` of a key."""
-    if is_v3():
-        return [tuple(p.position) for p in frame.drawing.strokes[index].points]
-    return [tuple(p.co) for p in frame.strokes[index].points]
-
-
 # --- stroke / fill visibility ---------------------------------------------------------
 
 

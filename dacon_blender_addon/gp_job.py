@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import tempfile
 import time
 from collections.abc import Callable
@@ -23,16 +24,35 @@ from typing import Any
 import bpy
 
 from . import compat_gpencil as cg
-from . import engine, gpencil, jobs, modal
-from .gpencil import GPError
+from . import engine, jobs, modal
+from .gp_camera import check_camera
+from .gp_fills import remove_fills, write_fills
+from .gp_frames import GPError, line_layers, plan_frames
+from .gp_plane import remove_plane, write_plane
+from .gp_render import render_line_art, render_reference
 
 KIND = "Grease Pencil colorize"
 RENDER, COLORIZE, TRACE = "render", "colorize", "trace"
+_UNSAFE = re.compile(r'[\\/:*?"<>|\x00-\x1f]+')
+
+
+def default_output_dir(obj: Any) -> str:
+    """``//dacon/gp/<object name>/`` with characters unsafe in folder names replaced."""
+    name = _UNSAFE.sub("_", obj.name).strip(" .") or "gp"
+    return f"//dacon/gp/{name}/"
+
+
+def resolve_dir(path: str) -> Path:
+    """An absolute folder; ``//`` needs a saved .blend."""
+    if path.startswith("//") and not bpy.data.filepath:
+        raise GPError(f"'{path}' is relative to the .blend file: save the .blend first "
+                      "or choose an absolute output folder")
+    return Path(os.path.normpath(bpy.path.abspath(path)))
 
 
 def check_output_dir(path: str) -> Path:
     """The job's folder, made if missing and written to once (GPError naming it otherwise)."""
-    work = gpencil.resolve_dir(path)
+    work = resolve_dir(path)
     try:
         work.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=work, prefix=".dacon-write-test-"):
@@ -48,7 +68,7 @@ def check_references(scene: Any, obj: Any) -> None:
     refs = obj.dacon_gp.references
     if len(refs) == 0:
         raise GPError("add a reference sheet first (a frame you filled, or a colored image)")
-    keys = sorted({k for layer in gpencil.line_layers(obj) for k in cg.frame_numbers(layer)})
+    keys = sorted({k for layer in line_layers(obj) for k in cg.frame_numbers(layer)})
     for i, ref in enumerate(refs, 1):
         if ref.source == "FRAME":
             if not any(k <= ref.frame for k in keys):
@@ -60,7 +80,7 @@ def check_references(scene: Any, obj: Any) -> None:
         for label, stored in (("colored image", ref.color_path), ("line art", ref.line_path)):
             if not stored:
                 continue
-            path = gpencil.resolve_dir(stored)
+            path = resolve_dir(stored)
             if not path.is_file():
                 raise GPError(f"reference sheet {i}: {path}: no such {label} file")
 
@@ -87,9 +107,9 @@ class GPJob(modal.JobState):
         settings = obj.dacon_gp
         if not settings.write_fills and not settings.write_plane:
             raise GPError("choose fills, a plane or both to write the colors back")
-        self.work = check_output_dir(settings.output_dir or gpencil.default_output_dir(obj))
-        gpencil.check_camera(scene)
-        self.plan = gpencil.plan_frames(scene, obj, settings.frames == "KEYS")
+        self.work = check_output_dir(settings.output_dir or default_output_dir(obj))
+        check_camera(scene)
+        self.plan = plan_frames(scene, obj, settings.frames == "KEYS")
         check_references(scene, obj)
         if client is None:
             check_interpreter(python)
@@ -156,15 +176,15 @@ class GPJob(modal.JobState):
     def _render_reference(self, source: str, frame: int, color: str, line: str) -> None:
         scene, obj = self.obj()
         if source == "FRAME":
-            self._refs.append(gpencil.render_reference(scene, obj, frame, self.work / "ref",
-                                                       self.pct))
+            self._refs.append(render_reference(scene, obj, frame, self.work / "ref",
+                                               self.pct))
         else:
-            self._refs.append({"color": str(gpencil.resolve_dir(color)),
-                               "line": str(gpencil.resolve_dir(line)) if line else None})
+            self._refs.append({"color": str(resolve_dir(color)),
+                               "line": str(resolve_dir(line)) if line else None})
 
     def _render_frame(self, frame: int) -> None:
         scene, obj = self.obj()
-        (_f, path), = gpencil.render_line_art(scene, obj, [frame], self.work / "line", self.pct)
+        (_f, path), = render_line_art(scene, obj, [frame], self.work / "line", self.pct)
         self._lines.append(path)
 
     def update(self) -> bool:
@@ -240,18 +260,18 @@ class GPJob(modal.JobState):
                       seconds=self._times, output=str(self.work))
         color = self.work / "color"
         if settings.write_fills:
-            fills = gpencil.write_fills(scene, obj, self.plan, color)
+            fills = write_fills(scene, obj, self.plan, color)
             report["fills"] = fills
             self._times["fills"] = fills["seconds"]
         else:
-            gpencil.remove_fills(obj)
+            remove_fills(obj)
         if settings.write_plane:
             t = time.perf_counter()
-            report["plane"] = gpencil.write_plane(scene, obj, self.plan, color,
-                                                  self.work / "plane").name
+            report["plane"] = write_plane(scene, obj, self.plan, color,
+                                          self.work / "plane").name
             self._times["plane"] = time.perf_counter() - t
         else:
-            gpencil.remove_plane(obj)
+            remove_plane(obj)
         fills_text = f": {report['fills']['strokes']} fill strokes" if "fills" in report else ""
         return self._end(jobs.DONE, f"colorized {report['rendered']} drawings of "
                          f"'{self.obj_name}'{fills_text}")

@@ -1,8 +1,9 @@
 """Grease Pencil colorization: settings on the object, thin operators, a 3D-view panel.
 
-The work is done by :mod:`gpencil` functions driven by :class:`gp_job.GPJob`; these operators
-only resolve the active object and the engine interpreter, follow the job (modal from the UI:
-one step per timer tick, Esc or the panel's cancel button stops it) and report in one line.
+The work is done by the ``gp_*`` modules' functions driven by :class:`gp_job.GPJob`; these
+operators only resolve the active object and the engine interpreter, follow the job (modal from
+the UI: one step per timer tick, Esc or the panel's cancel button stops it) and report in one
+line.
 """
 
 from __future__ import annotations
@@ -11,8 +12,10 @@ from typing import Any
 
 import bpy
 
-from . import compat, compat_gpencil, gp_job, gpencil, jobs, modal
+from . import compat, compat_gpencil, gp_job, jobs, modal
 from .compat import OperatorResult
+from .gp_colorize import clear_results
+from .gp_frames import GPError
 from .preferences import engine_python, get_preferences
 
 SOURCES = (
@@ -66,7 +69,7 @@ class DaconGPShot(bpy.types.PropertyGroup):
 def _active_gp(context: Any) -> Any:
     obj = context.active_object
     if not compat_gpencil.is_gp_object(obj):
-        raise gpencil.GPError("select a Grease Pencil object first")
+        raise GPError("select a Grease Pencil object first")
     return obj
 
 
@@ -92,7 +95,7 @@ class DACON_OT_gp_colorize(modal.ModalJobOperator, bpy.types.Operator):
             # the session's engine: started once, model kept loaded between jobs
             return gp_job.start(context.scene, obj,
                                 python=engine_python(get_preferences(context)))
-        except gpencil.GPError as ex:
+        except GPError as ex:
             self.report({"ERROR"}, str(ex))
             return None
 
@@ -116,7 +119,7 @@ class DACON_OT_gp_clear(bpy.types.Operator):
         return _poll_gp(context)
 
     def execute(self, context: Any) -> OperatorResult:
-        gpencil.clear_results(context.active_object)
+        clear_results(context.active_object)
         return {"FINISHED"}
 
 

@@ -27,11 +27,6 @@ def _target(op: Any, context: Any) -> Any:
     return shots.shot_for(scene, strip) or strip  # a result/review strip stands for its shot
 
 
-def _poll_image_strip(context: Any) -> bool:
-    scene = compat.sequencer_scene(context)
-    return scene is not None and compat.is_image_strip(compat.active_strip(scene))
-
-
 class _ShotOperator(bpy.types.Operator):
     """Base (not registered): resolve the target strip, run :meth:`run`, turn ShotError into a report."""
 

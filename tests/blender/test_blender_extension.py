@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import subprocess
@@ -12,6 +13,7 @@ from pathlib import Path
 import bpy
 
 HERE = Path(__file__).resolve().parent
+ADDON = HERE.parents[1] / "dacon_blender_addon"
 ENGINE_PYTHON = HERE.parents[1] / ".venv" / "bin" / "python"  # the engine venv of scripts/setup_env.sh
 
 
@@ -23,11 +25,39 @@ def test_zip_layout(extension_zip: Path) -> None:
     assert len(wheels) == 1 and wheels[0].endswith("-py3-none-any.whl")
     assert f'wheels = ["./{wheels[0]}"]' in manifest
     assert {"__init__.py", "compat.py", "properties.py", "preferences.py", "panels.py"} <= names
+    assert {p.name for p in ADDON.glob("*.py")} <= names  # every add-on module is packed
     assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
     with zipfile.ZipFile(extension_zip) as zf, zf.open(wheels[0]) as fh:
         with zipfile.ZipFile(fh) as wheel:
             inner = set(wheel.namelist())
     assert {"dacon_engine/client.py", "dacon_engine/protocol.py"} <= inner
+
+
+def _import_time_imports(tree: ast.Module) -> set[str]:
+    """Top-level names of the modules a module imports when it is imported (function bodies
+    and ``if TYPE_CHECKING:`` blocks excluded)."""
+    found: set[str] = set()
+    todo: list[ast.AST] = list(tree.body)
+    while todo:
+        node = todo.pop()
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+            continue
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            todo += node.orelse
+            continue
+        if isinstance(node, ast.Import):
+            found |= {a.name.split(".")[0] for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            found.add(node.module.split(".")[0])
+        todo += ast.iter_child_nodes(node)
+    return found
+
+
+def test_addon_never_imports_torch_or_numpy_at_import() -> None:
+    """The add-on is a thin layer: torch stays in the engine, numpy inside the functions."""
+    heavy = {p.name: _import_time_imports(ast.parse(p.read_text(encoding="utf-8")))
+             & {"torch", "numpy"} for p in sorted(ADDON.glob("*.py"))}
+    assert {name: found for name, found in heavy.items() if found} == {}
 
 
 def test_install_enable_disable_uninstall(extension_zip: Path, tmp_path: Path) -> None:

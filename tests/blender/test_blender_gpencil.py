@@ -21,7 +21,8 @@ import gp_scene as G
 from fake_engine_python import fake_python
 
 from dacon_blender_addon import compat_gpencil as cg
-from dacon_blender_addon import gp_job, gpencil
+from dacon_blender_addon import (gp_colorize, gp_engine, gp_frames, gp_job, gp_materials, gp_plane,
+                                 gp_render)
 
 ROOT = Path(__file__).resolve().parents[2]
 ENGINE_PYTHON = ROOT / ".venv" / "bin" / "python"
@@ -53,7 +54,7 @@ def segment_counts(paths: list[Path]) -> list[int]:
 
 def render_final(scene: Any, path: Path, frame: int) -> np.ndarray:
     """Workbench render of the whole scene (flat lighting, texture colors), 8-bit RGBA."""
-    with gpencil.overridden(gpencil.render_settings(scene) + [
+    with gp_render.overridden(gp_render.render_settings(scene) + [
             (scene.display.shading, "light", "FLAT"),
             (scene.display.shading, "color_type", "TEXTURE")]):
         scene.frame_set(frame)
@@ -92,7 +93,7 @@ def test_line_art_render_is_closed_flat_black_and_restores_the_scene(addon, tmp_
     before = (scene.render.engine, scene.render.film_transparent, scene.render.filter_size,
               scene.view_settings.view_transform, tuple(mat.grease_pencil.fill_color),
               fill_state(mat.grease_pencil), other.hide_render, scene.frame_current)
-    done = gpencil.render_line_art(scene, obj, [1, 2], tmp_path / "line")
+    done = gp_render.render_line_art(scene, obj, [1, 2], tmp_path / "line")
     assert [f for f, _p in done] == [1, 2]
     for _f, path in done:
         px = G.read_png(str(path))
@@ -115,7 +116,7 @@ def test_line_art_render_hides_the_fills_of_line_strokes(addon, tmp_path):
     centers = G.part_centers(parts, 1, SIZE)
     img = render_final(scene, tmp_path / "filled.png", 1)
     assert all(close(img[y, x], (255, 0, 0)) for x, y in centers)  # the fills do render
-    (_f, path), = gpencil.render_line_art(scene, obj, [1], tmp_path / "line")
+    (_f, path), = gp_render.render_line_art(scene, obj, [1], tmp_path / "line")
     px = G.read_png(str(path))
     assert all(px[y, x, 3] == 0 for x, y in centers)  # no fill at all
     assert (px[..., 3] == 255).sum() > 200 and px[px[..., 3] == 255][:, :3].max() <= 2
@@ -126,29 +127,29 @@ def test_colorize_writes_fills_under_the_lines_and_rerun_replaces(addon, engine,
     parts = G.small_face()
     scene, obj = G.make_scene(parts, frames=3, size=SIZE)
     configure(obj, tmp_path / "out", plane=True)
-    report = gpencil.colorize_object(scene, obj, client=engine)
+    report = gp_colorize.colorize_object(scene, obj, client=engine)
     assert report["rendered"] == 3 and report["fills"]["strokes"] == 3 * len(parts)
     gp = obj.data
     names = [cg.layer_name(layer) for layer in gp.layers]
-    assert names.index(gpencil.FILL_LAYER) < names.index("Lines")  # fills below the lines
-    layer = cg.find_layer(gp, gpencil.FILL_LAYER)
+    assert names.index(gp_frames.FILL_LAYER) < names.index("Lines")  # fills below the lines
+    layer = cg.find_layer(gp, gp_frames.FILL_LAYER)
     assert cg.frame_numbers(layer) == [1, 2, 3]
-    expected = {gpencil.hex_color(p.color): f"DACoN Paint {p.name}" for p in parts}
+    expected = {gp_materials.hex_color(p.color): f"DACoN Paint {p.name}" for p in parts}
     for f in (1, 2, 3):
         key = cg.frame_at(layer, f)
         mats = [gp.materials[i] for i in cg.stroke_materials(key)]
         assert len(mats) == len(parts)  # one stroke per colored segment, no holes needed
-        assert {m[gpencil.COLOR_KEY] for m in mats} == set(expected)
-        assert all(m.name == expected[m[gpencil.COLOR_KEY]] for m in mats)  # palette names
+        assert {m[gp_materials.COLOR_KEY] for m in mats} == set(expected)
+        assert all(m.name == expected[m[gp_materials.COLOR_KEY]] for m in mats)  # palette names
         assert mats[0].name == "DACoN Paint Face"  # the container first, eyes over it
         assert cg.stroke_parts(obj, key) == [(True, False)] * len(parts)  # flat, no outline
     fill_mats = sorted(m.name for m in gp.materials if m and m.name.startswith("DACoN"))
 
-    plane = gpencil.find_plane(obj)
+    plane = gp_plane.find_plane(obj)
     assert plane is not None and plane.parent == scene.camera
     color_dir = tmp_path / "out" / "color"
     for f in (1, 2, 3):
-        shown = Path(gpencil.plane_file(plane, f))
+        shown = Path(gp_plane.plane_file(plane, f))
         assert shown.name == f"{f:04d}.png"
         assert shown.read_bytes() == (color_dir / f"{f:04d}.png").read_bytes()
 
@@ -174,15 +175,15 @@ def test_colorize_writes_fills_under_the_lines_and_rerun_replaces(addon, engine,
 
     # re-running replaces the fills layer and plane, and reuses the materials
     n_objects, n_images = len(bpy.data.objects), len(bpy.data.images)
-    gpencil.colorize_object(scene, obj, client=engine)
-    assert [cg.layer_name(x) for x in gp.layers].count(gpencil.FILL_LAYER) == 1
-    layer = cg.find_layer(gp, gpencil.FILL_LAYER)
+    gp_colorize.colorize_object(scene, obj, client=engine)
+    assert [cg.layer_name(x) for x in gp.layers].count(gp_frames.FILL_LAYER) == 1
+    layer = cg.find_layer(gp, gp_frames.FILL_LAYER)
     assert [cg.stroke_count(cg.frame_at(layer, f)) for f in (1, 2, 3)] == [len(parts)] * 3
     assert sorted(m.name for m in gp.materials if m and m.name.startswith("DACoN")) == fill_mats
     assert len(bpy.data.objects) == n_objects and len(bpy.data.images) == n_images
     assert cg.find_layer(gp, "Lines") is not None and cg.find_layer(gp, "Hand fills") is not None
-    assert gpencil.clear_results(obj) == {"fills": True, "plane": True}
-    assert gpencil.find_plane(obj) is None and cg.find_layer(gp, gpencil.FILL_LAYER) is None
+    assert gp_colorize.clear_results(obj) == {"fills": True, "plane": True}
+    assert gp_plane.find_plane(obj) is None and cg.find_layer(gp, gp_frames.FILL_LAYER) is None
 
 
 @needs_engine
@@ -194,11 +195,11 @@ def test_hole_showing_the_paper_is_cut_out(addon, engine, tmp_path):
     hole = obj.data.materials["Paint Middle"].grease_pencil
     hole.use_fill_holdout = True  # the artist cut the middle out of the ring
     configure(obj, tmp_path / "out")
-    report = gpencil.colorize_object(scene, obj, client=engine)
+    report = gp_colorize.colorize_object(scene, obj, client=engine)
     assert report["fills"]["holes"] == 2  # one per frame
-    layer = cg.find_layer(obj.data, gpencil.FILL_LAYER)
+    layer = cg.find_layer(obj.data, gp_frames.FILL_LAYER)
     mats = [obj.data.materials[i].name for i in cg.stroke_materials(cg.frame_at(layer, 2))]
-    assert mats == ["DACoN Paint Ring", gpencil.HOLE_MATERIAL]
+    assert mats == ["DACoN Paint Ring", gp_materials.HOLE_MATERIAL]
     img = render_final(scene, tmp_path / "final.png", 2)
     (rx, ry), (mx, my) = G.part_centers([ring, middle], 2, SIZE)
     assert close(img[ry, rx], ring.color) and img[ry, rx, 3] == 255
@@ -214,14 +215,14 @@ def test_keys_only_holds_colors_over_each_exposure(addon, engine, tmp_path):
              G.small_face()[-1]]
     scene, obj = G.make_scene(parts, frames=4, size=SIZE, hold=2)
     configure(obj, tmp_path / "out", plane=True, keys=True)
-    plan = gpencil.plan_frames(scene, obj, keys_only=True)
+    plan = gp_frames.plan_frames(scene, obj, keys_only=True)
     assert plan.rendered == [1, 3] and plan.shows == {1: 1, 2: 1, 3: 3, 4: 3}
-    report = gpencil.colorize_object(scene, obj, client=engine)
+    report = gp_colorize.colorize_object(scene, obj, client=engine)
     assert report["rendered"] == 2 and report["frames"] == 4
-    layer = cg.find_layer(obj.data, gpencil.FILL_LAYER)
+    layer = cg.find_layer(obj.data, gp_frames.FILL_LAYER)
     assert cg.frame_numbers(layer) == [1, 3]
-    plane = gpencil.find_plane(obj)
-    shown = [Path(gpencil.plane_file(plane, f)) for f in (1, 2, 3, 4)]
+    plane = gp_plane.find_plane(obj)
+    shown = [Path(gp_plane.plane_file(plane, f)) for f in (1, 2, 3, 4)]
     assert [p.name for p in shown] == ["0001.png", "0002.png", "0003.png", "0004.png"]
     assert shown[1].read_bytes() == shown[0].read_bytes() != shown[2].read_bytes()
     assert shown[3].read_bytes() == shown[2].read_bytes()
@@ -235,18 +236,18 @@ def test_plain_functions_refuse_what_they_cannot_do(addon, tmp_path):
     scene = bpy.context.scene
     mesh_obj = bpy.data.objects.new("NotGP", bpy.data.meshes.new("m"))
     scene.collection.objects.link(mesh_obj)
-    with pytest.raises(gpencil.GPError, match="not a Grease Pencil object"):
-        gpencil.render_line_art(scene, mesh_obj, [1], tmp_path)
+    with pytest.raises(gp_frames.GPError, match="not a Grease Pencil object"):
+        gp_render.render_line_art(scene, mesh_obj, [1], tmp_path)
     obj = cg.new_gp_object("GP", scene.collection)
-    with pytest.raises(gpencil.GPError, match="no active camera"):
-        gpencil.render_line_art(scene, obj, [1], tmp_path)
-    with pytest.raises(gpencil.GPError, match="no drawing"):
-        gpencil.plan_frames(scene, obj, keys_only=True)
-    with pytest.raises(gpencil.GPError, match="reference sheet"):
-        gpencil.run_engine([tmp_path / "x.png"], [], tmp_path, python=str(ENGINE_PYTHON))
+    with pytest.raises(gp_frames.GPError, match="no active camera"):
+        gp_render.render_line_art(scene, obj, [1], tmp_path)
+    with pytest.raises(gp_frames.GPError, match="no drawing"):
+        gp_frames.plan_frames(scene, obj, keys_only=True)
+    with pytest.raises(gp_frames.GPError, match="reference sheet"):
+        gp_engine.run_engine([tmp_path / "x.png"], [], tmp_path, python=str(ENGINE_PYTHON))
     obj.dacon_gp.output_dir = "//rel/"
-    with pytest.raises(gpencil.GPError, match="save the .blend"):
-        gpencil.colorize_object(scene, obj)
+    with pytest.raises(gp_frames.GPError, match="save the .blend"):
+        gp_colorize.colorize_object(scene, obj)
 
 
 def test_gp_classes_register_and_unregister_with_the_addon(addon):
@@ -284,7 +285,7 @@ def test_operator_runs_through_the_session_engine(addon, tmp_path, monkeypatch):
         assert session.current_client() is not None and session.current_client().alive
     finally:
         session.stop_all()
-    layer = cg.find_layer(obj.data, gpencil.FILL_LAYER)
+    layer = cg.find_layer(obj.data, gp_frames.FILL_LAYER)
     assert cg.stroke_count(cg.frame_at(layer, 1)) == 1
 
 
@@ -298,24 +299,24 @@ def test_job_checks_everything_before_rendering(addon, tmp_path):
     ref.source = "FILE"
     ref.color_path = str(tmp_path / "keys" / "gone.png")
     py = str(ENGINE_PYTHON)
-    with pytest.raises(gpencil.GPError, match=r"reference sheet 1: .*gone.png: no such colored "
+    with pytest.raises(gp_frames.GPError, match=r"reference sheet 1: .*gone.png: no such colored "
                                               r"image file"):
         gp_job.start(scene, obj, python=py)
     assert not (tmp_path / "out" / "line").exists()  # nothing rendered
     ref.source = "FRAME"
     ref.frame = 0  # before the first drawing (frame 1)
-    with pytest.raises(gpencil.GPError, match="reference sheet 1: 'Character' has no drawing "
+    with pytest.raises(gp_frames.GPError, match="reference sheet 1: 'Character' has no drawing "
                                               "at frame 0"):
         gp_job.start(scene, obj, python=py)
     ref.frame = 1
     (tmp_path / "a_file").write_text("not a folder")
     s.output_dir = str(tmp_path / "a_file" / "out")
-    with pytest.raises(gpencil.GPError, match="a_file/out: cannot write the renders"):
+    with pytest.raises(gp_frames.GPError, match="a_file/out: cannot write the renders"):
         gp_job.start(scene, obj, python=py)
     s.output_dir = str(tmp_path / "out")
-    with pytest.raises(gpencil.GPError, match="no engine interpreter is set"):
+    with pytest.raises(gp_frames.GPError, match="no engine interpreter is set"):
         gp_job.start(scene, obj, python="")
-    with pytest.raises(gpencil.GPError, match="nope/python: no such engine interpreter"):
+    with pytest.raises(gp_frames.GPError, match="nope/python: no such engine interpreter"):
         gp_job.start(scene, obj, python=str(tmp_path / "nope" / "python"))
     assert not (tmp_path / "out" / "line").exists() and not gp_job.jobs.ACTIVE
 
@@ -339,7 +340,7 @@ def test_job_runs_in_steps_shows_progress_and_cancels(addon, tmp_path):
     assert job.message == ("cancelled while rendering (1/3 frames rendered); the object is "
                            "unchanged")
     assert len(list((tmp_path / "out" / "line").iterdir())) == 1  # no render after the cancel
-    assert cg.find_layer(obj.data, gpencil.FILL_LAYER) is None and gp_job.job_for(obj) is None
+    assert cg.find_layer(obj.data, gp_frames.FILL_LAYER) is None and gp_job.job_for(obj) is None
 
     held = fake_python(tmp_path / "held", FAKE_HOLD_AFTER="1")
     job = gp_job.start(scene, obj, python=held)
@@ -352,7 +353,7 @@ def test_job_runs_in_steps_shows_progress_and_cancels(addon, tmp_path):
     job.wait(30)
     assert job.state == "cancelled" and job.error is None
     assert job.message.startswith("cancelled after 1/3 frames; the object is unchanged")
-    assert cg.find_layer(obj.data, gpencil.FILL_LAYER) is None
+    assert cg.find_layer(obj.data, gp_frames.FILL_LAYER) is None
     assert status.state == "cancelled" and not status.running
     from dacon_blender_addon import engine as session
     session.stop_all()
