@@ -34,7 +34,7 @@ import numpy as np  # noqa: E402
 
 import gp_scene as G  # noqa: E402
 from dacon_blender_addon import compat_gpencil as cg  # noqa: E402
-from dacon_blender_addon import gpencil, ops_gpencil  # noqa: E402
+from dacon_blender_addon import gp_colorize, gp_frames, gp_render, ops_gpencil  # noqa: E402
 from dacon_engine.client import EngineClient  # noqa: E402
 
 STEP = (0.05, 0.02)
@@ -42,7 +42,7 @@ TOL = 3
 
 
 def render(scene, path: Path, frame: int) -> np.ndarray:
-    with gpencil.overridden(gpencil.render_settings(scene)):
+    with gp_render.overridden(gp_render.render_settings(scene)):
         scene.frame_set(frame)
         scene.render.filepath = str(path)
         bpy.ops.render.render(write_still=True, scene=scene.name)
@@ -67,7 +67,7 @@ def add_truth_layer(obj, parts, frames: int) -> object:
 
 def accuracy(scene, obj, parts, frames: int, size, work: Path) -> list[dict]:
     gp = obj.data
-    fills, truth = cg.find_layer(gp, gpencil.FILL_LAYER), cg.find_layer(gp, "Truth")
+    fills, truth = cg.find_layer(gp, gp_frames.FILL_LAYER), cg.find_layer(gp, "Truth")
     out = []
     for f in range(1, frames + 1):
         fills.hide, truth.hide = False, True
@@ -112,7 +112,7 @@ def run(parts, frames, size, work: Path, engine, *, truth: bool) -> dict:
     ref.source = "FRAME"
     ref.frame = 1
     t0 = time.perf_counter()
-    report = gpencil.colorize_object(scene, obj, client=engine)
+    report = gp_colorize.colorize_object(scene, obj, client=engine)
     report["wall"] = time.perf_counter() - t0
     report["scene"], report["object"] = scene, obj
     return report
