@@ -111,8 +111,10 @@ def main() -> None:
     lines = [
         "# Model card: `default`",
         "",
-        "The model `dacon colorize` uses when `--model` is not given. It needs no download and",
-        "no GPU.",
+        "The model `dacon colorize` uses when `--model` is not given (`default.pt` beside this",
+        "card). It needs no download and no GPU.",
+        "",
+        "## What it is and how it was made",
         "",
         "| field | value |",
         "|---|---|",
@@ -165,14 +167,15 @@ def main() -> None:
         "repository; the optimizer starts afresh): add `--init dacon_engine/weights/default.pt`",
         "to the command above with a new `--run` folder.",
         "",
-        "Known limits: trained on synthetic characters only; no DINOv2 semantics, so large",
-        "pose changes and parts that look alike are where it errs. Check low-confidence",
-        "segments first.",
+        "## Limits",
+        "",
+        "Trained on synthetic characters only; no DINOv2 semantics, so large pose changes and",
+        "parts that look alike are where it errs: check low-confidence segments first.",
     ]
     if args.quality and args.quality.is_file():
         from dacon_engine.evaluation.quality import format_rows
 
-        lines += ["", "## Quality (scripts/bench_quality.py)", "", "```",
+        lines += ["", "## How it scores (scripts/bench_quality.py)", "", "```",
                   format_rows(json.loads(args.quality.read_text())), "```"]
     atomic_write_text(WEIGHTS / "default.md", "\n".join(lines) + "\n")
     print(f"wrote {WEIGHTS / 'default.pt'} and {WEIGHTS / 'default.md'} (step {state['step']})")
