@@ -159,12 +159,21 @@ class Colorizer:
             ref = color
         elif isinstance(color, np.ndarray):
             ref = reference_from_arrays(color, line, gap_radius=self.gap_radius,
-                                        line_options=self.options.line, name=name or f"reference{len(self.references)}")
+                                        line_options=self.options.line,
+                                        name=name or f"reference{len(self.references)}")
         else:
             ref = load_reference(color, line, gap_radius=self.gap_radius, name=name,
                                  line_options=self.options.line)
         if self.palette is not None:
             ref = self._snap(ref)
+        views = self._zoomed_views(ref)
+        self._add_to_bank(ref)
+        for view in views:
+            self._add_to_bank(view)
+        return self.references[-1 - len(views)]
+
+    def _add_to_bank(self, ref: Reference) -> None:
+        """A reference's features (and segment graph, mirrored features) into the bank."""
         self._ref_features.append(self.features([ref.frame])[0])
         if self.graph_refine:
             self._ref_graphs[len(self.references)] = frame_graph(ref.frame.labels,
@@ -174,7 +183,30 @@ class Colorizer:
         if not self.keep_reference_images:
             ref = _without_images(ref)
         self.references.append(ref)
-        return ref
+
+    def _zoomed_views(self, ref: Reference) -> list[Reference]:
+        """``ref`` magnified by each of ``reference_zooms``: windows tiling its drawing,
+        scaled up with the lines redrawn at its pen width, so a close-up target finds
+        segments of its own scale (named ``<ref>@<zoom>x<k>``)."""
+        zooms = self.options.matching.reference_zooms
+        if not zooms or ref.frame.n_segments == 0:
+            return []
+        from .segmentation.references import reference_from_arrays
+        from .segmentation.zoom import fill_lines, magnify, pen_width, zoomed_windows
+
+        line = ref.frame.line
+        filled = fill_lines(ref.frame.labels, ref.colors)
+        width = pen_width(line)
+        views = []
+        for zoom in zooms:
+            for k, box in enumerate(zoomed_windows(line, zoom)):
+                big_line, big_color = magnify(line, filled, box, width)
+                view = reference_from_arrays(big_color, big_line, gap_radius=self.gap_radius,
+                                             line_options=self.options.line,
+                                             name=f"{ref.name}@{zoom:g}x{k}")
+                if view.frame.n_segments:
+                    views.append(view)
+        return views
 
     def _snap(self, ref: Reference) -> Reference:
         from .matching.palette import report_off_palette, snap_reference
@@ -208,8 +240,11 @@ class Colorizer:
 
     def matching_record(self, result: FrameResult) -> dict:
         """How ``result`` was matched, for its JSON record's ``matching`` entry."""
-        return {"graph_refine": self.graph_refine, "mirror": self.mirror,
-                "mirrored": result.mirrored}
+        record = {"graph_refine": self.graph_refine, "mirror": self.mirror,
+                  "mirrored": result.mirrored}
+        if self.options.matching.reference_zooms:
+            record["reference_zooms"] = list(self.options.matching.reference_zooms)
+        return record
 
     def mirror_bank_features(self) -> torch.Tensor | None:
         """(M, D) features of the bank's rows with each reference flipped left-right, or

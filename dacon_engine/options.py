@@ -53,6 +53,7 @@ class MatchOptions:
 
     graph_refine: bool = True  # rescore matches by the segment graph
     mirror: bool = True        # also match against the references flipped left-right
+    reference_zooms: tuple[float, ...] = ()  # also see each reference magnified this much
 
 
 @dataclass(frozen=True)
@@ -132,6 +133,7 @@ class ColorizeOptions:
                               ("mirror", self.matching.mirror)):
             if not isinstance(value, bool):
                 raise DaconError(None, f"{option} {value!r}: must be true or false")
+        zooms = check_reference_zooms(self.matching.reference_zooms)
         _whole(self.workers, "--workers", 1)
         if self.workers > 1 and self.mode != "keyframe":
             raise DaconError(None, f"--workers {self.workers}: only keyframe mode splits frames "
@@ -139,8 +141,9 @@ class ColorizeOptions:
         if self.workers > 1 and self.contact_sheet:
             raise DaconError(None, f"--workers {self.workers}: the contact sheet needs "
                                    "--workers 1")
-        return dataclasses.replace(self, formats=formats, line=line,
-                                   gap_radius=int(self.gap_radius))
+        return dataclasses.replace(
+            self, formats=formats, line=line, gap_radius=int(self.gap_radius),
+            matching=dataclasses.replace(self.matching, reference_zooms=zooms))
 
     def model_source(self) -> str:
         """The model as a string (a checkpoint path given as a PathLike included)."""
@@ -155,6 +158,7 @@ FLAT_NAMES: dict[str, tuple[str, ...]] = {
     "palette": ("palette", "file"), "palette_tolerance": ("palette", "tolerance"),
     "strict_palette": ("palette", "strict"),
     "graph_refine": ("matching", "graph_refine"), "mirror": ("matching", "mirror"),
+    "reference_zooms": ("matching", "reference_zooms"),
 }
 """Flat option name (Python keyword, protocol field) -> attribute path in ColorizeOptions."""
 
@@ -168,7 +172,8 @@ def protocol_fields() -> dict[str, tuple[tuple[type, ...], Any]]:
     """The colorize options as service protocol fields: {name: (JSON types, default)}."""
     defaults = ColorizeOptions().flat()
     kinds = {"device": str, "palette_tolerance": float, "trace_colors": tuple, "line_colors": tuple,
-             "palette": str, "frames": str, "dinov2_weights": str, "formats": tuple}
+             "palette": str, "frames": str, "dinov2_weights": str, "formats": tuple,
+             "reference_zooms": tuple}
     out: dict[str, tuple[tuple[type, ...], Any]] = {}
     for name, default in defaults.items():
         kind = kinds.get(name, type(default))
@@ -210,6 +215,28 @@ def check_line_options(line: LineOptions) -> LineOptions:
                 raise DaconError(None, f"{opt} {v}: {e}") from None
         given[key] = None if vals is None else tuple(vals)
     return dataclasses.replace(line, **given)
+
+
+ZOOM_RANGE = (1.25, 8.0)
+
+
+def check_reference_zooms(zooms: object) -> tuple[float, ...]:
+    """``--ref-zoom``: magnifications from 1.25 to 8, each given once (sorted)."""
+    values = [zooms] if isinstance(zooms, (int, float)) else zooms
+    try:
+        out = [float(z) for z in values]  # type: ignore[union-attr]
+    except (TypeError, ValueError):
+        out = []
+    lo, hi = ZOOM_RANGE
+    if isinstance(values, (str, bytes)) or any(isinstance(z, bool) for z in values) or \
+            not all(lo <= z <= hi for z in out) or len(out) != len(values) or \
+            len(set(out)) != len(out):
+        shown = ",".join(f"{z:g}" if isinstance(z, (int, float)) and not isinstance(z, bool)
+                         else str(z) for z in values) \
+            if isinstance(values, (list, tuple)) else values
+        raise DaconError(None, f"--ref-zoom {shown}: give distinct magnifications from "
+                               f"{lo:g} to {hi:g}, e.g. 2 or 2,3")
+    return tuple(sorted(out))
 
 
 def check_tolerance(value: object) -> float:

@@ -8,8 +8,10 @@ segments > 10 px side by side.
         [--model PATH ...] [--dinov2-weights FILE]   # adds the zero-shot DINOv2 row
         [--real ../shared/data/paintbucket_0242] [--json FILE] [--rows ROW ...]
 
-Real-art suites (when --real holds line.png and gt.png): warp-mild (seed 1) and warp-large
-(seed 2), --warps warps each, keyframe mode, the frame's own colors as the one reference.
+Real-art suites (when --real holds line.png and gt.png): warp-mild (seed 1), warp-large
+(seed 2) and closeup (seed 3), --warps targets each, keyframe mode, the frame's own colors
+as the one reference. closeup-synth: frames 3.. of the keyframe clips seen 1.8-2.6x closer,
+colored from the clip's first frame. Rows "... --ref-zoom Z" add the references magnified.
 """
 
 from __future__ import annotations
@@ -21,7 +23,14 @@ from pathlib import Path
 
 from dacon_engine.colorizer import Colorizer
 from dacon_engine.fileio.images import read_image
-from dacon_engine.evaluation.quality import format_rows, score_cases, synthetic_suites, warp_suite
+from dacon_engine.evaluation.quality import (
+    closeup_suite,
+    format_rows,
+    score_cases,
+    synthetic_closeups,
+    synthetic_suites,
+    warp_suite,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 WARP_SEEDS = {"warp-mild": ("mild", 1), "warp-large": ("large", 2)}
@@ -58,17 +67,22 @@ def main() -> None:
     ap.add_argument("--rows", nargs="+", default=None, metavar="ROW",
                     help="only these rows (names as printed, e.g. 'baseline (plain)' default); "
                          "rows of --model are always run")
+    ap.add_argument("--suites", nargs="+", default=None, metavar="SUITE",
+                    help="only these suites (e.g. closeup warp-mild sheet)")
     args = ap.parse_args()
 
-    # (row name, model, graph refinement, mirrored references); --model LABEL=PATH names a row
-    extra = [(m.partition("=")[0], m.partition("=")[2], True, True) if "=" in m else
-             (m, m, True, True) for m in args.model]
-    configs = [("baseline (plain)", "baseline", False, False),
-               ("baseline", "baseline", True, True),
-               ("default (plain)", "default", False, False),
-               ("default --no-mirror", "default", True, False),
-               ("default --no-graph-refine", "default", False, True),
-               ("default", "default", True, True), *extra]
+    # (row name, model, graph refinement, mirrored references, reference zooms);
+    # --model LABEL=PATH names a row
+    extra = [(m.partition("=")[0], m.partition("=")[2], True, True, ()) if "=" in m else
+             (m, m, True, True, ()) for m in args.model]
+    configs = [("baseline (plain)", "baseline", False, False, ()),
+               ("baseline", "baseline", True, True, ()),
+               ("default (plain)", "default", False, False, ()),
+               ("default --no-mirror", "default", True, False, ()),
+               ("default --no-graph-refine", "default", False, True, ()),
+               ("default", "default", True, True, ()),
+               ("default --ref-zoom 2", "default", True, True, (2.0,)),
+               ("default --ref-zoom 2,3", "default", True, True, (2.0, 3.0)), *extra]
     if args.rows:
         known = {c[0] for c in configs}
         unknown = [r for r in args.rows if r not in known]
@@ -76,20 +90,25 @@ def main() -> None:
             ap.error(f"--rows: unknown row(s) {unknown}; choose from {sorted(known)}")
         configs = [c for c in configs if c[0] in args.rows or c in extra]
     if args.dinov2_weights:
-        configs.append(("zeroshot-dinov2", "zeroshot-dinov2", True, True))
+        configs.append(("zeroshot-dinov2", "zeroshot-dinov2", True, True, ()))
     suites = {}
     if (args.real / "line.png").is_file():
         line, gt = read_image(args.real / "line.png"), read_image(args.real / "gt.png")
         for name, (regime, seed) in WARP_SEEDS.items():
             suites[name] = warp_suite(line, gt, seed=seed, n=args.warps, regime=regime)
+        suites["closeup"] = closeup_suite(line, gt, seed=3, n=args.warps)
     else:
         print(f"no real frame at {args.real}: real-art suites skipped")
     suites.update(synthetic_suites(args.clips, args.size, args.frames))
+    suites["closeup-synth"] = synthetic_closeups(args.clips, args.size, args.frames)
+    if args.suites:
+        suites = {k: v for k, v in suites.items() if k in args.suites}
     rows: dict = {}
-    for label, model, refine, mirror in configs:
-        def make(model: str = model, refine: bool = refine, mirror: bool = mirror) -> Colorizer:
+    for label, model, refine, mirror, zooms in configs:
+        def make(model: str = model, refine: bool = refine, mirror: bool = mirror,
+                 zooms: tuple = zooms) -> Colorizer:
             return Colorizer(model, dinov2_weights=args.dinov2_weights, graph_refine=refine,
-                             mirror=mirror)
+                             mirror=mirror, reference_zooms=zooms)
         try:
             make()
         except Exception as e:  # a model that is not available here: say so and go on

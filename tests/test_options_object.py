@@ -39,7 +39,8 @@ def test_flat_round_trips_every_name():
               "contact_sheet": True, "model": "baseline", "device": "cpu",
               "dinov2_weights": "w.pth", "line_mode": "fixed", "trace_colors": ["red"],
               "line_colors": ["brown"], "palette": "p.json", "palette_tolerance": 4.5,
-              "strict_palette": True, "graph_refine": False, "mirror": False}
+              "strict_palette": True, "graph_refine": False, "mirror": False,
+              "reference_zooms": [2.0, 3.0]}
     assert set(values) == set(FLAT_NAMES)
     assert ColorizeOptions.from_flat(**values).flat() == values
     with pytest.raises(TypeError, match="unknown colorize option 'line_width'"):
@@ -55,7 +56,7 @@ def test_the_protocol_schema_is_the_options():
     assert {k: v[1] for k, v in protocol_fields().items()} == defaults
     req, unknown = check_request({"type": "colorize", "targets": ["a"], "out": "o"})
     assert unknown == [] and ColorizeOptions.from_flat(
-        **{k: req[k] for k in FLAT_NAMES}) == ColorizeOptions().replace(formats=["png", "json"])
+        **{k: req[k] for k in FLAT_NAMES}).check() == ColorizeOptions().check()
     for name, (types, _) in fields.items():  # nullable exactly where None is a value
         if name in FLAT_NAMES:
             assert (type(None) in types) == (defaults[name] is None), name
@@ -78,6 +79,10 @@ def test_the_protocol_schema_is_the_options():
     ({"palette": "p.gpl", "palette_tolerance": -1}, "--palette-tolerance -1: must be a number"),
     ({"graph_refine": 1}, "graph_refine 1: must be true or false"),
     ({"mirror": "no"}, "mirror 'no': must be true or false"),
+    ({"reference_zooms": [1]}, "--ref-zoom 1: give distinct magnifications from 1.25 to 8"),
+    ({"reference_zooms": [2, 2]}, "--ref-zoom 2,2: give distinct magnifications"),
+    ({"reference_zooms": [9.5]}, "--ref-zoom 9.5: give distinct magnifications"),
+    ({"reference_zooms": "2"}, "--ref-zoom 2: give distinct magnifications"),
     ({"workers": 0}, "--workers 0: must be a whole number >= 1"),
     ({"workers": 2, "mode": "nearest"}, "--workers 2: only keyframe mode splits frames"),
     ({"workers": 2, "contact_sheet": True}, "--workers 2: the contact sheet needs --workers 1"),

@@ -12,7 +12,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from ..segmentation.references import as_rgba, pack_rgba
+from ..fileio.images import as_rgba
+from ..segmentation.references import pack_rgba
 from ..segmentation.segments import line_mask
 from ..synth.render import LINE_RGBA
 

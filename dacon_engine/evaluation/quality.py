@@ -16,6 +16,10 @@ Suites (all deterministic; synthetic seeds start at 2e9, far from any training s
   shift a few %, mild elastic bending; large = rotation up to 20 deg, scale up to 25 %,
   shift up to 10 %, mirror flips, strong elastic bending (``WARP_REGIMES``).
   ``warp-real`` (the first real-art suite, one in-between regime) is kept for comparison.
+- ``closeup`` (real frame) / ``closeup-synth``: the camera moves in 1.8-2.6x on part of a
+  mildly redrawn drawing, lines redrawn at the drawing's pen width (``closeup``); the
+  full drawing (the real frame itself; a synthetic clip's first frame) is the one
+  reference: a full-body sheet coloring a bust shot.
 """
 
 from __future__ import annotations
@@ -27,8 +31,9 @@ import cv2
 import numpy as np
 
 from ..colorizer import Colorizer
+from ..fileio.images import as_rgba
 from ..frames import SegmentedFrame
-from ..segmentation.references import as_rgba, segment_colors
+from ..segmentation.references import segment_colors
 from ..segmentation.segments import line_mask, segment_line_art
 from .metrics import frame_metrics, mean_metrics
 
@@ -165,6 +170,56 @@ def warp_suite(line: np.ndarray, gt: np.ndarray, seed: int = 0, n: int = 6,
             targets.append(warp_line_art(line, gt, maps=warp_maps((h, w), rng,
                                                                   WARP_REGIMES[regime])))
     return [Case([(line, gt)], targets)]
+
+
+CLOSEUP_ZOOM = (1.8, 2.6)
+"""How much closer the camera is in a close-up target (uniform in this range)."""
+
+
+def closeup(line: np.ndarray, gt: np.ndarray, rng: np.random.Generator,
+            zoom: tuple[float, float] = CLOSEUP_ZOOM, width: int | None = None,
+            ) -> tuple[np.ndarray, np.ndarray]:
+    """A close-up of a drawing: a mild redraw (``WARP_REGIMES["mild"]``), then the camera
+    moved in ``zoom`` times on a random point of the drawing (the frame border cuts it),
+    the lines redrawn at the drawing's pen width (``width``, measured when None)."""
+    from ..segmentation.zoom import magnify, pen_width
+
+    h, w = line.shape[:2]
+    t_line, t_gt = warp_line_art(line, gt, maps=warp_maps((h, w), rng, WARP_REGIMES["mild"]))
+    z = rng.uniform(*zoom)
+    bw, bh = max(1, round(w / z)), max(1, round(h / z))
+    ys, xs = np.nonzero(line_mask(t_line))
+    cx, cy = (int(rng.choice(xs)), int(rng.choice(ys))) if len(xs) else (w // 2, h // 2)
+    x0 = int(np.clip(cx - bw // 2, 0, w - bw))
+    y0 = int(np.clip(cy - bh // 2, 0, h - bh))
+    big_line, big_gt = magnify(t_line, t_gt, (x0, y0, bw, bh),
+                               pen_width(line) if width is None else width)
+    assert big_gt is not None
+    return big_line, big_gt
+
+
+def closeup_suite(line: np.ndarray, gt: np.ndarray, seed: int = 0, n: int = 6) -> list[Case]:
+    """Close-ups of one real frame as targets (``closeup``), the frame itself as the one
+    reference, keyframe mode. Deterministic for a given seed."""
+    rng = np.random.default_rng(seed)
+    return [Case([(line, gt)], [closeup(line, gt, rng) for _ in range(n)])]
+
+
+def synthetic_closeups(n_clips: int = 8, size: int = 512, n_frames: int = 6,
+                       seed: int = HELD_OUT_SEED) -> list[Case]:
+    """Close-ups of synthetic characters: the clips of the keyframe suites, frames 3..
+    seen from 1.8-2.6x closer, colored from the first frame (full figure) alone."""
+    from .. import synth
+
+    cases = []
+    for c in range(n_clips):
+        clip = synth.make_clip(seed + 2 * c, n_frames=max(n_frames, 4), size=size,
+                               regime="keyframe")
+        rng = np.random.default_rng(seed + 2 * c)
+        first = clip.frames[0]
+        cases.append(Case([(first.line, first.gt)],
+                          [closeup(f.line, f.gt, rng) for f in clip.frames[3:]]))
+    return cases
 
 
 def score_cases(colorizer: Callable[[], Colorizer], cases: Sequence[Case]) -> dict:

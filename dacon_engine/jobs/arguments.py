@@ -142,6 +142,10 @@ def add_colorize_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--mirror", action=argparse.BooleanOptionalAction, default=True,
                    help="also match each frame against the references flipped left-right "
                         "and use them where they fit the whole frame better (default: on)")
+    p.add_argument("--ref-zoom", type=zooms, default=(), metavar="Z[,Z]",
+                   help="also match against each reference magnified Z times (windows of "
+                        "1/Z of it, lines redrawn at its pen width), for close-ups of a "
+                        "full-figure sheet, e.g. 2 or 2,3 (default: off)")
     p.add_argument("--workers", type=int_at_least(1), default=1,
                    help="keyframe mode: color frames in N processes at once (each loads the "
                         "model; torch threads are split between them)")
@@ -164,6 +168,15 @@ def colorize_parser() -> argparse.ArgumentParser:
     return p
 
 
+def zooms(text: str) -> tuple[float, ...]:
+    """argparse type of ``--ref-zoom``: comma-separated magnifications."""
+    try:
+        return tuple(float(z) for z in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text}: must be magnifications such as 2 or "
+                                         "2,3") from None
+
+
 def options_from_args(args: argparse.Namespace) -> ColorizeOptions:
     """The colorize options of a parsed ``dacon colorize`` (or ``demo``) command line."""
     return ColorizeOptions.from_flat(
@@ -179,4 +192,5 @@ def options_from_args(args: argparse.Namespace) -> ColorizeOptions:
         palette=getattr(args, "palette", None),
         palette_tolerance=getattr(args, "palette_tolerance", None),
         strict_palette=getattr(args, "strict_palette", False),
-        graph_refine=getattr(args, "graph_refine", True), mirror=getattr(args, "mirror", True))
+        graph_refine=getattr(args, "graph_refine", True), mirror=getattr(args, "mirror", True),
+        reference_zooms=getattr(args, "ref_zoom", ()))

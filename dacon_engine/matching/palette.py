@@ -345,8 +345,7 @@ def segment_names(colors: np.ndarray, palette: Palette | None = None) -> list[st
 def extract_colors(paths: Sequence[PathLike]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Distinct visible colors of images: ((m, 3) uint8, pixel counts (m,), frames (m,)),
     most used first. Pixels with alpha 0 are left out."""
-    from ..fileio.images import read_image
-    from ..fileio.images import as_rgba
+    from ..fileio.images import as_rgba, read_image
 
     keys_all, counts_all = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
     for p in paths:

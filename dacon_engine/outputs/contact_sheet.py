@@ -11,7 +11,7 @@ import numpy as np
 
 from ..errors import DaconError
 from ..fileio.files import atomic_path
-from ..segmentation.references import as_rgba
+from ..fileio.images import as_rgba
 
 PAD = 6                     # px between cells and around the sheet
 CAPTION_H = 16              # px of a caption band
