@@ -64,6 +64,7 @@ class DACON_PT_shot(_DaconPanel):
         matching = col.column(heading="Matching")
         matching.prop(shot, "graph_refine")
         matching.prop(shot, "mirror")
+        col.prop(shot, "closeup_views")
         col.prop(shot, "gap_radius")
         col.row().prop(shot, "formats")
         col.prop(shot, "output_dir", placeholder=shots.default_output_dir(strip))

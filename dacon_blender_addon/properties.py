@@ -84,6 +84,16 @@ class DaconShot(bpy.types.PropertyGroup):
         description="Also compare each frame with the reference sheets flipped left-right, and "
                     "use the flipped sheets where they fit the frame clearly better (a character "
                     "turned the other way than on the sheets). Off: sheets only as drawn")
+    closeup_views: bpy.props.EnumProperty(  # type: ignore[valid-type]
+        name="Close-up Views", default="OFF",
+        items=[("OFF", "Off", "Reference sheets only as drawn"),
+               ("2", "2x", "Also see each sheet magnified 2x (for bust shots of a "
+                           "full-figure sheet)"),
+               ("2,3", "2x and 3x", "Also see each sheet magnified 2x and 3x (for close-ups)")],
+        description="For shots closer than the reference sheets (a full-figure sheet coloring "
+                    "a bust shot or a close-up): the engine also sees each sheet magnified, "
+                    "its lines redrawn at the sheet's pen width, so small parts keep their "
+                    "colors. Adds a few seconds per sheet")
     gap_radius: bpy.props.IntProperty(  # type: ignore[valid-type]
         name="Gap Radius", min=0, soft_max=8, max=64, default=0,
         description="Close gaps in the line art up to this many pixels")

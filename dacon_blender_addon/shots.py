@@ -234,11 +234,17 @@ def colorize_request(scene: Any, strip: Any) -> dict[str, Any]:
         "gap_radius": int(shot.gap_radius),
         "graph_refine": bool(shot.graph_refine),
         "mirror": bool(shot.mirror),
+        "reference_zooms": closeup_zooms(shot.closeup_views),
     }
     palette = palette_path(strip)
     if palette is not None:  # the engine snaps reference colors to it (dacon colorize --palette)
         request["palette"] = palette
     return request
+
+
+def closeup_zooms(choice: str) -> list[float]:
+    """The engine's ``reference_zooms`` for the shot's *Close-up Views* choice."""
+    return [] if choice == "OFF" else [float(z) for z in choice.split(",")]
 
 
 def palette_path(strip: Any) -> str | None:

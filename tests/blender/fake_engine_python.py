@@ -1,4 +1,4 @@
-"""An "Engine Python" that runs the stand-in engine tests/fake_engine.py (slow frames, cancels,
+"""An "Engine Python" that runs the stand-in engine tests/support/fake_engine.py (slow frames, cancels,
 deaths without torch); FAKE_* settings as documented there."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-FAKE = Path(__file__).resolve().parents[1] / "fake_engine.py"
+FAKE = Path(__file__).resolve().parents[1] / "support" / "fake_engine.py"
 
 
 def fake_python(folder: Path, **env: str) -> str:

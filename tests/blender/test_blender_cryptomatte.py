@@ -18,14 +18,14 @@ ROOT = Path(__file__).resolve().parents[2]
 ENGINE_PYTHON = ROOT / ".venv" / "bin" / "python"
 SIZE = 96
 
-# runs in the engine's venv: a shot (tests/clips.py), colorized with a palette, and for each
+# runs in the engine's venv: a shot (tests/support/clips.py), colorized with a palette, and for each
 # entry the pixels the PNG filled with its color (the expected matte), as .npy
 ENGINE_SCRIPT = r"""
 import sys
 from pathlib import Path
 import numpy as np
 sys.path.insert(0, sys.argv[1])
-from clips import make_shot
+from tests.support.clips import make_shot
 from dacon_engine.jobs.cli import main
 from dacon_engine.fileio.images import read_image
 from dacon_engine.matching.palette import load_palette
@@ -51,7 +51,7 @@ def engine_shot(tmp_path_factory: pytest.TempPathFactory) -> Path:
     if not ENGINE_PYTHON.is_file():
         pytest.skip("the engine venv (.venv, scripts/setup_env.sh) is missing")
     work = tmp_path_factory.mktemp("crypto")
-    proc = subprocess.run([str(ENGINE_PYTHON), "-c", ENGINE_SCRIPT, str(ROOT / "tests"),
+    proc = subprocess.run([str(ENGINE_PYTHON), "-c", ENGINE_SCRIPT, str(ROOT),
                            str(work)], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return work

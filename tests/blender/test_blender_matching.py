@@ -168,6 +168,37 @@ def test_match_mirrored_poses_colors_a_shot_drawn_facing_the_other_way(
                     assert tuple(colored[p[region]][:3]) == color, (k, region)
 
 
+@pytest.mark.parametrize("choice, zooms", [("OFF", []), ("2", [2.0]), ("2,3", [2.0, 3.0])])
+def test_closeup_views_reach_the_request_and_survive_saving(
+        addon: Any, art: dict[str, Any], tmp_path: Path, choice: str, zooms: list) -> None:
+    strip = _shot(tmp_path, art)
+    assert strip.dacon.closeup_views == "OFF"
+    strip.dacon.closeup_views = choice
+    bpy.ops.wm.save_mainfile()
+    strip = _reload(tmp_path / "shot.blend")
+    request = shots.colorize_request(bpy.context.scene, strip)
+    assert request["reference_zooms"] == zooms
+    from dacon_engine import protocol
+
+    checked, unknown = protocol.check_request({"type": "colorize", **{
+        k: list(v) if isinstance(v, tuple) else v for k, v in request.items()}})
+    assert unknown == [] and checked["reference_zooms"] == zooms
+
+
+@needs_engine
+def test_closeup_views_go_through_the_engine(addon: Any, art: dict[str, Any], tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """With Close-up Views the engine matches against the sheet magnified too: the frames'
+    records name the magnified sheets among their references."""
+    monkeypatch.setenv("DACON_ENGINE_PYTHON", str(ENGINE_PYTHON))
+    strip = _shot(tmp_path, art)
+    strip.dacon.closeup_views = "2"
+    assert bpy.ops.dacon.colorize_shot(strip="line") == {"FINISHED"}
+    for record in _records(tmp_path / "dacon" / "line"):
+        assert record["matching"]["reference_zooms"] == [2.0]
+        assert any("@2x" in name for name in record["references"])
+
+
 @needs_engine
 def test_batch_colorizes_with_each_shots_own_options(addon: Any, art: dict[str, Any],
                                                      tmp_path: Path) -> None:

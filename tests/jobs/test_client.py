@@ -1,4 +1,4 @@
-"""The engine client against a stand-in engine (tests/fake_engine.py): start failures, deaths,
+"""The engine client against a stand-in engine (tests/support/fake_engine.py): start failures, deaths,
 long and split event lines. No torch, no model: these run in a second each."""
 
 from __future__ import annotations
