@@ -18,7 +18,6 @@ use: the palette entry's name, or without a palette the color itself, ``#rrggbb`
 from __future__ import annotations
 
 import json
-import math
 import os
 import re
 from collections.abc import Callable, Sequence
@@ -30,6 +29,7 @@ import numpy as np
 from ..colors import hex_color
 from ..errors import DaconError
 from ..frames import Reference
+from ..options import check_tolerance
 
 PathLike = str | os.PathLike
 
@@ -213,18 +213,6 @@ def load_palette(path: PathLike | Palette) -> Palette:
     except OSError as e:
         raise DaconError(p, f"cannot read palette ({e.strerror or e})") from None
     return parse_gpl(text, p) if suffix == ".gpl" else parse_json_palette(text, p)
-
-
-def check_tolerance(value: object) -> float:
-    """``--palette-tolerance``: a finite number >= 0 (CIEDE2000 units)."""
-    try:
-        v = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        v = float("nan")
-    if isinstance(value, bool) or not (v >= 0 and math.isfinite(v)):
-        raise DaconError(None, f"--palette-tolerance {value}: must be a number >= 0 "
-                               "(delta-E CIEDE2000)")
-    return v
 
 
 def check_palette_options(palette: object, tolerance: object | None,
