@@ -35,7 +35,7 @@ from .matching.graphrefine import (
     join_graphs,
     refine_similarity,
 )
-from .matching.mirror import mirrored_frame, prefer_mirror
+from .matching.mirror import mirrored_frame, prefer_mirror, prefer_views
 from .model.registry import build_featurizer
 from .options import MODES, ColorizeOptions
 
@@ -52,6 +52,7 @@ class FrameResult:
     index: int                 # position in the targets given to ``colorize``
     features: torch.Tensor     # (n_segments, D), reused when this frame joins a bank
     mirrored: bool = False     # matched against the mirrored references (``mirror``)
+    zoomed: bool = False       # matched against the magnified references too (``--ref-zoom``)
 
     def image(self) -> np.ndarray:
         """HxWx4 uint8 RGBA: segments filled, line pixels copied unchanged from the input."""
@@ -99,6 +100,7 @@ class Colorizer:
         self._preset_bank: tuple[Bank, list[str]] | None = None
         self._ref_graphs: dict[int, FrameGraph] = {}  # bank source -> segment graph
         self._mirror_features: list[torch.Tensor] = []  # per reference, flipped left-right
+        self._views: set[int] = set()  # reference indices that are magnified views
         self.keep_reference_images = keep_reference_images
         self.log = log or (lambda message: None)
         self.timings: dict[str, float] = {}  # seconds per stage, accumulated
@@ -169,8 +171,15 @@ class Colorizer:
         views = self._zoomed_views(ref)
         self._add_to_bank(ref)
         for view in views:
+            self._views.add(len(self.references))
             self._add_to_bank(view)
         return self.references[-1 - len(views)]
+
+    def _view_rows(self, base: Bank) -> np.ndarray | None:
+        """The bank rows that come from magnified references, or None without them."""
+        if not self._views or self._preset_bank is not None:
+            return None
+        return np.isin(base.ref_index, np.fromiter(self._views, np.int64))
 
     def _add_to_bank(self, ref: Reference) -> None:
         """A reference's features (and segment graph, mirrored features) into the bank."""
@@ -244,6 +253,7 @@ class Colorizer:
                   "mirrored": result.mirrored}
         if self.options.matching.reference_zooms:
             record["reference_zooms"] = list(self.options.matching.reference_zooms)
+            record["zoomed"] = result.zoomed
         return record
 
     def mirror_bank_features(self) -> torch.Tensor | None:
@@ -323,7 +333,8 @@ class Colorizer:
         chain = _Chain(self, full, order, chain_seed, len(self.reference_names()))
         base_graph = bank_graph(self._ref_graphs, base.ref_index, base.ref_segment) \
             if self.graph_refine else None
-        match = _Matcher(self, base, base_graph, self.mirror_bank_features())
+        match = _Matcher(self, base, base_graph, self.mirror_bank_features(),
+                         self._view_rows(base))
         chunks = [order[s:s + batch_size] for s in range(0, len(order), batch_size)]
         # read + segment the next chunk in a thread while this one runs through the model
         loader = ThreadPoolExecutor(1, thread_name_prefix="dacon-load")
@@ -371,10 +382,10 @@ class Colorizer:
                 yield FrameResult(frame, _empty_assignment(), name, i, None, False)
                 continue
             feat = next(feats)
-            a, mirrored = match(feat, graph, prev, prev_graph)
+            a, mirrored, zoomed = match(feat, frame, graph, prev, prev_graph)
             chain.keep(i, lambda: (_frame_bank(feat, a.colors, chain.n_refs + i), graph))
             self._time("match", time.perf_counter() - t0)
-            yield FrameResult(frame, a, name, i, feat, mirrored)
+            yield FrameResult(frame, a, name, i, feat, mirrored, zoomed)
 
     def source_name(self, ref_index: int, targets: Sequence[Target]) -> str:
         """Name of a bank source: a reference, or (index >= n refs) a colored target frame."""
@@ -437,12 +448,14 @@ class _Matcher:
     similarity, the mirrored references where they fit better, graph refinement."""
 
     def __init__(self, colorizer: Colorizer, base: Bank, base_graph: FrameGraph | None,
-                 base_mirror: torch.Tensor | None):
+                 base_mirror: torch.Tensor | None, views: np.ndarray | None):
         self.featurizer = colorizer.featurizer
         self.base, self.base_graph, self.base_mirror = base, base_graph, base_mirror
+        self.views = views  # bank rows that come from magnified references
 
-    def __call__(self, feat: torch.Tensor, graph: FrameGraph | None, prev: Bank | None,
-                 prev_graph: FrameGraph | None) -> tuple[Assignment, bool]:
+    def __call__(self, feat: torch.Tensor, frame: SegmentedFrame, graph: FrameGraph | None,
+                 prev: Bank | None, prev_graph: FrameGraph | None
+                 ) -> tuple[Assignment, bool, bool]:
         base = self.base
         bank = base if prev is None else base.extend(prev)
         sim = self.featurizer.similarity(feat, bank.features)
@@ -452,12 +465,18 @@ class _Matcher:
             mirrored = prefer_mirror(sim[:, :len(base)], flip)
             if mirrored:
                 sim = torch.cat([flip.to(sim), sim[:, len(base):]], 1)
+        zoomed = False
+        if self.views is not None:
+            rows = torch.from_numpy(self.views)
+            zoomed = prefer_views(sim[:, :len(base)], rows)
+            if not zoomed:  # as drawn: the magnified rows never win
+                sim[:, :len(base)][:, rows] = 0.0
         scores = None
         if graph is not None:
             scores = refine_similarity(
                 sim, graph, self.base_graph if prev is None else
                 join_graphs(self.base_graph, prev_graph, len(prev)))
-        return assign(sim, bank, scores), mirrored
+        return assign(sim, bank, scores), mirrored, zoomed
 
 def _without_images(ref: Reference) -> Reference:
     """``ref`` keeping only what matching needs: colors, name, segment count (no pixels)."""

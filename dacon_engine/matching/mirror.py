@@ -1,4 +1,5 @@
-"""Mirrored references: a pose drawn facing the other way matches the reference's mirror.
+"""Mirrored references: a pose drawn facing the other way matches the reference's mirror;
+and the same whole-frame test for magnified references (``--ref-zoom``).
 
 Animation mirrors characters (a turn, a flipped layout), and the model's features are not
 mirror-invariant (its coordinate input, for one). With mirroring on, every reference is
@@ -45,3 +46,17 @@ def prefer_mirror(as_drawn: torch.Tensor, mirrored: torch.Tensor,
     a, m = as_drawn.float(), mirrored.float()
     gain = float(m.max(dim=1).values.mean() - a.max(dim=1).values.mean())
     return gain > margin * float(a.std(unbiased=False))
+
+
+
+def prefer_views(similarity: torch.Tensor, views: torch.Tensor,
+                 margin: float = MARGIN) -> bool:
+    """True when a target frame's (N, M) similarities fit it better with the magnified
+    references (``views``: (M,) bool mask of their columns) than with the references as
+    drawn alone: the mean best similarity per segment higher by more than ``margin`` times
+    the spread of the similarities to the references as drawn (``prefer_mirror``'s test)."""
+    drawn = similarity[:, ~views].float()
+    if drawn.numel() == 0 or not bool(views.any()):
+        return False
+    gain = float(similarity.float().max(dim=1).values.mean() - drawn.max(dim=1).values.mean())
+    return gain > margin * float(drawn.std(unbiased=False))

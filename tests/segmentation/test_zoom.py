@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 from dacon_engine.segmentation.references import segment_colors
 from dacon_engine.segmentation.segments import segment_line_art
@@ -100,3 +101,32 @@ def test_a_close_up_matches_the_reference_seen_magnified():
     assert [n for n in zoomed.reference_names() if "@2x" in n] == \
         [f"reference0@2x{k}" for k in range(len(zoomed_windows(line, 2)))]
     assert acc(Colorizer("baseline")) < 1.0
+
+
+def test_frames_at_the_references_scale_ignore_the_magnified_views():
+    from dacon_engine.colorizer import Colorizer
+
+    line, gt = draw(128)
+    shifted, _ = draw(128, dx=3, dy=-2)
+    results = []
+    for zooms in ((), (2,)):
+        c = Colorizer("baseline", reference_zooms=zooms)
+        c.add_reference(gt, line)
+        results.append(next(iter(c.colorize([shifted]))))
+    plain, zoomed = results
+    assert zoomed.zoomed is False and plain.zoomed is False
+    assert (zoomed.assignment.colors == plain.assignment.colors).all()
+    assert (zoomed.assignment.ref_index == 0).all()  # never a magnified view's segment
+
+
+def test_prefer_views_needs_a_clear_gain():
+    from dacon_engine.matching.mirror import prefer_views
+
+    drawn = torch.tensor([[0.9, 0.1], [0.2, 0.8]])
+    views = torch.tensor([False, False, True])
+    close = torch.cat([drawn, torch.tensor([[0.905], [0.805]])], 1)  # a near tie
+    better = torch.cat([drawn, torch.tensor([[0.99], [0.97]])], 1)
+    assert not prefer_views(close, views)
+    assert prefer_views(better, views)
+    assert not prefer_views(better, torch.zeros(3, dtype=torch.bool))
+    assert not prefer_views(better[:0], views)
