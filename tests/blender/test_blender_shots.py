@@ -215,6 +215,7 @@ def test_colorize_request(addon: Any, frames: list[Path], tmp_path: Path) -> Non
         "gap_radius": 0,
         "graph_refine": True,
         "mirror": True,
+        "reference_zooms": [],
     }
 
 
