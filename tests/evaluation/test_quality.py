@@ -67,3 +67,23 @@ def test_warp_line_art_keeps_trace_colors_and_closes_black_lines():
     black = np.all(t_line == (0, 0, 0, 255), axis=2)
     assert black[:, 12:52].any(axis=0).all()
     assert t_gt.shape == gt.shape
+
+
+def test_closeups_are_deterministic_magnified_and_drawn_with_the_same_pen():
+    from dacon_engine.evaluation.quality import closeup_suite
+    from dacon_engine.segmentation.zoom import pen_width
+
+    line, gt = draw(160)
+    a, b = closeup_suite(line, gt, seed=5, n=2), closeup_suite(line, gt, seed=5, n=2)
+    assert len(a) == 1 and len(a[0].targets) == 2
+    assert all((x[0] == y[0]).all() and (x[1] == y[1]).all()
+               for x, y in zip(a[0].targets, b[0].targets))
+    ref_labels, _ = segment_line_art(line)
+    for t_line, t_gt in a[0].targets:
+        assert t_line.shape == line.shape and t_gt.shape == gt.shape
+        assert abs(pen_width(t_line) - pen_width(line)) <= 1  # not 2x its width
+        labels, _ = segment_line_art(t_line)
+        # seen from closer: its regions are larger than the drawing's
+        assert np.median(np.bincount(labels.ravel())[1:]) > \
+            np.median(np.bincount(ref_labels.ravel())[1:])
+        assert set(map(tuple, t_gt.reshape(-1, 4))) <= set(map(tuple, gt.reshape(-1, 4)))
