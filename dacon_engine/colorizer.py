@@ -175,6 +175,25 @@ class Colorizer:
             self._add_to_bank(view)
         return self.references[-1 - len(views)]
 
+    def _matcher(self, base: Bank) -> "_Matcher":
+        """The matcher of ``base``. With magnified references it decides per frame: the
+        whole bank where they fit the frame clearly better, else exactly what matching
+        without them gives (the references as drawn, their graphs and mirrors)."""
+        def graph(bank: Bank) -> FrameGraph | None:
+            return bank_graph(self._ref_graphs, bank.ref_index, bank.ref_segment) \
+                if self.graph_refine else None
+
+        full = _Matcher(self, base, graph(base), self.mirror_bank_features())
+        rows = self._view_rows(base)
+        if rows is None:
+            return full
+        ids = [i for i in range(len(self.references)) if i not in self._views]
+        drawn = Bank.build([self.references[i] for i in ids],
+                           [self._ref_features[i] for i in ids], ids)
+        mirror = None if full.base_mirror is None else \
+            full.base_mirror[torch.from_numpy(~rows)]
+        return _Matcher(self, drawn, graph(drawn), mirror, (full, torch.from_numpy(rows)))
+
     def _view_rows(self, base: Bank) -> np.ndarray | None:
         """The bank rows that come from magnified references, or None without them."""
         if not self._views or self._preset_bank is not None:
@@ -331,10 +350,7 @@ class Colorizer:
         wanted = None if only is None else set(only)
         order = [(i, nb) for i, nb in full if wanted is None or i in wanted]
         chain = _Chain(self, full, order, chain_seed, len(self.reference_names()))
-        base_graph = bank_graph(self._ref_graphs, base.ref_index, base.ref_segment) \
-            if self.graph_refine else None
-        match = _Matcher(self, base, base_graph, self.mirror_bank_features(),
-                         self._view_rows(base))
+        match = self._matcher(base)
         chunks = [order[s:s + batch_size] for s in range(0, len(order), batch_size)]
         # read + segment the next chunk in a thread while this one runs through the model
         loader = ThreadPoolExecutor(1, thread_name_prefix="dacon-load")
@@ -382,7 +398,7 @@ class Colorizer:
                 yield FrameResult(frame, _empty_assignment(), name, i, None, False)
                 continue
             feat = next(feats)
-            a, mirrored, zoomed = match(feat, frame, graph, prev, prev_graph)
+            a, mirrored, zoomed = match(feat, graph, prev, prev_graph)
             chain.keep(i, lambda: (_frame_bank(feat, a.colors, chain.n_refs + i), graph))
             self._time("match", time.perf_counter() - t0)
             yield FrameResult(frame, a, name, i, feat, mirrored, zoomed)
@@ -448,14 +464,20 @@ class _Matcher:
     similarity, the mirrored references where they fit better, graph refinement."""
 
     def __init__(self, colorizer: Colorizer, base: Bank, base_graph: FrameGraph | None,
-                 base_mirror: torch.Tensor | None, views: np.ndarray | None):
+                 base_mirror: torch.Tensor | None,
+                 views: tuple["_Matcher", torch.Tensor] | None = None):
         self.featurizer = colorizer.featurizer
         self.base, self.base_graph, self.base_mirror = base, base_graph, base_mirror
-        self.views = views  # bank rows that come from magnified references
+        self.views = views  # (the matcher with magnified references, their rows in its bank)
 
-    def __call__(self, feat: torch.Tensor, frame: SegmentedFrame, graph: FrameGraph | None,
-                 prev: Bank | None, prev_graph: FrameGraph | None
-                 ) -> tuple[Assignment, bool, bool]:
+    def __call__(self, feat: torch.Tensor, graph: FrameGraph | None, prev: Bank | None,
+                 prev_graph: FrameGraph | None) -> tuple[Assignment, bool, bool]:
+        """(assignment, matched mirrored, matched with the magnified references)."""
+        if self.views is not None:
+            full, rows = self.views
+            if prefer_views(self.featurizer.similarity(feat, full.base.features), rows):
+                a, mirrored, _ = full(feat, graph, prev, prev_graph)
+                return a, mirrored, True
         base = self.base
         bank = base if prev is None else base.extend(prev)
         sim = self.featurizer.similarity(feat, bank.features)
@@ -465,18 +487,12 @@ class _Matcher:
             mirrored = prefer_mirror(sim[:, :len(base)], flip)
             if mirrored:
                 sim = torch.cat([flip.to(sim), sim[:, len(base):]], 1)
-        zoomed = False
-        if self.views is not None:
-            rows = torch.from_numpy(self.views)
-            zoomed = prefer_views(sim[:, :len(base)], rows)
-            if not zoomed:  # as drawn: the magnified rows never win
-                sim[:, :len(base)][:, rows] = 0.0
         scores = None
         if graph is not None:
             scores = refine_similarity(
                 sim, graph, self.base_graph if prev is None else
                 join_graphs(self.base_graph, prev_graph, len(prev)))
-        return assign(sim, bank, scores), mirrored, zoomed
+        return assign(sim, bank, scores), mirrored, False
 
 def _without_images(ref: Reference) -> Reference:
     """``ref`` keeping only what matching needs: colors, name, segment count (no pixels)."""

@@ -116,6 +116,7 @@ def test_frames_at_the_references_scale_ignore_the_magnified_views():
     plain, zoomed = results
     assert zoomed.zoomed is False and plain.zoomed is False
     assert (zoomed.assignment.colors == plain.assignment.colors).all()
+    assert (zoomed.assignment.confidence == plain.assignment.confidence).all()  # exactly
     assert (zoomed.assignment.ref_index == 0).all()  # never a magnified view's segment
 
 
