@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from dacon_engine.errors import DaconError
-from dacon_engine.options import LineOptions
 from dacon_engine.fileio.images import as_rgba
+from dacon_engine.options import LineOptions
 from dacon_engine.segmentation.references import (
     expand_reference_paths,
     find_clip_layout,
