@@ -92,8 +92,8 @@ class DaconShot(bpy.types.PropertyGroup):
                ("2,3", "2x and 3x", "Also see each sheet magnified 2x and 3x (for close-ups)")],
         description="For shots closer than the reference sheets (a full-figure sheet coloring "
                     "a bust shot or a close-up): the engine also sees each sheet magnified, "
-                    "its lines redrawn at the sheet's pen width, so small parts keep their "
-                    "colors. Adds a few seconds per sheet")
+                    "its lines redrawn at the sheet's pen width, and uses that for the frames "
+                    "it fits clearly better. Adds a few seconds per sheet")
     gap_radius: bpy.props.IntProperty(  # type: ignore[valid-type]
         name="Gap Radius", min=0, soft_max=8, max=64, default=0,
         description="Close gaps in the line art up to this many pixels")
