@@ -101,6 +101,7 @@ class Colorizer:
         self._ref_graphs: dict[int, FrameGraph] = {}  # bank source -> segment graph
         self._mirror_features: list[torch.Tensor] = []  # per reference, flipped left-right
         self._views: set[int] = set()  # reference indices that are magnified views
+        self._preset_views: np.ndarray | None = None  # their rows in a preset bank
         self.keep_reference_images = keep_reference_images
         self.log = log or (lambda message: None)
         self.timings: dict[str, float] = {}  # seconds per stage, accumulated
@@ -187,18 +188,24 @@ class Colorizer:
         rows = self._view_rows(base)
         if rows is None:
             return full
-        ids = [i for i in range(len(self.references)) if i not in self._views]
-        drawn = Bank.build([self.references[i] for i in ids],
-                           [self._ref_features[i] for i in ids], ids)
-        mirror = None if full.base_mirror is None else \
-            full.base_mirror[torch.from_numpy(~rows)]
+        keep = torch.from_numpy(~rows)
+        drawn = Bank(base.features[keep], base.colors[~rows], base.ref_index[~rows],
+                     base.ref_segment[~rows])
+        mirror = None if full.base_mirror is None else full.base_mirror[keep]
         return _Matcher(self, drawn, graph(drawn), mirror, (full, torch.from_numpy(rows)))
 
+    def bank_view_rows(self) -> np.ndarray | None:
+        """Which rows of ``bank()`` come from magnified references (None: no such rows)."""
+        return self._view_rows(self._bank())
+
     def _view_rows(self, base: Bank) -> np.ndarray | None:
-        """The bank rows that come from magnified references, or None without them."""
-        if not self._views or self._preset_bank is not None:
-            return None
-        return np.isin(base.ref_index, np.fromiter(self._views, np.int64))
+        if self._preset_bank is not None:
+            rows = self._preset_views
+        elif self._views:
+            rows = np.isin(base.ref_index, np.fromiter(self._views, np.int64))
+        else:
+            rows = None
+        return rows if rows is not None and rows.any() else None
 
     def _add_to_bank(self, ref: Reference) -> None:
         """A reference's features (and segment graph, mirrored features) into the bank."""
@@ -258,13 +265,16 @@ class Colorizer:
 
     def use_bank(self, bank: Bank, names: Sequence[str],
                  graphs: Mapping[int, FrameGraph] | None = None,
-                 mirror_features: torch.Tensor | None = None) -> None:
+                 mirror_features: torch.Tensor | None = None,
+                 view_rows: np.ndarray | None = None) -> None:
         """Match against a bank built elsewhere (e.g. by the parent of worker processes);
         ``graphs``: its sources' segment graphs (``bank_graphs()``) for graph refinement;
-        ``mirror_features``: its rows' mirrored features (``mirror_bank_features()``)."""
+        ``mirror_features``: its rows' mirrored features (``mirror_bank_features()``);
+        ``view_rows``: its rows from magnified references (``bank_view_rows()``)."""
         self._preset_bank = (bank, list(names))
         self._ref_graphs = dict(graphs or {})
         self._mirror_features = [] if mirror_features is None else [mirror_features]
+        self._preset_views = view_rows
 
     def matching_record(self, result: FrameResult) -> dict:
         """How ``result`` was matched, for its JSON record's ``matching`` entry."""

@@ -470,7 +470,8 @@ class ColorizeJob:
 
         done, write_s = 0, 0.0
         settings = {**self.worker_settings, "graphs": self.colorizer.bank_graphs(),
-                    "mirror_features": self.colorizer.mirror_bank_features()}
+                    "mirror_features": self.colorizer.mirror_bank_features(),
+                    "view_rows": self.colorizer.bank_view_rows()}
         for wf in run_workers(self.targets, todo, settings, self.colorizer.bank(),
                               sources, self.workers, stop):
             done += 1

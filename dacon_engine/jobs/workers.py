@@ -78,7 +78,8 @@ def _init(settings: dict, bank: Bank, names: list[str], threads: int,
 
     torch.set_num_threads(threads)
     c = Colorizer(None, settings["options"])
-    c.use_bank(bank, names, settings.get("graphs"), settings.get("mirror_features"))
+    c.use_bank(bank, names, settings.get("graphs"), settings.get("mirror_features"),
+               settings.get("view_rows"))
     _WORKER.update(colorizer=c, settings=settings)
 
 

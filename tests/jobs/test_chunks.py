@@ -226,11 +226,12 @@ def test_a_failed_check_removes_the_output_folder_it_made(capsys, tmp_path):
     assert not out.exists()
 
 
-def test_workers_give_the_same_frames_as_one_process(capsys, tmp_path):
+@pytest.mark.parametrize("extra", [(), ("--ref-zoom", "2")])
+def test_workers_give_the_same_frames_as_one_process(capsys, tmp_path, extra):
     shot = make_shot(tmp_path / "shot", n=5)
     one, two = tmp_path / "one", tmp_path / "two"
-    assert colorize(capsys, shot, one, "--format", "png,exr")[0] == 0
-    code, err = colorize(capsys, shot, two, "--format", "png,exr", "--workers", "2")
+    assert colorize(capsys, shot, one, "--format", "png,exr", *extra)[0] == 0
+    code, err = colorize(capsys, shot, two, "--format", "png,exr", "--workers", "2", *extra)
     assert code == 0, err
     a, b = pixels(one), pixels(two)
     assert list(a) == list(b) and all(np.array_equal(a[k], b[k]) for k in a)
