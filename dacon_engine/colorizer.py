@@ -184,7 +184,7 @@ class Colorizer:
             return bank_graph(self._ref_graphs, bank.ref_index, bank.ref_segment) \
                 if self.graph_refine else None
 
-        full = _Matcher(self, base, graph(base), self.mirror_bank_features())
+        full = _Matcher(self.featurizer, base, graph(base), self.mirror_bank_features())
         rows = self._view_rows(base)
         if rows is None:
             return full
@@ -192,7 +192,8 @@ class Colorizer:
         drawn = Bank(base.features[keep], base.colors[~rows], base.ref_index[~rows],
                      base.ref_segment[~rows])
         mirror = None if full.base_mirror is None else full.base_mirror[keep]
-        return _Matcher(self, drawn, graph(drawn), mirror, (full, torch.from_numpy(rows)))
+        return _Matcher(self.featurizer, drawn, graph(drawn), mirror,
+                        (full, torch.from_numpy(rows)))
 
     def bank_view_rows(self) -> np.ndarray | None:
         """Which rows of ``bank()`` come from magnified references (None: no such rows)."""
@@ -473,10 +474,10 @@ class _Matcher:
     """A frame's segments against the references' bank (plus a chained neighbour's colors):
     similarity, the mirrored references where they fit better, graph refinement."""
 
-    def __init__(self, colorizer: Colorizer, base: Bank, base_graph: FrameGraph | None,
-                 base_mirror: torch.Tensor | None,
+    def __init__(self, featurizer: SegmentFeaturizer, base: Bank,
+                 base_graph: FrameGraph | None, base_mirror: torch.Tensor | None,
                  views: tuple["_Matcher", torch.Tensor] | None = None):
-        self.featurizer = colorizer.featurizer
+        self.featurizer = featurizer
         self.base, self.base_graph, self.base_mirror = base, base_graph, base_mirror
         self.views = views  # (the matcher with magnified references, their rows in its bank)
 
@@ -503,6 +504,7 @@ class _Matcher:
                 sim, graph, self.base_graph if prev is None else
                 join_graphs(self.base_graph, prev_graph, len(prev)))
         return assign(sim, bank, scores), mirrored, False
+
 
 def _without_images(ref: Reference) -> Reference:
     """``ref`` keeping only what matching needs: colors, name, segment count (no pixels)."""

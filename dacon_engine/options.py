@@ -27,6 +27,7 @@ LINE_MODES = ("auto", "fixed", "adaptive")
 """auto (fixed on clean art, else adaptive), fixed (luminance <= 128), adaptive."""
 FORMATS = ("png", "exr", "json")
 DEVICES = ("auto", "cpu", "cuda")
+"""What ``--device`` takes (``cuda`` may be ``cuda:N`` through the API)."""
 
 
 @dataclass(frozen=True)
@@ -145,10 +146,6 @@ class ColorizeOptions:
             self, formats=formats, line=line, gap_radius=int(self.gap_radius),
             matching=dataclasses.replace(self.matching, reference_zooms=zooms))
 
-    def model_source(self) -> str:
-        """The model as a string (a checkpoint path given as a PathLike included)."""
-        return os.fspath(self.model)
-
 
 FLAT_NAMES: dict[str, tuple[str, ...]] = {
     **{f.name: (f.name,) for f in dataclasses.fields(ColorizeOptions)
@@ -221,22 +218,17 @@ ZOOM_RANGE = (1.25, 8.0)
 
 
 def check_reference_zooms(zooms: object) -> tuple[float, ...]:
-    """``--ref-zoom``: magnifications from 1.25 to 8, each given once (sorted)."""
-    values = [zooms] if isinstance(zooms, (int, float)) else zooms
-    try:
-        out = [float(z) for z in values]  # type: ignore[union-attr]
-    except (TypeError, ValueError):
-        out = []
+    """``--ref-zoom``: magnifications from 1.25 to 8 (a number or a list), each given once;
+    returned sorted."""
+    values = list(zooms) if isinstance(zooms, (list, tuple)) else [zooms]
     lo, hi = ZOOM_RANGE
-    if isinstance(values, (str, bytes)) or any(isinstance(z, bool) for z in values) or \
-            not all(lo <= z <= hi for z in out) or len(out) != len(values) or \
-            len(set(out)) != len(out):
-        shown = ",".join(f"{z:g}" if isinstance(z, (int, float)) and not isinstance(z, bool)
-                         else str(z) for z in values) \
-            if isinstance(values, (list, tuple)) else values
+    numbers = [z for z in values if isinstance(z, (int, float)) and not isinstance(z, bool)]
+    if len(numbers) != len(values) or not all(lo <= z <= hi for z in numbers) or \
+            len(set(numbers)) != len(numbers):
+        shown = ",".join(f"{z:g}" if z in numbers else str(z) for z in values)
         raise DaconError(None, f"--ref-zoom {shown}: give distinct magnifications from "
                                f"{lo:g} to {hi:g}, e.g. 2 or 2,3")
-    return tuple(sorted(out))
+    return tuple(sorted(float(z) for z in numbers))
 
 
 def check_tolerance(value: object) -> float:

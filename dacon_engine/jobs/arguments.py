@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ..options import ColorizeOptions
+from ..options import DEVICES, FORMATS, MODES, ColorizeOptions
 
 EXIT_USER_ERROR = 2
 
@@ -89,7 +89,7 @@ synth_size = number(int, lambda v: SYNTH_MIN <= v <= SYNTH_MAX,
 
 def formats(text: str) -> tuple[str, ...]:
     fmts = tuple(f.strip().lower() for f in text.split(",") if f.strip())
-    bad = [f for f in fmts if f not in ("png", "exr", "json")]
+    bad = [f for f in fmts if f not in FORMATS]
     if bad or not fmts:
         raise argparse.ArgumentTypeError(f"unknown format {bad[0] if bad else text!r} "
                                          "(use png, exr or png,exr)")
@@ -99,7 +99,7 @@ def formats(text: str) -> tuple[str, ...]:
 def add_model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", default="default",
                    help="model name (see `dacon models`), 'baseline', or a checkpoint path")
-    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    p.add_argument("--device", default="auto", choices=DEVICES)
     p.add_argument("--dinov2-weights", default=None,
                    help="DINOv2 weight file (else $DACON_DINOV2_WEIGHTS)")
 
@@ -127,7 +127,7 @@ def add_colorize_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ref-line", action="append", default=[], metavar="LINE",
                    help="line art of the --ref at the same position (repeatable)")
     p.add_argument("--out", required=True, type=Path, help="output folder")
-    p.add_argument("--mode", default="keyframe", choices=("keyframe", "consecutive", "nearest"))
+    p.add_argument("--mode", default="keyframe", choices=MODES)
     p.add_argument("--format", default=("json", "png"), type=formats,
                    help="png, exr or png,exr (a JSON record is always written)")
     p.add_argument("--gap-radius", type=int_at_least(0), default=0,

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import DaconError
-from ..options import LineOptions
+from ..options import DEVICES, LineOptions
 from .arguments import (
     EXIT_USER_ERROR,
     Parser,
@@ -73,7 +73,7 @@ def _add_review_command(sub: Any) -> None:
 def _add_serve_command(sub: Any) -> None:
     p = sub.add_parser("serve", help="run the engine service: JSON lines on stdin/stdout "
                                      "(see docs/protocol.md)")
-    p.add_argument("--device", default=None, choices=("auto", "cpu", "cuda"),
+    p.add_argument("--device", default=None, choices=DEVICES,
                    help="default device for jobs that do not name one")
 
 

@@ -26,6 +26,7 @@ import time
 from pathlib import Path
 
 from ..errors import DaconError
+from ..options import MODES
 from .arguments import colorize_parser, int_at_least
 from .frameranges import Chunk, format_ranges, plan_shot, task_order
 
@@ -45,7 +46,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "(empty: the clip's ref/gt/)")
     p.add_argument("--ref-lines", default="", metavar="'A;B'",
                    help="their line art in the same order, ';'-separated (may be empty)")
-    p.add_argument("--mode", default="keyframe", choices=("keyframe", "consecutive", "nearest"))
+    p.add_argument("--mode", default="keyframe", choices=MODES)
     p.add_argument("--frames", default="", metavar="A-B",
                    help="frame numbers, e.g. 1-240 or 1-100,120-240 (empty: the whole shot); "
                         "ranges must not overlap and each must hold a frame of the shot")
@@ -93,23 +94,11 @@ def _colorize_args(args: argparse.Namespace, frames: str | None) -> argparse.Nam
 
 def shot_inputs(args: argparse.Namespace) -> tuple[list[Path], list[Path]]:
     """The shot's targets and reference color files, resolved as ``colorize`` does."""
-    from ..fileio.files import collect_images
-    from ..segmentation.references import expand_reference_paths, find_clip_layout
+    from ..segmentation.references import shot_and_references
 
-    colors: list[str | Path] = list(_split(args.refs))
-    lines: list[str | Path | None] = list(_split(args.ref_lines))
-    clip = None
-    if len(args.targets) == 1 and Path(args.targets[0]).is_dir():
-        clip = find_clip_layout(args.targets[0])
-    if clip is not None:
-        shot, clip_colors, clip_lines = clip
-        if not colors:
-            colors, lines = list(clip_colors), list(clip_lines)
-    else:
-        shot = collect_images(args.targets)
-    if not colors:
-        raise DaconError(None, "no references: give --refs (or a clip folder with ref/gt/)")
-    return list(shot), [c for c, _ in expand_reference_paths(colors, lines)]
+    shot, pairs = shot_and_references(args.targets, _split(args.refs), _split(args.ref_lines),
+                                      refs_option="--refs")
+    return shot, [c for c, _ in pairs]
 
 
 def make_plan(args: argparse.Namespace, check: bool = False) -> list[Chunk]:

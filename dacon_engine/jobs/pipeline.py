@@ -40,6 +40,7 @@ from ..matching.bank import SegmentFeaturizer
 from ..matching.palette import Palette
 from ..options import ColorizeOptions, LineOptions, check_gap_radius, check_line_options
 from ..outputs.records import read_record, segment_array
+from ..segmentation.references import shot_and_references
 from .arguments import options_from_args
 from .frameranges import in_ranges, parse_frame_ranges
 from .outclaim import Claim, claim_frames
@@ -135,32 +136,6 @@ def _select_frames(targets: Sequence[Path], frames: str | None) -> list[int]:
     return chosen
 
 
-def _shot_and_references(targets: Sequence[str | os.PathLike],
-                         refs: Sequence[str | os.PathLike],
-                         ref_lines: Sequence[str | os.PathLike | None],
-                         ) -> tuple[list[Path], list[tuple[Path, Path | None]]]:
-    """The shot's frames in order and its (color, line art) reference pairs: from the
-    arguments, or from a clip folder (``line/`` + ``ref/gt/``) given as the one target."""
-    from ..segmentation.references import expand_reference_paths, find_clip_layout
-
-    if not targets:
-        raise DaconError(None, "no targets given")
-    ref_colors = [Path(r) for r in refs]
-    lines: list[Path | None] = [None if r is None else Path(r) for r in ref_lines]
-    clip = None
-    if len(targets) == 1 and Path(targets[0]).is_dir():
-        clip = find_clip_layout(targets[0])
-    if clip is not None:
-        shot, clip_colors, clip_lines = clip
-        if not ref_colors:
-            ref_colors, lines = list(clip_colors), list(clip_lines)
-    else:
-        shot = collect_images(targets)
-    if not ref_colors:
-        raise DaconError(None, "no references: give --ref COLOR (or a clip folder with ref/gt/)")
-    return list(shot), expand_reference_paths(ref_colors, lines)
-
-
 def _frames_to_do(out_dir: Path, stems: Sequence[str], chosen: Sequence[int],
                   opts: ColorizeOptions) -> tuple[list[int], list[int]]:
     """(frames to colorize, frames ``--resume`` keeps); refuses outputs that would be
@@ -223,25 +198,46 @@ class ColorizeJob:
     ref_colors: list[Path]
     ref_lines: list[Path | None]
     out_dir: Path
-    colorizer: Colorizer
-    mode: str = "keyframe"
-    formats: tuple[str, ...] = ("json", "png")
-    overwrite: bool = False
+    colorizer: Colorizer  # its ``options`` are the job's (checked, the palette loaded)
     quiet: bool = False
-    batch_size: int = 4
-    contact_sheet: bool = False
     selected: list[int] | None = None
     in_range: int | None = None
     resumed: list[int] = field(default_factory=list)
-    workers: int = 1
-    worker_settings: dict = field(default_factory=dict)
-    palette: Palette | None = None
     claim: Claim = field(default_factory=Claim)  # the frames of out_dir this job holds
     claimed: list[str] = field(default_factory=list)
     created_dir: bool = False  # out_dir did not exist: removed again if the run leaves it empty
 
     def __post_init__(self) -> None:
         weakref.finalize(self, self.claim.release)  # a job made but never run
+
+    @property
+    def mode(self) -> str:
+        return self.colorizer.options.mode
+
+    @property
+    def formats(self) -> tuple[str, ...]:
+        return self.colorizer.options.formats
+
+    @property
+    def overwrite(self) -> bool:
+        """Existing outputs may be replaced (``--overwrite``, or ``--resume`` redoing one)."""
+        return self.colorizer.options.overwrite or self.colorizer.options.resume
+
+    @property
+    def batch_size(self) -> int:
+        return self.colorizer.options.batch_size
+
+    @property
+    def contact_sheet(self) -> bool:
+        return self.colorizer.options.contact_sheet
+
+    @property
+    def workers(self) -> int:
+        return self.colorizer.options.workers
+
+    @property
+    def palette(self) -> Palette | None:
+        return self.colorizer.palette
 
     @classmethod
     def create(cls, targets: Sequence[str | os.PathLike], *, out: str | os.PathLike,
@@ -264,7 +260,7 @@ class ColorizeJob:
         palette = check_palette_options(opts.palette.file, opts.palette.tolerance,
                                         opts.palette.strict)
         opts = dataclasses.replace(opts, palette=dataclasses.replace(opts.palette, file=palette))
-        shot, pairs = _shot_and_references(targets, refs, ref_lines)
+        shot, pairs = shot_and_references(targets, refs, ref_lines)
         chosen = _select_frames(shot, opts.frames)
         colorizer = Colorizer(featurizer, opts, log=log,
                               keep_reference_images=opts.contact_sheet)
@@ -291,12 +287,8 @@ class ColorizeJob:
             raise
         return cls(targets=list(shot), ref_colors=[c for c, _ in pairs],
                    ref_lines=[ln for _, ln in pairs], out_dir=out_dir, colorizer=colorizer,
-                   mode=opts.mode, formats=opts.formats,
-                   overwrite=opts.overwrite or opts.resume, quiet=quiet,
-                   batch_size=opts.batch_size, contact_sheet=opts.contact_sheet, selected=todo,
-                   in_range=len(chosen), resumed=resumed, workers=opts.workers,
-                   worker_settings={"options": opts, "out_dir": out_dir},
-                   palette=palette, claim=claim, claimed=claimed, created_dir=created)
+                   quiet=quiet, selected=todo, in_range=len(chosen), resumed=resumed,
+                   claim=claim, claimed=claimed, created_dir=created)
 
     @classmethod
     def from_cli(cls, args: argparse.Namespace) -> "ColorizeJob":
@@ -469,7 +461,8 @@ class ColorizeJob:
         from .workers import run_workers
 
         done, write_s = 0, 0.0
-        settings = {**self.worker_settings, "graphs": self.colorizer.bank_graphs(),
+        settings = {"options": self.colorizer.options, "out_dir": self.out_dir,
+                    "graphs": self.colorizer.bank_graphs(),
                     "mirror_features": self.colorizer.mirror_bank_features(),
                     "view_rows": self.colorizer.bank_view_rows()}
         for wf in run_workers(self.targets, todo, settings, self.colorizer.bank(),

@@ -27,7 +27,7 @@ from typing import IO, Any
 
 from .. import __version__
 from ..errors import DaconError
-from ..options import FLAT_NAMES, ColorizeOptions
+from ..options import DEVICES, FLAT_NAMES, ColorizeOptions
 from ..protocol import (
     CONTROL_REQUESTS,
     PROTOCOL_VERSION,
@@ -434,7 +434,7 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(prog="python -m dacon_engine.jobs.service",
                                      description="DACoN engine service (JSON lines on stdio)")
-    parser.add_argument("--device", default=None, choices=("auto", "cpu", "cuda"))
+    parser.add_argument("--device", default=None, choices=DEVICES)
     args = parser.parse_args(argv)
     from .malloctune import keep_freed_memory
 

@@ -223,6 +223,31 @@ def find_clip_layout(folder: PathLike,
     return targets, colors, lines
 
 
+def shot_and_references(targets: Sequence[PathLike], refs: Sequence[PathLike],
+                        ref_lines: Sequence[PathLike | None], refs_option: str = "--ref COLOR",
+                        ) -> tuple[list[Path], list[tuple[Path, Path | None]]]:
+    """A shot's frames in order and its (color, line art) reference pairs: from the
+    arguments, or from a clip folder (``find_clip_layout``) given as the one target, whose
+    references serve when none are given. ``refs_option`` names the option in the error."""
+    if not targets:
+        raise DaconError(None, "no targets given")
+    colors: list[PathLike] = list(refs)
+    lines: list[PathLike | None] = list(ref_lines)
+    clip = None
+    if len(targets) == 1 and Path(targets[0]).is_dir():
+        clip = find_clip_layout(targets[0])
+    if clip is not None:
+        shot, clip_colors, clip_lines = clip
+        if not colors:
+            colors, lines = list(clip_colors), list(clip_lines)
+    else:
+        shot = collect_images(targets)
+    if not colors:
+        raise DaconError(None, f"no references: give {refs_option} (or a clip folder with "
+                               "ref/gt/)")
+    return list(shot), expand_reference_paths(colors, lines)
+
+
 __all__ = [
     "expand_reference_paths",
     "find_clip_layout",
@@ -231,5 +256,6 @@ __all__ = [
     "pack_rgba",
     "reference_from_arrays",
     "segment_colors",
+    "shot_and_references",
     "unpack_rgba",
 ]
