@@ -70,7 +70,7 @@ class SynthPairs:
     Each pair is drawn at a size picked from ``sizes`` (px, square), so a model that
     resizes its input sees lines at the widths it will meet at inference.
     warp_fraction: share of pairs whose target is a warp of the source frame itself
-    (``quality.WARP_REGIMES`` mild or large, half each: rotation, scale, mirror, elastic
+    (``synth.warps.WARP_REGIMES`` mild or large, half each: rotation, scale, mirror, elastic
     bending), the way a redrawn frame departs from its reference; the rest are keyframe
     (``keyframe_fraction`` of them) or consecutive pairs.
     degrade_fraction: chance that a target's line art is exported the way real tools do
@@ -92,9 +92,9 @@ class SynthPairs:
 
     def __iter__(self) -> Iterator[TrainPair]:
         from .. import synth
-        from ..evaluation.newshapes import insert_shapes
-        from ..evaluation.quality import WARP_REGIMES, warp_line_art, warp_maps
         from ..synth.linedegrade import random_export
+        from ..synth.newshapes import insert_shapes
+        from ..synth.warps import WARP_REGIMES, warp_line_art, warp_maps
 
         rng = np.random.default_rng(self.seed)
         while True:

@@ -168,7 +168,7 @@ def test_degraded_targets_are_exported_art_with_the_same_ground_truth():
 
 
 def test_new_shape_pairs_gain_closed_shapes_in_one_frame(monkeypatch):
-    from dacon_engine.evaluation import newshapes
+    from dacon_engine.synth import newshapes
 
     calls = []
     real = newshapes.insert_shapes

@@ -1,13 +1,13 @@
-"""New closed shapes drawn inside regions (dacon_engine.evaluation.newshapes)."""
+"""New closed shapes drawn inside regions (dacon_engine.synth.newshapes)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from dacon_engine.evaluation.newshapes import insert_shapes, line_width
 from dacon_engine.segmentation.references import segment_colors
 from dacon_engine.segmentation.segments import line_mask, segment_line_art
+from dacon_engine.synth.newshapes import insert_shapes, line_width
 
 
 def _frame(width: int = 2, size: int = 160):

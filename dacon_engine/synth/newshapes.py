@@ -15,7 +15,7 @@ import numpy as np
 from ..fileio.images import as_rgba
 from ..segmentation.references import pack_rgba
 from ..segmentation.segments import line_mask
-from ..synth.render import LINE_RGBA
+from .render import LINE_RGBA
 
 
 def line_width(ink: np.ndarray) -> int:
