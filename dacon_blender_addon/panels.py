@@ -65,6 +65,10 @@ class DACON_PT_shot(_DaconPanel):
         matching.prop(shot, "graph_refine")
         matching.prop(shot, "mirror")
         col.prop(shot, "closeup_views")
+        col.prop(shot, "learn_character")
+        sub = col.row()
+        sub.active = shot.learn_character
+        sub.prop(shot, "adapt_seconds")
         col.prop(shot, "gap_radius")
         col.row().prop(shot, "formats")
         col.prop(shot, "output_dir", placeholder=shots.default_output_dir(strip))

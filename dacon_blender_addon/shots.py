@@ -235,6 +235,7 @@ def colorize_request(scene: Any, strip: Any) -> dict[str, Any]:
         "graph_refine": bool(shot.graph_refine),
         "mirror": bool(shot.mirror),
         "reference_zooms": closeup_zooms(shot.closeup_views),
+        "adapt_seconds": float(shot.adapt_seconds) if shot.learn_character else 0.0,
     }
     palette = palette_path(strip)
     if palette is not None:  # the engine snaps reference colors to it (dacon colorize --palette)

@@ -12,6 +12,7 @@ The CLI, the engine service and the tests all go through this class.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from collections import Counter
@@ -19,7 +20,7 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, S
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -36,8 +37,13 @@ from .matching.graphrefine import (
     refine_similarity,
 )
 from .matching.mirror import mirrored_frame, prefer_mirror, prefer_views
+from .model.featurizer import DaconFeaturizer
+from .model.network import DaconNet
 from .model.registry import build_featurizer
 from .options import MODES, ColorizeOptions
+
+if TYPE_CHECKING:
+    from .training.adapt import AdaptResult
 
 Target = str | os.PathLike | np.ndarray | SegmentedFrame
 
@@ -95,6 +101,10 @@ class Colorizer:
         self.featurizer = build_featurizer(opts.model if model is None else model,
                                            device=opts.device or "auto",
                                            dinov2_weights=opts.dinov2_weights)
+        if opts.adapt_seconds and not isinstance(getattr(self.featurizer, "net", None), DaconNet):
+            raise DaconError(None, f"--adapt: model "
+                                   f"{self.featurizer.name!r} has no trained network to adapt")
+        self.adaptation: AdaptResult | None = None  # what per-shot adaptation did
         self.references: list[Reference] = []
         self._ref_features: list[torch.Tensor] = []
         self._preset_bank: tuple[Bank, list[str]] | None = None
@@ -209,16 +219,63 @@ class Colorizer:
         return rows if rows is not None and rows.any() else None
 
     def _add_to_bank(self, ref: Reference) -> None:
-        """A reference's features (and segment graph, mirrored features) into the bank."""
-        self._ref_features.append(self.features([ref.frame])[0])
+        """A reference's features (and segment graph, mirrored features) into the bank;
+        while per-shot adaptation is pending, its features wait for the adapted model."""
+        later = self._adapt_pending()
+        self._ref_features.append(None if later else self.features([ref.frame])[0])
         if self.graph_refine:
             self._ref_graphs[len(self.references)] = frame_graph(ref.frame.labels,
                                                                  ref.frame.n_segments)
         if self.mirror:
-            self._mirror_features.append(self.features([mirrored_frame(ref.frame)])[0])
-        if not self.keep_reference_images:
+            self._mirror_features.append(None if later else
+                                         self.features([mirrored_frame(ref.frame)])[0])
+        if not self.keep_reference_images and not later:
             ref = _without_images(ref)
         self.references.append(ref)
+
+    # -- per-shot adaptation ----------------------------------------------------------
+    def _adapt_pending(self) -> bool:
+        return bool(self.options.adapt_seconds) and self.adaptation is None \
+            and self._preset_bank is None
+
+    def adapt(self, *, progress: Callable[[int, float], None] | None = None,
+              should_stop: Callable[[], bool] | None = None) -> AdaptResult | None:
+        """Adapt the model to the references added so far (``adapt_seconds``, see
+        :mod:`dacon_engine.training.adapt`), once; the first colorize does it when not
+        called. Returns what adaptation did (None when it is off)."""
+        if not self._adapt_pending():
+            return self.adaptation
+        from .training.adapt import adapt_to_shot
+
+        drawn = [r for i, r in enumerate(self.references) if i not in self._views]
+        t0 = time.perf_counter()
+        result = adapt_to_shot(self.featurizer.net, drawn,  # type: ignore[attr-defined]
+                               self.options.adapt_seconds,
+                               device=self.featurizer.device,  # type: ignore[attr-defined]
+                               log=self.log, progress=progress, should_stop=should_stop)
+        self._time("adapt", time.perf_counter() - t0)
+        self.use_adaptation(result)
+        return result
+
+    def use_adaptation(self, result: AdaptResult) -> None:
+        """Match with adapted weights from ``result`` (when it says to use them): from
+        ``adapt()``, or handed to a worker process by its parent."""
+        self.adaptation = result
+        if result.used and result.state_dict is not None:
+            base = self.featurizer
+            net = DaconNet(dataclasses.replace(base.net.config),  # type: ignore[attr-defined]
+                           base.net.dino)  # type: ignore[attr-defined]
+            net.load_heads(result.state_dict)
+            self.featurizer = DaconFeaturizer(
+                net, base.device, base.batch_size,  # type: ignore[attr-defined]
+                name=f"{base.name} + shot adaptation {result.key[:8]}")
+        for i, ref in enumerate(self.references):
+            if self._ref_features[i] is None:
+                self._ref_features[i] = self.features([ref.frame])[0]
+                if self.mirror:
+                    self._mirror_features[i] = self.features([mirrored_frame(ref.frame)])[0]
+                if not self.keep_reference_images:
+                    self.references[i] = _without_images(ref)
 
     def _zoomed_views(self, ref: Reference) -> list[Reference]:
         """``ref`` magnified by each of ``reference_zooms``: windows tiling its drawing,
@@ -281,6 +338,8 @@ class Colorizer:
         """How ``result`` was matched, for its JSON record's ``matching`` entry."""
         record = {"graph_refine": self.graph_refine, "mirror": self.mirror,
                   "mirrored": result.mirrored}
+        if self.adaptation is not None:
+            record["adaptation"] = self.adaptation.record()
         if self.options.matching.reference_zooms:
             record["reference_zooms"] = list(self.options.matching.reference_zooms)
             record["zoomed"] = result.zoomed
@@ -291,6 +350,7 @@ class Colorizer:
         None (mirroring off, or a preset bank without them)."""
         if not self.mirror or not self._mirror_features:
             return None
+        self.adapt()
         return torch.cat([f.float() for f in self._mirror_features], 0)
 
     def bank_graphs(self) -> dict[int, FrameGraph]:
@@ -311,6 +371,7 @@ class Colorizer:
             return self._preset_bank[0]
         if not self.references:
             raise DaconError(None, "no references: add at least one colored reference frame")
+        self.adapt()
         return Bank.build(self.references, self._ref_features)
 
     # -- targets --------------------------------------------------------------------

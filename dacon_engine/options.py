@@ -73,6 +73,7 @@ class ColorizeOptions:
     model: str = "default"             # name, 'baseline' or a checkpoint path
     device: str | None = None          # None: "auto" (the service's default device there)
     dinov2_weights: str | None = None
+    adapt_seconds: float = 0.0         # per-shot adaptation budget (s); 0 = off
     line: LineOptions = field(default_factory=LineOptions)
     palette: PaletteOptions = field(default_factory=PaletteOptions)
     matching: MatchOptions = field(default_factory=MatchOptions)
@@ -135,6 +136,7 @@ class ColorizeOptions:
             if not isinstance(value, bool):
                 raise DaconError(None, f"{option} {value!r}: must be true or false")
         zooms = check_reference_zooms(self.matching.reference_zooms)
+        adapt = check_adapt_seconds(self.adapt_seconds)
         _whole(self.workers, "--workers", 1)
         if self.workers > 1 and self.mode != "keyframe":
             raise DaconError(None, f"--workers {self.workers}: only keyframe mode splits frames "
@@ -144,6 +146,7 @@ class ColorizeOptions:
                                    "--workers 1")
         return dataclasses.replace(
             self, formats=formats, line=line, gap_radius=int(self.gap_radius),
+            adapt_seconds=adapt,
             matching=dataclasses.replace(self.matching, reference_zooms=zooms))
 
 
@@ -168,7 +171,8 @@ _JSON_TYPES = {bool: (bool,), int: (int,), float: (float, int), str: (str,),
 def protocol_fields() -> dict[str, tuple[tuple[type, ...], Any]]:
     """The colorize options as service protocol fields: {name: (JSON types, default)}."""
     defaults = ColorizeOptions().flat()
-    kinds = {"device": str, "palette_tolerance": float, "trace_colors": tuple, "line_colors": tuple,
+    kinds = {"adapt_seconds": float, "device": str, "palette_tolerance": float,
+             "trace_colors": tuple, "line_colors": tuple,
              "palette": str, "frames": str, "dinov2_weights": str, "formats": tuple,
              "reference_zooms": tuple}
     out: dict[str, tuple[tuple[type, ...], Any]] = {}
@@ -229,6 +233,22 @@ def check_reference_zooms(zooms: object) -> tuple[float, ...]:
         raise DaconError(None, f"--ref-zoom {shown}: give distinct magnifications from "
                                f"{lo:g} to {hi:g}, e.g. 2 or 2,3")
     return tuple(sorted(float(z) for z in numbers))
+
+
+ADAPT_MAX_SECONDS = 3600.0
+DEFAULT_ADAPT_SECONDS = 60.0
+"""``--adapt`` without ``--adapt-seconds``: about a minute on a CPU (a GPU stops earlier,
+at the step limit)."""
+
+
+def check_adapt_seconds(value: object) -> float:
+    """``--adapt-seconds``: per-shot adaptation budget in seconds, 0 (off) to an hour."""
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and \
+        0 <= value <= ADAPT_MAX_SECONDS  # NaN fails both comparisons
+    if not ok:
+        raise DaconError(None, f"--adapt-seconds {value}: give the adaptation time budget in "
+                               f"seconds, from 0 (off) to {ADAPT_MAX_SECONDS:g}")
+    return float(value)  # type: ignore[arg-type]
 
 
 def check_tolerance(value: object) -> float:

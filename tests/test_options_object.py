@@ -40,7 +40,7 @@ def test_flat_round_trips_every_name():
               "dinov2_weights": "w.pth", "line_mode": "fixed", "trace_colors": ["red"],
               "line_colors": ["brown"], "palette": "p.json", "palette_tolerance": 4.5,
               "strict_palette": True, "graph_refine": False, "mirror": False,
-              "reference_zooms": [2.0, 3.0]}
+              "reference_zooms": [2.0, 3.0], "adapt_seconds": 30.0}
     assert set(values) == set(FLAT_NAMES)
     assert ColorizeOptions.from_flat(**values).flat() == values
     with pytest.raises(TypeError, match="unknown colorize option 'line_width'"):
@@ -85,6 +85,10 @@ def test_the_protocol_schema_is_the_options():
     ({"reference_zooms": "2"}, "--ref-zoom 2: give distinct magnifications"),
     ({"reference_zooms": None}, "--ref-zoom None: give distinct magnifications"),
     ({"reference_zooms": ["2"]}, "--ref-zoom 2: give distinct magnifications"),
+    ({"adapt_seconds": -1}, "--adapt-seconds -1: give the adaptation time budget in seconds"),
+    ({"adapt_seconds": 3601}, "--adapt-seconds 3601: give the adaptation time budget"),
+    ({"adapt_seconds": "60"}, "--adapt-seconds 60: give the adaptation time budget"),
+    ({"adapt_seconds": None}, "--adapt-seconds None: give the adaptation time budget"),
     ({"workers": 0}, "--workers 0: must be a whole number >= 1"),
     ({"workers": 2, "mode": "nearest"}, "--workers 2: only keyframe mode splits frames"),
     ({"workers": 2, "contact_sheet": True}, "--workers 2: the contact sheet needs --workers 1"),

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ..options import DEVICES, FORMATS, MODES, ColorizeOptions
+from ..options import DEFAULT_ADAPT_SECONDS, DEVICES, FORMATS, MODES, ColorizeOptions
 
 EXIT_USER_ERROR = 2
 
@@ -146,6 +146,15 @@ def add_colorize_arguments(p: argparse.ArgumentParser) -> None:
                    help="also match against each reference magnified Z times (windows of "
                         "1/Z of it, lines redrawn at its pen width), for close-ups of a "
                         "full-figure sheet, e.g. 2 or 2,3 (default: off)")
+    p.add_argument("--adapt", action="store_true",
+                   help="learn this character first: fine-tune the model on pairs made from "
+                        "the references alone (warped, closer, new shapes, exported), for at "
+                        f"most --adapt-seconds (default {DEFAULT_ADAPT_SECONDS:g}); kept only "
+                        "where it beats the base model on held-out pairs; cached per shot in "
+                        "$DACON_CACHE_DIR (else ~/.cache/dacon)")
+    p.add_argument("--adapt-seconds", type=non_negative_float, default=None, metavar="S",
+                   help="time budget of --adapt in seconds (given alone it turns --adapt on; "
+                        "0 = off)")
     p.add_argument("--workers", type=int_at_least(1), default=1,
                    help="keyframe mode: color frames in N processes at once (each loads the "
                         "model; torch threads are split between them)")
@@ -193,4 +202,13 @@ def options_from_args(args: argparse.Namespace) -> ColorizeOptions:
         palette_tolerance=getattr(args, "palette_tolerance", None),
         strict_palette=getattr(args, "strict_palette", False),
         graph_refine=getattr(args, "graph_refine", True), mirror=getattr(args, "mirror", True),
-        reference_zooms=getattr(args, "ref_zoom", ()))
+        reference_zooms=getattr(args, "ref_zoom", ()),
+        adapt_seconds=adapt_seconds(args))
+
+
+def adapt_seconds(args: argparse.Namespace) -> float:
+    """The per-shot adaptation budget a command line asks for (0: off)."""
+    given = getattr(args, "adapt_seconds", None)
+    if given is not None:
+        return float(given)
+    return DEFAULT_ADAPT_SECONDS if getattr(args, "adapt", False) else 0.0

@@ -173,6 +173,7 @@ class JobSummary:
     outputs: list[str]
     model: str
     device: str
+    adaptation: dict | None = None  # what per-shot adaptation did (--adapt), else None
 
     def as_dict(self) -> dict:
         d = dict(self.__dict__)
@@ -325,8 +326,8 @@ class ColorizeJob:
         """Load references, colorize the selected targets, write outputs; summarise.
 
         ``on_frame(result, paths, k, n)`` runs after frame k of n is written;
-        ``should_stop()`` is asked before each reference, before each network pass and
-        before each frame's write (cancel: at most the frame being written finishes,
+        ``should_stop()`` is asked before each reference and adaptation step, before each
+        network pass and before each frame's write (cancel: at most the frame being written finishes,
         finished frames stay, nothing partial is left). Temp files a killed run left of
         this job's frames are removed first; the claim on the frames ends with the run.
         """
@@ -365,6 +366,8 @@ class ColorizeJob:
                 break
             self.colorizer.add_reference(color, line, name=str(color))
         ref_s = time.perf_counter() - t0
+        if not cancelled and todo and self.colorizer.options.adapt_seconds:
+            cancelled = self._adapt(stop)
         done = 0
         if not cancelled and todo:
             sources = self.colorizer.reference_names()
@@ -392,7 +395,25 @@ class ColorizeJob:
             frames_done=done, frames_skipped=len(self.resumed), cancelled=cancelled,
             seconds=time.perf_counter() - t_start, timings=timings, outputs=written,
             model=self.colorizer.model_name,
-            device=str(getattr(self.colorizer.featurizer, "device", "cpu")))
+            device=str(getattr(self.colorizer.featurizer, "device", "cpu")),
+            adaptation=None if self.colorizer.adaptation is None
+            else self.colorizer.adaptation.record())
+
+    def _adapt(self, stop: Callable[[], bool]) -> bool:
+        """Per-shot adaptation with a progress bar over its time budget; True if stopped."""
+        budget = self.colorizer.options.adapt_seconds
+        bar = tqdm(total=round(budget), unit="s", desc="learn the shot", disable=self.quiet,
+                   bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.0f}/{total} s {postfix}")
+
+        def progress(step: int, elapsed: float) -> None:
+            bar.n = min(round(elapsed), bar.total)
+            bar.set_postfix_str(f"step {step}")
+
+        try:
+            self.colorizer.adapt(progress=progress, should_stop=stop)
+        finally:
+            bar.close()
+        return stop()
 
     def _run_in_process(self, todo: list[int], sources: list[str], written: list[str],
                         kept: list[FrameResult], bar, on_frame: FrameCallback | None,
@@ -464,7 +485,8 @@ class ColorizeJob:
         settings = {"options": self.colorizer.options, "out_dir": self.out_dir,
                     "graphs": self.colorizer.bank_graphs(),
                     "mirror_features": self.colorizer.mirror_bank_features(),
-                    "view_rows": self.colorizer.bank_view_rows()}
+                    "view_rows": self.colorizer.bank_view_rows(),
+                    "adaptation": self.colorizer.adaptation}
         for wf in run_workers(self.targets, todo, settings, self.colorizer.bank(),
                               sources, self.workers, stop):
             done += 1

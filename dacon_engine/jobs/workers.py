@@ -80,6 +80,8 @@ def _init(settings: dict, bank: Bank, names: list[str], threads: int,
     c = Colorizer(None, settings["options"])
     c.use_bank(bank, names, settings.get("graphs"), settings.get("mirror_features"),
                settings.get("view_rows"))
+    if settings.get("adaptation") is not None:  # the parent's adapted weights
+        c.use_adaptation(settings["adaptation"])
     _WORKER.update(colorizer=c, settings=settings)
 
 

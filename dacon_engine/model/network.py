@@ -208,10 +208,27 @@ class DaconNet(nn.Module):
     def segment_features(self, maps: dict[str, torch.Tensor], index: int, plan: PoolPlan) -> torch.Tensor:
         """Segment features of frame ``index`` of a batch of maps -> (n, out_dim) float32."""
         pooled = {k: pool_segments(v[index].float(), plan) for k, v in maps.items()}
+        return self.head_features(pooled, plan.counts == 0)
+
+    def head_features(self, pooled: dict[str, torch.Tensor],
+                      empty: torch.Tensor | None = None) -> torch.Tensor:
+        """Pooled maps ({"dino", "unet_pre" or "unet"}: (n, C) each) -> (n, out_dim) float32
+        segment features: the part of the network after pooling (:meth:`head_parameters`).
+        ``empty``: (n,) bool, segments without a pooling cell (their U-Net part is 0)."""
+        pooled = dict(pooled)
         if "unet_pre" in pooled:
             u = self.unet.head(pooled.pop("unet_pre"))
-            pooled["unet"] = u.masked_fill((plan.counts == 0).to(u.device)[:, None], 0.0)
+            pooled["unet"] = u if empty is None else \
+                u.masked_fill(empty.to(u.device)[:, None], 0.0)
         return self.fuse(pooled.get("dino"), pooled.get("unet")).float()
+
+    def head_parameters(self) -> list[nn.Parameter]:
+        """The trainable parameters applied after segment pooling: the U-Net's 1x1 final conv
+        and the DINO / fusion MLPs (none in zero-shot mode)."""
+        mods = [getattr(self, name, None) for name in ("dino_mlp", "dino_unet_mlp")]
+        if self.config.uses_unet:
+            mods.append(self.unet.final_conv)
+        return [p for m in mods if m is not None for p in m.parameters()]
 
 
 def box_coordinates(rgb01: torch.Tensor, dark: float = 0.5) -> torch.Tensor:

@@ -185,6 +185,45 @@ def test_closeup_views_reach_the_request_and_survive_saving(
     assert unknown == [] and checked["reference_zooms"] == zooms
 
 
+@pytest.mark.parametrize("learn, seconds, sent", [(False, 60.0, 0.0), (True, 60.0, 60.0),
+                                                 (True, 12.5, 12.5)])
+def test_learn_this_character_reaches_the_request_and_survives_saving(
+        addon: Any, art: dict[str, Any], tmp_path: Path, learn: bool, seconds: float,
+        sent: float) -> None:
+    strip = _shot(tmp_path, art)
+    assert (strip.dacon.learn_character, strip.dacon.adapt_seconds) == (False, 60.0)
+    strip.dacon.learn_character = learn
+    strip.dacon.adapt_seconds = seconds
+    bpy.ops.wm.save_mainfile()
+    strip = _reload(tmp_path / "shot.blend")
+    request = shots.colorize_request(bpy.context.scene, strip)
+    assert request["adapt_seconds"] == sent
+    from dacon_engine import protocol
+
+    checked, unknown = protocol.check_request({"type": "colorize", **{
+        k: list(v) if isinstance(v, tuple) else v for k, v in request.items()}})
+    assert unknown == [] and checked["adapt_seconds"] == sent
+
+
+@needs_engine
+def test_learn_this_character_goes_through_the_engine(addon: Any, art: dict[str, Any],
+                                                      tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """The engine adapts before coloring and every frame's record says what adaptation did
+    (one second is too short to make pairs here: the shipped model is kept, and says why)."""
+    monkeypatch.setenv("DACON_ENGINE_PYTHON", str(ENGINE_PYTHON))
+    monkeypatch.setenv("DACON_CACHE_DIR", str(tmp_path / "cache"))
+    strip = _shot(tmp_path, art)
+    strip.dacon.learn_character = True
+    strip.dacon.adapt_seconds = 1.0
+    assert bpy.ops.dacon.colorize_shot(strip="line") == {"FINISHED"}
+    records = _records(tmp_path / "dacon" / "line")
+    assert records
+    for record in records:
+        adaptation = record["matching"]["adaptation"]
+        assert adaptation["used"] is False and "training pairs" in adaptation["reason"]
+
+
 @needs_engine
 def test_closeup_views_go_through_the_engine(addon: Any, art: dict[str, Any], tmp_path: Path,
                                              monkeypatch: pytest.MonkeyPatch) -> None:

@@ -216,6 +216,7 @@ def test_colorize_request(addon: Any, frames: list[Path], tmp_path: Path) -> Non
         "graph_refine": True,
         "mirror": True,
         "reference_zooms": [],
+        "adapt_seconds": 0.0,
     }
 
 

@@ -1,0 +1,378 @@
+"""Per-shot adaptation: fine-tune the model for a bounded time on pairs made from the shot's
+own references, and keep the result only where it beats the base model.
+
+Every shot arrives with its character's references: the best training data there is for
+that character. :func:`adapt_network` makes pairs from them alone -- a reference as the
+source, and as the target the same drawing warped (rotation, scale, mirror, bending),
+seen closer (a close-up cut by the frame border, lines at the drawing's pen width), with
+new shapes drawn in or exported anti-aliased / as JPEG / scanned, or another reference of
+the same character -- and trains the trainable heads with the training loss for at most
+``seconds``. Fixed held-out pairs made the same way (other seeds, plus every pair of two
+different references) score the base and the adapted weights; the adapted ones are kept
+only when they match more target segments there. Results are cached per shot (keyed by
+the references, the base weights and the settings), so a re-run reuses them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from ..errors import DaconError
+from ..fileio.files import atomic_path
+from ..frames import Reference
+from ..model.network import DaconNet
+from ..segmentation.segments import line_mask
+from ..segmentation.zoom import fill_lines, pen_width
+from .data import TrainFrame, TrainPair, frame_from_images
+from .loop import bf16_is_fast
+
+VERSION = 1
+"""Bumped whenever pairs, losses or schedule change: older cache entries are then unused."""
+WORK_SIZE = 4096
+"""Longest side (px) of the frames adaptation trains and validates on."""
+MAX_PAIRS = 96
+"""Generated training pairs at most, however long the budget (a GPU makes them in seconds)."""
+MIN_PAIRS = 4
+HEAD_STEPS = 300
+HEAD_LR = 1e-3
+HEAD_BATCH = 8
+VAL_EVERY = 25
+VAL_PAIRS = 8
+CLOSEUP_ZOOM = (1.3, 3.2)
+CACHE_FORMAT = "dacon-engine-adapted"
+
+
+@dataclass
+class AdaptResult:
+    """What adaptation did; ``state_dict`` holds the adapted trainable weights when used."""
+
+    used: bool                # the adapted weights are used (else the base model)
+    reason: str               # why (one line, for logs and the record)
+    steps: int = 0            # head steps of the weights kept
+    seconds: float = 0.0      # adaptation time in this run (0 when read from the cache)
+    val_base: float | None = None     # segment accuracy on the held-out pairs
+    val_adapted: float | None = None
+    val_pairs: int = 0
+    pairs: int = 0            # generated training pairs
+    cached: bool = False
+    key: str = ""
+    state_dict: dict[str, torch.Tensor] | None = None
+
+    def record(self) -> dict:
+        """JSON-ready summary (no weights)."""
+        out = {k: v for k, v in asdict(self).items() if k != "state_dict"}
+        for k in ("val_base", "val_adapted", "seconds"):
+            if out[k] is not None:
+                out[k] = round(float(out[k]), 4)
+        return out
+
+
+def cache_dir() -> Path:
+    """Where adapted weights are kept: ``$DACON_CACHE_DIR``, else ``$XDG_CACHE_HOME/dacon``,
+    else ``~/.cache/dacon`` (each with an ``adapted/`` folder)."""
+    root = os.environ.get("DACON_CACHE_DIR")
+    if not root:
+        xdg = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+        root = os.path.join(xdg, "dacon")
+    return Path(root) / "adapted"
+
+
+def shot_key(net: DaconNet, references: Sequence[Reference], seconds: float,
+             seed: int) -> str:
+    """Hash of what adaptation depends on: the base weights and configuration, each
+    reference's line art, segments and colors, the budget, the seed and :data:`VERSION`."""
+    h = hashlib.sha256()
+    h.update(json.dumps({"v": VERSION, "seconds": float(seconds), "seed": int(seed),
+                         "config": net.config.to_dict()}, sort_keys=True).encode())
+    for name, t in sorted(net.head_state_dict().items()):
+        h.update(name.encode())
+        h.update(t.detach().float().cpu().contiguous().numpy().tobytes())
+    for ref in references:
+        for arr in (ref.frame.line, ref.frame.labels, ref.colors):
+            a = np.ascontiguousarray(arr)
+            h.update(str(a.shape).encode() + a.dtype.str.encode())
+            h.update(a.tobytes())
+    return h.hexdigest()
+
+
+def shrink(line: np.ndarray, gt: np.ndarray, size: int = WORK_SIZE
+           ) -> tuple[np.ndarray, np.ndarray]:
+    """Line art (black ink kept closed: any pixel with a fifth of ink coverage is line) and
+    its color frame scaled down so the longer side is at most ``size``."""
+    h, w = line.shape[:2]
+    if max(h, w) <= size:
+        return line, gt
+    s = size / max(h, w)
+    nw, nh = max(1, round(w * s)), max(1, round(h * s))
+    cover = cv2.resize(line_mask(line).astype(np.float32), (nw, nh),
+                       interpolation=cv2.INTER_AREA)
+    out = np.full((nh, nw, 4), 255, np.uint8)
+    out[..., 3] = 0
+    out[cover > 0.2] = (0, 0, 0, 255)
+    small = cv2.resize(np.ascontiguousarray(gt), (nw, nh), interpolation=cv2.INTER_NEAREST)
+    return out, small
+
+
+@dataclass
+class _Drawing:
+    line: np.ndarray   # work-size line art
+    gt: np.ndarray     # work-size colors (line pixels: nearest segment's color)
+    frame: TrainFrame  # segmented
+    width: int         # pen width (px)
+
+
+def _drawings(references: Sequence[Reference]) -> list[_Drawing]:
+    out = []
+    for ref in references:
+        if ref.frame.n_segments == 0:
+            continue
+        line, gt = shrink(ref.frame.line, fill_lines(ref.frame.labels, ref.colors))
+        frame = frame_from_images(line, gt)
+        if frame.n_segments:
+            out.append(_Drawing(line, gt, frame, pen_width(line)))
+    return out
+
+
+def _target(d: _Drawing, rng: np.random.Generator, kind: str) -> TrainFrame:
+    """One departure of drawing ``d``: ``warp`` (mild or large), ``closeup``, with new shapes
+    or a degraded export added at random."""
+    from ..synth.linedegrade import random_export
+    from ..synth.newshapes import insert_shapes
+    from ..synth.warps import WARP_REGIMES, closeup, warp_line_art, warp_maps
+
+    h, w = d.line.shape[:2]
+    if kind == "closeup":
+        line, gt = closeup(d.line, d.gt, rng, zoom=CLOSEUP_ZOOM, width=d.width)
+    else:
+        regime = WARP_REGIMES["mild" if rng.random() < 0.5 else "large"]
+        line, gt = warp_line_art(d.line, d.gt, maps=warp_maps((h, w), rng, regime))
+    if rng.random() < 0.2:
+        line, gt, _ = insert_shapes(line, gt, rng, n=int(rng.integers(1, 3)))
+    if rng.random() < 0.15:
+        line = random_export(line, rng)
+    return frame_from_images(line, gt)
+
+
+def _pair(drawings: Sequence[_Drawing], rng: np.random.Generator) -> TrainPair:
+    i = int(rng.integers(len(drawings)))
+    kind = "closeup" if rng.random() < 0.5 else "warp"
+    target = _target(drawings[i], rng, kind)
+    src = i
+    if len(drawings) > 1 and rng.random() < 0.3:  # another reference of the character
+        src = int((i + rng.integers(1, len(drawings))) % len(drawings))
+    return TrainPair(drawings[src].frame, target)
+
+
+def validation_pairs(drawings: Sequence[_Drawing], seed: int,
+                     n: int = VAL_PAIRS) -> list[TrainPair]:
+    """Held-out pairs: every ordered pair of two different references (real drawings of
+    the character), then generated ones (alternately close-ups and warps) up to ``n``."""
+    pairs = [TrainPair(a.frame, b.frame) for a in drawings for b in drawings
+             if a is not b][:n]
+    rng = np.random.default_rng(10**9 + seed)
+    k = 0
+    while len(pairs) < n:
+        d = drawings[k % len(drawings)]
+        pairs.append(TrainPair(d.frame, _target(d, rng, ("closeup", "warp")[k % 2])))
+        k += 1
+    return pairs
+
+
+@dataclass
+class _Pooled:
+    """One frame through the frozen trunk: its pooled maps, empty segments and color ids."""
+
+    pooled: dict[str, torch.Tensor]
+    empty: torch.Tensor
+    ids: torch.Tensor
+    colors: np.ndarray
+
+
+@torch.no_grad()
+def _pool(net: DaconNet, frame: TrainFrame, device: torch.device, amp: bool) -> _Pooled:
+    from ..model.featurizer import net_inputs
+    from ..model.pooling import plan_pooling, pool_segments
+
+    inputs = net_inputs(net, frame.line, device)
+    with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
+        maps = net.feature_maps(inputs, late_head=True)
+    plan = plan_pooling(frame.labels, frame.n_segments, net.config.pool_cap)
+    pooled = {k: pool_segments(v[0].float(), plan) for k, v in maps.items()}
+    return _Pooled(pooled, (plan.counts == 0).to(device),
+                   torch.from_numpy(frame.color_ids()).to(device), frame.colors)
+
+
+def _features(net: DaconNet, p: _Pooled) -> torch.Tensor:
+    return net.head_features(p.pooled, p.empty)
+
+
+@torch.no_grad()
+def held_out_accuracy(net: DaconNet, pairs: Sequence[tuple[_Pooled, _Pooled]]) -> float:
+    """Segment accuracy (exact color of the best match) over the targets of ``pairs``."""
+    from .losses import cosine
+
+    right = total = 0
+    for src, tgt in pairs:
+        sim = cosine(_features(net, tgt), _features(net, src))
+        pred = src.colors[sim.argmax(1).cpu().numpy()]
+        right += int(np.all(pred == tgt.colors, axis=1).sum())
+        total += len(tgt.colors)
+    return right / max(total, 1)
+
+
+def adapt_network(net: DaconNet, references: Sequence[Reference], seconds: float, *,
+                  device: torch.device, seed: int = 0,
+                  progress: Callable[[int, float], None] | None = None,
+                  should_stop: Callable[[], bool] | None = None) -> AdaptResult:
+    """Adapt a copy of ``net`` to ``references`` within ``seconds``; ``net`` is unchanged.
+
+    The trunk (U-Net, DINOv2) stays frozen: each generated frame runs through it once and
+    its pooled maps are kept, then the part after pooling (:meth:`DaconNet.head_parameters`)
+    trains for :data:`HEAD_STEPS` steps on them, which takes little beside the frames. Most
+    of the budget therefore goes into frames (at most :data:`MAX_PAIRS`). The held-out
+    score is taken every :data:`VAL_EVERY` steps and the best weights kept, the base
+    included. ``progress(pairs_made, elapsed)`` after each generated pair;
+    ``should_stop()`` before each (then the base is kept)."""
+    stop = should_stop or (lambda: False)
+    t0 = time.monotonic()
+    drawings = _drawings(references)
+    if not drawings:
+        return AdaptResult(False, "no reference with enclosed regions to learn from")
+    work = DaconNet(dataclasses.replace(net.config), net.dino).to(device).eval()
+    work.load_heads({k: v.detach().clone() for k, v in net.head_state_dict().items()})
+    params = work.head_parameters()
+    if not params:
+        return AdaptResult(False, "the model has no trainable part after pooling")
+    amp = bf16_is_fast(device)
+    rng = np.random.default_rng(seed)
+    torch.manual_seed(seed)
+    sources = [_pool(work, d.frame, device, amp) for d in drawings]
+    by_frame = {id(d.frame): k for k, d in enumerate(drawings)}
+
+    def pooled_pair(pair: TrainPair) -> tuple[_Pooled, _Pooled]:
+        k = by_frame.get(id(pair.target))
+        target = sources[k] if k is not None else _pool(work, pair.target, device, amp)
+        return sources[by_frame[id(pair.source)]], target
+
+    val = [pooled_pair(p) for p in validation_pairs(drawings, seed)]
+    # frames until the budget, less a reserve for the head steps (measured on the go)
+    reserve = max(2.0, 0.1 * seconds)
+    train: list[tuple[_Pooled, _Pooled]] = []
+    while len(train) < MAX_PAIRS and time.monotonic() - t0 < seconds - reserve:
+        if stop():
+            return AdaptResult(False, "cancelled", 0, time.monotonic() - t0, None, None,
+                               len(val), pairs=len(train))
+        pair = _pair(drawings, rng)
+        train.append((sources[by_frame[id(pair.source)]], _pool(work, pair.target, device, amp)))
+        if progress is not None:
+            progress(len(train), time.monotonic() - t0)
+    if len(train) < MIN_PAIRS:
+        return AdaptResult(False, f"{seconds:g} s made only {len(train)} training pairs here "
+                                  f"(at least {MIN_PAIRS} needed)", 0,
+                           time.monotonic() - t0, None, None, len(val), pairs=len(train))
+    return _train_heads(work, params, train, val, rng, t0)
+
+
+def _train_heads(work: DaconNet, params: list[torch.nn.Parameter],
+                 train: Sequence[tuple[_Pooled, _Pooled]],
+                 val: Sequence[tuple[_Pooled, _Pooled]], rng: np.random.Generator,
+                 t0: float) -> AdaptResult:
+    """The head steps on pooled pairs; the best held-out weights (the base included)."""
+    from .losses import color_ce_loss, cosine
+
+    def snapshot() -> dict[str, torch.Tensor]:
+        return {k: v.detach().float().cpu().clone() for k, v in work.head_state_dict().items()}
+
+    base_acc = best_acc = held_out_accuracy(work, val)
+    best, best_step = None, 0
+    opt = torch.optim.Adam(params, lr=HEAD_LR)
+    for step in range(1, HEAD_STEPS + 1):
+        batch = rng.choice(len(train), size=min(HEAD_BATCH, len(train)), replace=False)
+        loss = torch.stack([color_ce_loss(cosine(_features(work, train[i][1]),
+                                                 _features(work, train[i][0])),
+                                          train[i][0].ids, train[i][1].ids) for i in batch])
+        opt.zero_grad(set_to_none=True)
+        loss.mean().backward()
+        opt.step()
+        if step % VAL_EVERY == 0:
+            acc = held_out_accuracy(work, val)
+            if acc > best_acc:
+                best, best_acc, best_step = snapshot(), acc, step
+    took = time.monotonic() - t0
+    if best is None:
+        return AdaptResult(False, f"the base model is as good on the held-out pairs "
+                                  f"({base_acc:.3f})", HEAD_STEPS, took, base_acc, base_acc,
+                           len(val), pairs=len(train))
+    return AdaptResult(True, f"adapted: held-out accuracy {base_acc:.3f} -> {best_acc:.3f}",
+                       best_step, took, base_acc, best_acc, len(val), pairs=len(train),
+                       state_dict=best)
+
+
+def read_cached(path: Path) -> AdaptResult | None:
+    """A cache entry, or None when it is missing or unreadable (then adaptation runs again)."""
+    if not path.is_file():
+        return None
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+        if obj.get("format") != CACHE_FORMAT or obj.get("version") != VERSION:
+            return None
+        result = AdaptResult(**obj["result"])
+        result.state_dict = obj.get("state_dict")
+        if result.used and not result.state_dict:
+            return None
+    except Exception:  # noqa: BLE001 - a damaged entry is recomputed, never trusted
+        return None
+    result.cached, result.seconds = True, 0.0
+    return result
+
+
+def write_cached(path: Path, result: AdaptResult) -> None:
+    """Keep ``result`` (and its weights) for the next run; atomically."""
+    record = {k: v for k, v in asdict(result).items() if k not in ("state_dict", "cached")}
+    obj = {"format": CACHE_FORMAT, "version": VERSION, "result": record,
+           "state_dict": result.state_dict}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp:
+        torch.save(obj, tmp)
+
+
+def adapt_to_shot(net: DaconNet, references: Sequence[Reference], seconds: float, *,
+                  device: torch.device, seed: int = 0, cache: bool = True,
+                  log: Callable[[str], None] | None = None,
+                  progress: Callable[[int, float], None] | None = None,
+                  should_stop: Callable[[], bool] | None = None) -> AdaptResult:
+    """:func:`adapt_network` through the per-shot cache (see :func:`cache_dir`)."""
+    say = log or (lambda message: None)
+    if not seconds > 0:
+        raise DaconError(None, f"--adapt-seconds {seconds}: give the time budget in seconds "
+                               "(> 0)")
+    key = shot_key(net, references, seconds, seed)
+    path = cache_dir() / f"{key}.pt"
+    if cache:
+        hit = read_cached(path)
+        if hit is not None:
+            hit.key = key
+            say(f"shot adaptation: reusing {path} ({hit.reason})")
+            return hit
+    result = adapt_network(net, references, seconds, device=device, seed=seed,
+                           progress=progress, should_stop=should_stop)
+    result.key = key
+    say(f"shot adaptation: {result.reason} ({result.steps} steps, {result.seconds:.1f} s)")
+    if cache and result.reason != "cancelled":
+        try:
+            write_cached(path, result)
+        except OSError as e:
+            say(f"shot adaptation: cannot keep the result in {path.parent} "
+                f"({e.strerror or e}); set DACON_CACHE_DIR to a writable folder")
+    return result

@@ -1,0 +1,198 @@
+"""Per-shot adaptation (training.adapt): bounded, never worse than the base model, cached
+per shot, and used everywhere the colorizer runs (references, targets, records, workers)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from dacon_engine.colorizer import Colorizer
+from dacon_engine.errors import DaconError
+from dacon_engine.model.featurizer import DaconFeaturizer
+from dacon_engine.model.network import DaconConfig, DaconNet
+from dacon_engine.segmentation.references import reference_from_arrays
+from dacon_engine.training import adapt
+from tests.support.art import draw
+
+
+def tiny_net(seed: int = 0) -> DaconNet:
+    torch.manual_seed(seed)
+    return DaconNet(DaconConfig(mode="unet", unet_base=4, unet_input=64, feat_dim=16))
+
+
+def tiny_featurizer(seed: int = 0) -> DaconFeaturizer:
+    return DaconFeaturizer(tiny_net(seed), "cpu", name="tiny-random")
+
+
+def references(n: int = 1, size: int = 96):
+    out = []
+    for k in range(n):
+        line, gt = draw(size, dx=4 * k, scale=1 + 0.05 * k)
+        out.append(reference_from_arrays(gt, line, name=f"ref{k}"))
+    return out
+
+
+@pytest.fixture(autouse=True)
+def _cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("DACON_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(adapt, "MAX_PAIRS", 6)  # six pairs however long the budget
+    monkeypatch.setattr(adapt, "HEAD_STEPS", 50)
+
+
+def _scores(monkeypatch, base: float, adapted: float) -> list:
+    """held_out_accuracy gives ``base`` for the base weights, then ``adapted``."""
+    calls: list = []
+
+    def fake(net, pairs):
+        calls.append(len(pairs))
+        return base if len(calls) == 1 else adapted
+
+    monkeypatch.setattr(adapt, "held_out_accuracy", fake)
+    return calls
+
+
+def _same(a: dict, b: dict) -> bool:
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_adapted_weights_are_kept_only_when_they_beat_the_base(monkeypatch):
+    net = tiny_net()
+    before = {k: v.clone() for k, v in net.head_state_dict().items()}
+    _scores(monkeypatch, 0.5, 0.5)
+    tie = adapt.adapt_network(net, references(), 60, device=torch.device("cpu"))
+    assert not tie.used and tie.state_dict is None and tie.pairs == 6
+    assert "base model is as good" in tie.reason
+    calls = _scores(monkeypatch, 0.5, 0.75)
+    won = adapt.adapt_network(net, references(), 60, device=torch.device("cpu"))
+    assert won.used and (won.val_base, won.val_adapted) == (0.5, 0.75)
+    assert won.steps == adapt.VAL_EVERY  # the first held-out score that beat the base
+    assert calls == [adapt.VAL_PAIRS] * (1 + 50 // adapt.VAL_EVERY)
+    changed = {k for k in before if not torch.equal(won.state_dict[k], before[k])}
+    assert changed == {"unet.final_conv.weight", "unet.final_conv.bias"}  # the trunk is frozen
+    assert _same(net.head_state_dict(), before)  # the base network is untouched
+
+
+def test_head_training_lowers_the_loss_on_its_pairs():
+    """Real scores: after the head steps the held-out pairs match at least as well, and a
+    model that already matches them perfectly keeps its base weights."""
+    res = adapt.adapt_network(tiny_net(), references(2), 60, device=torch.device("cpu"))
+    assert res.val_base is not None and res.val_adapted >= res.val_base
+    assert res.used == (res.val_adapted > res.val_base)
+
+
+def test_too_short_a_budget_keeps_the_base():
+    res = adapt.adapt_network(tiny_net(), references(), 1e-3, device=torch.device("cpu"))
+    assert not res.used and "made only 0 training pairs" in res.reason
+
+
+def test_validation_holds_every_pair_of_references_out():
+    drawings = adapt._drawings(references(2))
+    pairs = adapt.validation_pairs(drawings, seed=0, n=5)
+    assert len(pairs) == 5
+    assert (pairs[0].source, pairs[0].target) == (drawings[0].frame, drawings[1].frame)
+    assert (pairs[1].source, pairs[1].target) == (drawings[1].frame, drawings[0].frame)
+    # generated targets depart from their drawing but keep its colors
+    for p in pairs[2:]:
+        assert p.target is not p.source and p.target.n_segments > 0
+        src = {tuple(c) for c in p.source.colors}
+        assert sum(tuple(c) in src for c in p.target.colors) >= p.target.n_segments // 2
+
+
+def test_held_out_accuracy_is_right_for_identical_frames():
+    drawings = adapt._drawings(references())
+    net = tiny_net()
+    pooled = adapt._pool(net, drawings[0].frame, torch.device("cpu"), False)
+    assert adapt.held_out_accuracy(net, [(pooled, pooled)]) == 1.0
+    other = adapt._pool(net, adapt._drawings(references(2))[1].frame, torch.device("cpu"),
+                        False)
+    assert adapt.held_out_accuracy(net, [(pooled, other)]) < 1.0
+
+
+def test_cancel_keeps_the_base_and_caches_nothing(monkeypatch, tmp_path):
+    _scores(monkeypatch, 0.5, 0.9)
+    res = adapt.adapt_to_shot(tiny_net(), references(), 60, device=torch.device("cpu"),
+                              should_stop=lambda: True)
+    assert (res.used, res.reason, res.pairs) == (False, "cancelled", 0)
+    assert not (tmp_path / "cache").exists()
+
+
+def test_a_second_run_reuses_the_cached_result(monkeypatch, tmp_path):
+    net, refs = tiny_net(), references()
+    _scores(monkeypatch, 0.5, 0.9)
+    first = adapt.adapt_to_shot(net, refs, 60, device=torch.device("cpu"))
+    assert first.used and not first.cached
+    (entry,) = (tmp_path / "cache" / "adapted").glob("*.pt")
+    assert entry.name == f"{first.key}.pt"
+
+    def no_training(*a, **k):
+        raise AssertionError("adaptation ran again")
+
+    monkeypatch.setattr(adapt, "adapt_network", no_training)
+    again = adapt.adapt_to_shot(net, refs, 60, device=torch.device("cpu"))
+    assert again.cached and again.used and _same(again.state_dict, first.state_dict)
+    entry.write_bytes(b"not a checkpoint")  # damaged: recomputed, never trusted
+    with pytest.raises(AssertionError, match="ran again"):
+        adapt.adapt_to_shot(net, refs, 60, device=torch.device("cpu"))
+
+
+def test_the_cache_key_follows_references_weights_and_budget():
+    net, refs = tiny_net(), references()
+    key = adapt.shot_key(net, refs, 60, 0)
+    assert adapt.shot_key(tiny_net(), references(), 60, 0) == key
+    assert adapt.shot_key(tiny_net(seed=1), refs, 60, 0) != key
+    assert adapt.shot_key(net, refs, 30, 0) != key
+    recolored = references()
+    recolored[0].colors[0] = (1, 2, 3, 255)
+    assert adapt.shot_key(net, recolored, 60, 0) != key
+
+
+def test_shrink_keeps_thin_lines_closed():
+    line, gt = draw(192)
+    small_line, small_gt = adapt.shrink(line, gt, 96)
+    assert small_line.shape[:2] == small_gt.shape[:2] == (96, 96)
+    from dacon_engine.segmentation.segments import segment_line_art
+
+    assert segment_line_art(small_line)[1] == segment_line_art(line)[1]
+
+
+def test_colorizer_matches_with_the_adapted_model(monkeypatch):
+    _scores(monkeypatch, 0.5, 0.9)
+    feat = tiny_featurizer()
+    c = Colorizer(feat, adapt_seconds=30)
+    line, gt = draw(96)
+    c.add_reference(gt, line)
+    (res,) = list(c.colorize([draw(96, dx=3)[0]]))
+    assert c.adaptation is not None and c.adaptation.used
+    assert c.featurizer is not feat and "shot adaptation" in c.model_name
+    # the bank's reference rows come from the adapted network, not the base one
+    ref = c.references[0]
+    np.testing.assert_allclose(c.bank().features.numpy(),
+                               c.featurizer.segment_features([ref.frame])[0].numpy(), atol=1e-6)
+    assert not np.allclose(c.bank().features.numpy(),
+                           feat.segment_features([ref.frame])[0].numpy(), atol=1e-3)
+    record = c.matching_record(res)["adaptation"]
+    assert record["used"] and record["pairs"] == 6 and record["val_adapted"] == 0.9
+    assert "state_dict" not in record
+
+
+def test_colorizer_keeps_the_base_model_when_adaptation_loses(monkeypatch):
+    _scores(monkeypatch, 0.9, 0.5)
+    feat = tiny_featurizer()
+    c = Colorizer(feat, adapt_seconds=30, keep_reference_images=False)
+    line, gt = draw(96)
+    c.add_reference(gt, line)
+    list(c.colorize([line]))
+    assert c.featurizer is feat and not c.adaptation.used
+    assert c.references[0].frame.line.size == 0  # lean references once features exist
+
+
+def test_adapting_the_baseline_is_refused():
+    with pytest.raises(DaconError, match="--adapt: model .*baseline.* no trained network"):
+        Colorizer("baseline", adapt_seconds=10)
+
+
+@pytest.mark.parametrize("bad", [-1, float("nan"), True, 4000, "60"])
+def test_bad_budgets_are_refused_naming_the_option(bad):
+    with pytest.raises(DaconError, match=r"--adapt-seconds .*: give the adaptation time budget"):
+        Colorizer(tiny_featurizer(), adapt_seconds=bad)
