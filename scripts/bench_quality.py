@@ -11,13 +11,17 @@ segments > 10 px side by side.
 Real-art suites (when --real holds line.png and gt.png): warp-mild (seed 1), warp-large
 (seed 2) and closeup (seed 3), --warps targets each, keyframe mode, the frame's own colors
 as the one reference. closeup-synth: frames 3.. of the keyframe clips seen 1.8-2.6x closer,
-colored from the clip's first frame. Rows "... --ref-zoom Z" add the references magnified.
+colored from the clip's first frame. Rows "... --ref-zoom Z" add the references magnified;
+rows "... --adapt" adapt the model to each case's references first (--adapt SECONDS, a
+fresh cache per run) and print how many cases kept the adapted weights.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import tempfile
 import time
 from pathlib import Path
 
@@ -69,20 +73,26 @@ def main() -> None:
                          "rows of --model are always run")
     ap.add_argument("--suites", nargs="+", default=None, metavar="SUITE",
                     help="only these suites (e.g. closeup warp-mild sheet)")
+    ap.add_argument("--adapt", type=float, default=60.0, metavar="SECONDS",
+                    help="time budget of the '--adapt' rows (default 60)")
     args = ap.parse_args()
+    os.environ["DACON_CACHE_DIR"] = tempfile.mkdtemp(prefix="dacon-bench-cache-")
 
-    # (row name, model, graph refinement, mirrored references, reference zooms);
+    # (row name, model, graph refinement, mirrored references, reference zooms, adapt s);
     # --model LABEL=PATH names a row
-    extra = [(m.partition("=")[0], m.partition("=")[2], True, True, ()) if "=" in m else
-             (m, m, True, True, ()) for m in args.model]
-    configs = [("baseline (plain)", "baseline", False, False, ()),
-               ("baseline", "baseline", True, True, ()),
-               ("default (plain)", "default", False, False, ()),
-               ("default --no-mirror", "default", True, False, ()),
-               ("default --no-graph-refine", "default", False, True, ()),
-               ("default", "default", True, True, ()),
-               ("default --ref-zoom 2", "default", True, True, (2.0,)),
-               ("default --ref-zoom 2,3", "default", True, True, (2.0, 3.0)), *extra]
+    extra = [(m.partition("=")[0], m.partition("=")[2], True, True, (), 0.0) if "=" in m else
+             (m, m, True, True, (), 0.0) for m in args.model]
+    configs = [("baseline (plain)", "baseline", False, False, (), 0.0),
+               ("baseline", "baseline", True, True, (), 0.0),
+               ("default (plain)", "default", False, False, (), 0.0),
+               ("default --no-mirror", "default", True, False, (), 0.0),
+               ("default --no-graph-refine", "default", False, True, (), 0.0),
+               ("default", "default", True, True, (), 0.0),
+               ("default --ref-zoom 2", "default", True, True, (2.0,), 0.0),
+               ("default --ref-zoom 2,3", "default", True, True, (2.0, 3.0), 0.0),
+               ("default --adapt", "default", True, True, (), args.adapt),
+               ("default --ref-zoom 2 --adapt", "default", True, True, (2.0,), args.adapt),
+               *extra]
     if args.rows:
         known = {c[0] for c in configs}
         unknown = [r for r in args.rows if r not in known]
@@ -90,7 +100,7 @@ def main() -> None:
             ap.error(f"--rows: unknown row(s) {unknown}; choose from {sorted(known)}")
         configs = [c for c in configs if c[0] in args.rows or c in extra]
     if args.dinov2_weights:
-        configs.append(("zeroshot-dinov2", "zeroshot-dinov2", True, True, ()))
+        configs.append(("zeroshot-dinov2", "zeroshot-dinov2", True, True, (), 0.0))
     suites = {}
     if (args.real / "line.png").is_file():
         line, gt = read_image(args.real / "line.png"), read_image(args.real / "gt.png")
@@ -104,22 +114,34 @@ def main() -> None:
     if args.suites:
         suites = {k: v for k, v in suites.items() if k in args.suites}
     rows: dict = {}
-    for label, model, refine, mirror, zooms in configs:
+    for label, model, refine, mirror, zooms, adapt in configs:
+        made: list[Colorizer] = []
+
         def make(model: str = model, refine: bool = refine, mirror: bool = mirror,
-                 zooms: tuple = zooms) -> Colorizer:
-            return Colorizer(model, dinov2_weights=args.dinov2_weights, graph_refine=refine,
-                             mirror=mirror, reference_zooms=zooms)
+                 zooms: tuple = zooms, adapt: float = adapt) -> Colorizer:
+            c = Colorizer(model, dinov2_weights=args.dinov2_weights, graph_refine=refine,
+                          mirror=mirror, reference_zooms=zooms, adapt_seconds=adapt)
+            made.append(c)
+            return c
         try:
             make()
         except Exception as e:  # a model that is not available here: say so and go on
             print(f"skip {label}: {e}")
             continue
         for suite, cases in suites.items():
+            made.clear()
             t = time.perf_counter()
             m = score_cases(make, cases)
             m["seconds"] = round(time.perf_counter() - t, 1)
+            done = [c.adaptation for c in made if c.adaptation is not None]
+            if done:
+                m["adapted"] = f"{sum(a.used for a in done)}/{len(done)}"
+                m["adapt_seconds"] = round(sum(a.seconds for a in done) / len(done), 1)
+                m["adapt_pairs"] = round(sum(a.pairs for a in done) / len(done), 1)
             rows.setdefault(suite, {})[label] = m
-            print(f"{suite:<15} {label:<26} acc {100 * m['acc']:.2f}  ({m['seconds']} s)",
+            note = f", adapted {m['adapted']} in {m['adapt_seconds']} s ({m['adapt_pairs']} " \
+                   "pairs) each" if done else ""
+            print(f"{suite:<15} {label:<26} acc {100 * m['acc']:.2f}  ({m['seconds']} s{note})",
                   flush=True)
     print()
     print(format_rows(rows))

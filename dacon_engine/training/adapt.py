@@ -213,8 +213,13 @@ def _pool(net: DaconNet, frame: TrainFrame, device: torch.device, amp: bool) -> 
                    torch.from_numpy(frame.color_ids()).to(device), frame.colors)
 
 
-def _features(net: DaconNet, p: _Pooled) -> torch.Tensor:
-    return net.head_features(p.pooled, p.empty)
+def _features(net: DaconNet, frames: Sequence[_Pooled]) -> dict[int, torch.Tensor]:
+    """Segment features of each distinct frame (by identity), through the head in one call."""
+    distinct = list({id(f): f for f in frames}.values())
+    cat = {k: torch.cat([f.pooled[k] for f in distinct]) for k in distinct[0].pooled}
+    out = net.head_features(cat, torch.cat([f.empty for f in distinct]))
+    sizes = [len(f.empty) for f in distinct]
+    return {id(f): part for f, part in zip(distinct, out.split(sizes))}
 
 
 @torch.no_grad()
@@ -222,9 +227,10 @@ def held_out_accuracy(net: DaconNet, pairs: Sequence[tuple[_Pooled, _Pooled]]) -
     """Segment accuracy (exact color of the best match) over the targets of ``pairs``."""
     from .losses import cosine
 
+    feats = _features(net, [f for pair in pairs for f in pair])
     right = total = 0
     for src, tgt in pairs:
-        sim = cosine(_features(net, tgt), _features(net, src))
+        sim = cosine(feats[id(tgt)], feats[id(src)])
         pred = src.colors[sim.argmax(1).cpu().numpy()]
         right += int(np.all(pred == tgt.colors, axis=1).sum())
         total += len(tgt.colors)
@@ -267,7 +273,7 @@ def adapt_network(net: DaconNet, references: Sequence[Reference], seconds: float
 
     val = [pooled_pair(p) for p in validation_pairs(drawings, seed)]
     # frames until the budget, less a reserve for the head steps (measured on the go)
-    reserve = max(2.0, 0.1 * seconds)
+    reserve = max(2.0, 0.15 * seconds)
     train: list[tuple[_Pooled, _Pooled]] = []
     while len(train) < MAX_PAIRS and time.monotonic() - t0 < seconds - reserve:
         if stop():
@@ -298,10 +304,11 @@ def _train_heads(work: DaconNet, params: list[torch.nn.Parameter],
     best, best_step = None, 0
     opt = torch.optim.Adam(params, lr=HEAD_LR)
     for step in range(1, HEAD_STEPS + 1):
-        batch = rng.choice(len(train), size=min(HEAD_BATCH, len(train)), replace=False)
-        loss = torch.stack([color_ce_loss(cosine(_features(work, train[i][1]),
-                                                 _features(work, train[i][0])),
-                                          train[i][0].ids, train[i][1].ids) for i in batch])
+        batch = [train[i] for i in rng.choice(len(train), size=min(HEAD_BATCH, len(train)),
+                                                replace=False)]
+        feats = _features(work, [f for pair in batch for f in pair])
+        loss = torch.stack([color_ce_loss(cosine(feats[id(tgt)], feats[id(src)]), src.ids,
+                                          tgt.ids) for src, tgt in batch])
         opt.zero_grad(set_to_none=True)
         loss.mean().backward()
         opt.step()

@@ -79,3 +79,21 @@ def test_adapt_with_the_baseline_is_one_line_and_leaves_nothing(capsys, tmp_path
     code, err = colorize(capsys, shot, tmp_path / "o", "--adapt", "--model", "baseline")
     assert code == 2 and err.endswith("--adapt: model 'baseline' has no trained network to adapt")
     assert not (tmp_path / "o").exists()
+
+
+def test_cancel_during_adaptation_writes_nothing_and_caches_nothing(tmp_path, forced):
+    from dacon_engine.jobs.pipeline import ColorizeJob
+
+    shot = make_shot(tmp_path / "shot", n=2)
+    job = ColorizeJob.create([shot["root"] / "line"], out=tmp_path / "out", refs=[shot["ref"]],
+                             ref_lines=[shot["ref_line"]], adapt_seconds=60, quiet=True)
+    asked: list = []
+
+    def stop() -> bool:  # the references load, then cancel at the first adaptation pair
+        asked.append(1)
+        return len(asked) > 1
+
+    summary = job.run(should_stop=stop)
+    assert summary.cancelled and summary.frames_done == 0
+    assert summary.adaptation["reason"] == "cancelled"
+    assert not (tmp_path / "out").exists() and not (tmp_path / "cache").exists()
