@@ -12,8 +12,9 @@ Real-art suites (when --real holds line.png and gt.png): warp-mild (seed 1), war
 (seed 2) and closeup (seed 3), --warps targets each, keyframe mode, the frame's own colors
 as the one reference. closeup-synth: frames 3.. of the keyframe clips seen 1.8-2.6x closer,
 colored from the clip's first frame. Rows "... --ref-zoom Z" add the references magnified;
-rows "... --adapt" adapt the model to each case's references first (--adapt SECONDS, a
-fresh cache per run) and print how many cases kept the adapted weights.
+rows "... --adapt" adapt the model to each case's references first (--adapt SECONDS, or
+--adapt-pairs N for figures that do not depend on the machine's load; a fresh cache per
+run) and print how many cases kept the adapted weights.
 """
 
 from __future__ import annotations
@@ -75,7 +76,15 @@ def main() -> None:
                     help="only these suites (e.g. closeup warp-mild sheet)")
     ap.add_argument("--adapt", type=float, default=60.0, metavar="SECONDS",
                     help="time budget of the '--adapt' rows (default 60)")
+    ap.add_argument("--adapt-pairs", type=int, default=0, metavar="N",
+                    help="'--adapt' rows make exactly N training pairs per case whatever the "
+                         "machine's load (the time budget then only caps an hour)")
     args = ap.parse_args()
+    if args.adapt_pairs:
+        from dacon_engine.training import adapt
+
+        adapt.MAX_PAIRS = args.adapt_pairs
+        args.adapt = 3600.0
     os.environ["DACON_CACHE_DIR"] = tempfile.mkdtemp(prefix="dacon-bench-cache-")
 
     # (row name, model, graph refinement, mirrored references, reference zooms, adapt s);

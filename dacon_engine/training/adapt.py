@@ -1,16 +1,18 @@
-"""Per-shot adaptation: fine-tune the model for a bounded time on pairs made from the shot's
-own references, and keep the result only where it beats the base model.
+"""Per-shot adaptation: the model learns the shot's character from its own references for
+a bounded time, and the result is kept only where it beats the base model.
 
 Every shot arrives with its character's references: the best training data there is for
 that character. :func:`adapt_network` makes pairs from them alone -- a reference as the
 source, and as the target the same drawing warped (rotation, scale, mirror, bending),
 seen closer (a close-up cut by the frame border, lines at the drawing's pen width), with
 new shapes drawn in or exported anti-aliased / as JPEG / scanned, or another reference of
-the same character -- and trains the trainable heads with the training loss for at most
-``seconds``. Fixed held-out pairs made the same way (other seeds, plus every pair of two
-different references) score the base and the adapted weights; the adapted ones are kept
-only when they match more target segments there. Results are cached per shot (keyed by
-the references, the base weights and the settings), so a re-run reuses them.
+the same character. The network's trunk stays frozen: each generated frame runs through
+it once (at its own size: the shot's frames share the references' size, and features
+depend on it) and its segment-pooled maps are kept; the part after pooling then trains
+on them with the color cross-entropy. Fixed held-out pairs made the same way (other
+seeds, plus every pair of two different references) score the weights every few steps;
+the best are kept, the base included. Results are cached per shot (keyed by the
+references, the base weights and the budget), so a re-run reuses them.
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ from .loop import bf16_is_fast
 VERSION = 1
 """Bumped whenever pairs, losses or schedule change: older cache entries are then unused."""
 WORK_SIZE = 4096
-"""Longest side (px) of the frames adaptation trains and validates on."""
+"""Longest side (px) of the frames adaptation works on (larger references are scaled down)."""
 MAX_PAIRS = 96
 """Generated training pairs at most, however long the budget (a GPU makes them in seconds)."""
 MIN_PAIRS = 4
