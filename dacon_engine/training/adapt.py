@@ -33,13 +33,16 @@ import torch
 from ..errors import DaconError
 from ..fileio.files import atomic_path
 from ..frames import Reference
+from ..matching.bank import cosine_similarity01
+from ..matching.graphrefine import FrameGraph, frame_graph, refine_similarity
+from ..matching.mirror import prefer_mirror
 from ..model.network import DaconNet
 from ..segmentation.segments import line_mask
 from ..segmentation.zoom import fill_lines, pen_width
 from .data import TrainFrame, TrainPair, frame_from_images
 from .loop import bf16_is_fast
 
-VERSION = 1
+VERSION = 2
 """Bumped whenever pairs, losses or schedule change: older cache entries are then unused."""
 WORK_SIZE = 4096
 """Longest side (px) of the frames adaptation works on (larger references are scaled down)."""
@@ -193,12 +196,28 @@ def validation_pairs(drawings: Sequence[_Drawing], seed: int,
 
 @dataclass
 class _Pooled:
-    """One frame through the frozen trunk: its pooled maps, empty segments and color ids."""
+    """One frame through the frozen trunk: its pooled maps, empty segments and color ids;
+    for held-out frames also its segment graph (and a source its mirrored twin), so they
+    are scored the way frames are matched."""
 
     pooled: dict[str, torch.Tensor]
     empty: torch.Tensor
     ids: torch.Tensor
     colors: np.ndarray
+    graph: FrameGraph | None = None
+    mirror: _Pooled | None = None
+
+
+def _pool_for_matching(net: DaconNet, frame: TrainFrame, device: torch.device, amp: bool,
+                       mirror: bool) -> _Pooled:
+    """:func:`_pool` with the segment graph, and (``mirror``) the frame flipped left-right."""
+    out = _pool(net, frame, device, amp)
+    out.graph = frame_graph(frame.labels, frame.n_segments)
+    if mirror:
+        flipped = TrainFrame(frame.line[:, ::-1].copy(),
+                             frame.labels[:, ::-1].copy(), frame.colors)
+        out.mirror = _pool(net, flipped, device, amp)
+    return out
 
 
 @torch.no_grad()
@@ -226,13 +245,21 @@ def _features(net: DaconNet, frames: Sequence[_Pooled]) -> dict[int, torch.Tenso
 
 @torch.no_grad()
 def held_out_accuracy(net: DaconNet, pairs: Sequence[tuple[_Pooled, _Pooled]]) -> float:
-    """Segment accuracy (exact color of the best match) over the targets of ``pairs``."""
-    from .losses import cosine
-
-    feats = _features(net, [f for pair in pairs for f in pair])
+    """Segment accuracy (exact color of the match) over the targets of ``pairs``, matched as
+    the colorizer matches a frame: similarity in [0, 1], the mirrored source where it fits
+    the whole frame better, graph refinement where the frames have graphs."""
+    frames = [f for pair in pairs for f in pair] + [src.mirror for src, _ in pairs
+                                                    if src.mirror is not None]
+    feats = _features(net, frames)
     right = total = 0
     for src, tgt in pairs:
-        sim = cosine(feats[id(tgt)], feats[id(src)])
+        sim = cosine_similarity01(feats[id(tgt)], feats[id(src)])
+        if src.mirror is not None:
+            flip = cosine_similarity01(feats[id(tgt)], feats[id(src.mirror)])
+            if prefer_mirror(sim, flip):
+                sim = flip  # segment k of the flipped frame is segment k as drawn
+        if tgt.graph is not None and src.graph is not None:
+            sim = refine_similarity(sim, tgt.graph, src.graph)
         pred = src.colors[sim.argmax(1).cpu().numpy()]
         right += int(np.all(pred == tgt.colors, axis=1).sum())
         total += len(tgt.colors)
@@ -265,12 +292,13 @@ def adapt_network(net: DaconNet, references: Sequence[Reference], seconds: float
     amp = bf16_is_fast(device)
     rng = np.random.default_rng(seed)
     torch.manual_seed(seed)
-    sources = [_pool(work, d.frame, device, amp) for d in drawings]
+    sources = [_pool_for_matching(work, d.frame, device, amp, mirror=True) for d in drawings]
     by_frame = {id(d.frame): k for k, d in enumerate(drawings)}
 
     def pooled_pair(pair: TrainPair) -> tuple[_Pooled, _Pooled]:
         k = by_frame.get(id(pair.target))
-        target = sources[k] if k is not None else _pool(work, pair.target, device, amp)
+        target = sources[k] if k is not None else \
+            _pool_for_matching(work, pair.target, device, amp, mirror=False)
         return sources[by_frame[id(pair.source)]], target
 
     val = [pooled_pair(p) for p in validation_pairs(drawings, seed)]

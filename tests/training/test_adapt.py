@@ -196,3 +196,19 @@ def test_adapting_the_baseline_is_refused():
 def test_bad_budgets_are_refused_naming_the_option(bad):
     with pytest.raises(DaconError, match=r"--adapt-seconds .*: give the adaptation time budget"):
         Colorizer(tiny_featurizer(), adapt_seconds=bad)
+
+
+def test_held_out_pairs_are_matched_as_frames_are_with_mirrored_sources():
+    """A held-out target drawn the other way round scores as the colorizer would match it
+    (the mirrored source), not by the plain best match."""
+    drawings = adapt._drawings(references())
+    frame = drawings[0].frame
+    net, cpu = tiny_net(), torch.device("cpu")
+    src = adapt._pool_for_matching(net, frame, cpu, False, mirror=True)
+    flipped = adapt.TrainFrame(frame.line[:, ::-1].copy(), frame.labels[:, ::-1].copy(),
+                               frame.colors)
+    tgt = adapt._pool_for_matching(net, flipped, cpu, False, mirror=False)
+    assert src.graph is not None and tgt.graph is not None
+    assert adapt.held_out_accuracy(net, [(src, tgt)]) == 1.0
+    src.mirror = None
+    assert adapt.held_out_accuracy(net, [(src, tgt)]) < 1.0
