@@ -105,6 +105,9 @@ def main() -> None:
                          "auto,learned)")
     ap.add_argument("--lines-weights", type=Path, default=None,
                     help="line-extractor weights for mode learned (default: the shipped)")
+    ap.add_argument("--learned-margin", default=None, metavar="X|none",
+                    help="mode learned: the network overrules the rules where its logit is "
+                         "beyond +-X (default: the shipped setting); none: the network alone")
     ap.add_argument("--malloc-tuned", action="store_true",
                     help="apply the CLI / service allocator setting (dacon_engine.jobs.malloctune)")
     args = ap.parse_args()
@@ -121,6 +124,11 @@ def main() -> None:
         from dacon_engine.segmentation import lineextractor
 
         lineextractor.WEIGHTS = args.lines_weights.resolve()
+    if args.learned_margin is not None:
+        from dacon_engine.segmentation import lineextractor
+
+        lineextractor.MARGIN = None if args.learned_margin == "none" else float(
+            args.learned_margin)
     if args.degraded:
         degraded_table(args)
         return

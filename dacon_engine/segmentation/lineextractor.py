@@ -7,7 +7,11 @@ the absorption chroma (max - min channel of ``paper - pixel``: how colored the i
 The network sees a ``(2r+1)`` square of both around a pixel (r = 3: 7x7) and gives two
 logits: *line* (the clean drawing's ink, black or trace color, is here) and *separator*
 (ink that is the only thing between two regions: a thin line a region would leak
-through). A pixel is line where either probability is >= 0.5.
+through). The network's line decision is the larger of the two logits.
+
+Learned mode (:func:`learned_lines`) keeps adaptive mode's rules and lets the network
+overrule them where it is sure (:data:`MARGIN`); the network alone (``margin=None``)
+lost more regions than the rules on the line-art benchmark.
 
 Only pixels that are not surely paper (darkness >= :data:`PAPER_MAX` D, at least 3x the
 paper noise + 3) are examined; the rest are paper. The network is a (2r+1)-square
@@ -25,6 +29,7 @@ import functools
 import os
 import threading
 from pathlib import Path
+from types import EllipsisType
 
 import cv2
 import numpy as np
@@ -62,10 +67,12 @@ class LineNet(nn.Module):
         """(B, 2, H, W) features -> (B, 2, H - 2r, W - 2r) logits (no padding)."""
         return self.out(F.relu(self.mid(F.relu(self.conv(x)))))
 
-    def forward_patches(self, p: torch.Tensor) -> torch.Tensor:
-        """(N, 2 * (2r+1)^2) gathered patches (channel-major) -> (N, 2) logits: the same
-        network as :meth:`forward`, one pixel per row."""
-        h = F.relu(F.linear(p, self.conv.weight.flatten(1), self.conv.bias))
+    def forward_patches(self, p: torch.Tensor, scale: float = 1.0) -> torch.Tensor:
+        """(N, (2r+1)^2 * 2) gathered patches, (row, column, channel)-major, times
+        ``scale`` -> (N, 2) logits: the same network as :meth:`forward`, one pixel per
+        row (the scale is folded into the first layer's weights)."""
+        w = self.conv.weight.permute(0, 2, 3, 1).flatten(1) * scale
+        h = F.relu(F.linear(p, w, self.conv.bias))
         h = F.relu(F.linear(h, self.mid.weight.flatten(1), self.mid.bias))
         return F.linear(h, self.out.weight.flatten(1), self.out.bias)
 
@@ -162,55 +169,86 @@ def examined(dark: np.ndarray, lv: la.PaperInk) -> np.ndarray:
     return la.at_least(dark, lim)
 
 
-def _offsets(radius: int, wp: int) -> np.ndarray:
-    r = np.arange(-radius, radius + 1)
-    return (r[:, None] * wp + r[None, :]).ravel()
-
-
 def predict(net: LineNet, rgb: np.ndarray, gray: np.ndarray, lv: la.PaperInk,
-            dark: np.ndarray | None = None) -> np.ndarray:
-    """HxW uint8 255/0 line mask: the examined pixels where line or separator >= 0.5."""
+            dark: np.ndarray | None = None, threshold: float = 0.0) -> np.ndarray:
+    """HxW uint8 255/0 line mask: the examined pixels where line or separator logit
+    >= ``threshold`` (0: probability 0.5)."""
     if dark is None:
         dark = la.darkness(gray, lv)
-    d, c = feature_planes(rgb, gray, lv, dark)
-    h, w = dark.shape
-    out = np.zeros((h, w), np.uint8)
-    pts = cv2.findNonZero(examined(dark, lv))
-    if pts is None:
-        return out
-    pts = pts.reshape(-1, 2)
-    r = net.radius
-    wp = w + 2 * r
-    flat = (pts[:, 1].astype(np.int64) + r) * wp + pts[:, 0] + r
-    planes = [cv2.copyMakeBorder(p, r, r, r, r, cv2.BORDER_REPLICATE).ravel() for p in (d, c)]
-    offs = _offsets(r, wp)
-    scale = 1.0 / max(lv.paper - lv.ink, 1)
-    keep = np.zeros(flat.size, bool)
-    with torch.inference_mode():
-        for s in range(0, flat.size, CHUNK):
-            idx = flat[s:s + CHUNK, None] + offs[None, :]
-            x = np.concatenate([p.take(idx) for p in planes], axis=1).astype(np.float32)
-            x *= scale
-            logits = net.forward_patches(torch.from_numpy(x))
-            keep[s:s + CHUNK] = (logits.max(dim=1).values >= 0).numpy()
-    sel = pts[keep]
+    out = np.zeros(dark.shape, np.uint8)
+    pts, logit = logits(net, rgb, gray, lv, dark)
+    sel = pts[logit >= threshold]
     out[sel[:, 1], sel[:, 0]] = 255
     return out
 
 
+def logits(net: LineNet, rgb: np.ndarray, gray: np.ndarray, lv: la.PaperInk,
+           dark: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """((N, 2) xy of the examined pixels, raster order; (N,) float32 the larger of their
+    line and separator logits).
+
+    The two feature planes are interleaved into one uint16 plane (padded by r,
+    replicating the edge) whose (2r+1)-square windows are gathered, a chunk of pixels at
+    a time, through a strided view (no index arrays per patch element)."""
+    d, c = feature_planes(rgb, gray, lv, dark)
+    pts = cv2.findNonZero(examined(dark, lv))
+    if pts is None:
+        return np.zeros((0, 2), np.int32), np.zeros(0, np.float32)
+    pts = pts.reshape(-1, 2)
+    r = net.radius
+    k = 2 * r + 1
+    both = cv2.merge([cv2.copyMakeBorder(p, r, r, r, r, cv2.BORDER_REPLICATE) for p in (d, c)])
+    windows = np.lib.stride_tricks.sliding_window_view(both.view(np.uint16)[..., 0], (k, k))
+    scale = 1.0 / max(lv.paper - lv.ink, 1)
+    out = np.empty(pts.shape[0], np.float32)
+    with torch.inference_mode():
+        for s in range(0, pts.shape[0], CHUNK):
+            p = pts[s:s + CHUNK]
+            x = np.ascontiguousarray(windows[p[:, 1], p[:, 0]]).view(np.uint8)
+            x = torch.from_numpy(x.reshape(p.shape[0], 2 * k * k)).float()
+            out[s:s + CHUNK] = net.forward_patches(x, scale).max(dim=1).values.numpy()
+    return pts, out
+
+
+MARGIN = 4.0
+"""Learned mode corrects the rules where the network is this sure (logit; 4: p < 0.018 or
+> 0.982). None: the network's own 0.5 decision everywhere (measured worse, see
+docs/benchmarks.md)."""
+
+
 def learned_lines(rgb: np.ndarray, gray: np.ndarray, lv: la.PaperInk, rules: la.LineRules,
-                  dark: np.ndarray | None = None, net: LineNet | None = None
+                  dark: np.ndarray | None = None, net: LineNet | None = None,
+                  margin: float | None | EllipsisType = ...
                   ) -> tuple[np.ndarray, la.ColorPixels]:
-    """Learned mode: (HxW uint8 255/0 line mask, color-classified pixels). The line mask
-    is the network's (:func:`predict`, the shipped weights unless ``net``); trace and
-    line-color pixels are the rules' (adaptive :func:`~lineart.classify_colors`), and as
+    """Learned mode: (HxW uint8 255/0 line mask, color-classified pixels), with the
+    shipped weights unless ``net``.
+
+    ``margin`` (default :data:`MARGIN`) set: adaptive mode's decisions (:func:`~lineart.adaptive_lines`), except
+    that examined pixels the network calls paper (line and separator logits both <
+    -margin) become paper and those it calls line (> margin) become line: the network
+    settles the cases the rules cannot tell apart (a 1-px region between two blurred
+    lines, as dark as the lines; a neck that thick lines pinch) and leaves the rest.
+
+    ``margin`` None: the network's decision (>= 0) on every examined pixel; trace and
+    line-color pixels from the rules (adaptive :func:`~lineart.classify_colors`), then as
     in adaptive mode, line pieces with no strong, trace or line-color pixel and under
-    ``HYST_MIN_PIECE`` px are dropped, and the pixels of pieces with no strong pixel
-    next to a trace pixel become trace (a faint JPEG'd red line stays one trace line)."""
+    ``HYST_MIN_PIECE`` px are dropped and the pixels of pieces with no strong pixel next
+    to a trace pixel become trace."""
     if net is None:
         net = shipped()
     if dark is None:
         dark = la.darkness(gray, lv)
+    if margin is ...:
+        margin = MARGIN
+    if margin is not None:
+        line, colors = la.adaptive_lines(rgb, gray, lv, rules, dark)
+        pts, logit = logits(net, rgb, gray, lv, dark)
+        was = line[pts[:, 1], pts[:, 0]] > 0
+        off = pts[was & (logit < -margin)]
+        on = pts[~was & (logit > margin)]
+        line[off[:, 1], off[:, 0]] = 0
+        line[on[:, 1], on[:, 0]] = 255
+        return line, colors
     line = predict(net, rgb, gray, lv, dark)
     colors = la.classify_colors(rgb, rules, lv.paper_rgb, float(lv.ink), adaptive=True)
     if not cv2.countNonZero(line):
