@@ -108,6 +108,9 @@ def main() -> None:
     ap.add_argument("--learned-margin", default=None, metavar="X|none",
                     help="mode learned: the network overrules the rules where its logit is "
                          "beyond +-X (default: the shipped setting); none: the network alone")
+    ap.add_argument("--decision", action="store_true",
+                    help="with --degraded: time the line decisions alone (adaptive rules, the "
+                         "learned network pass, mode learned's whole decision) per variant")
     ap.add_argument("--malloc-tuned", action="store_true",
                     help="apply the CLI / service allocator setting (dacon_engine.jobs.malloctune)")
     args = ap.parse_args()
@@ -210,6 +213,9 @@ def degraded_table(args) -> None:
     import torch
 
     torch.set_num_threads(1)  # the learned mode's network: one core, as OpenCV
+    if args.decision:
+        decision_table(frames, args.runs)
+        return
     head = (f"{'frame':<7} {'variant':<16} {'mode':<8} {'segs':>5} {'regions':>7} "
             f"{'recovered':>9} {'extra':>5} {'ms':>6} | {'w/ trace px':>11} {'extra':>5}")
     print(f"line-art robustness, 1 thread, median of {args.runs} runs, modes {modes}")
@@ -241,6 +247,35 @@ def degraded_table(args) -> None:
         for mode in modes:
             colorize_table(read_image(SHARED_LINE), read_image(SHARED_LINE.parent / "gt.png"),
                            args.colorize, args.model, args.line_widen, mode)
+
+
+def decision_table(frames, runs: int) -> None:
+    """Median ms of the line decisions alone on each exported variant: adaptive mode's
+    rules (``adaptive_lines``), the learned network's pass (features, gathering, network:
+    ``lineextractor.logits``) and mode learned's whole decision (``learned_lines``: the
+    rules, the network, the overrules), with the pixels the network examines."""
+    from dacon_engine.segmentation import lineart as la, lineextractor as lx
+
+    rules = la.LineRules()
+    net = lx.shipped()
+    head = f"{'frame':<7} {'variant':<16} {'examined':>9} {'rules':>7} {'network':>8} {'learned':>8}"
+    print(f"line decisions alone, ms, 1 thread, median of {runs} runs")
+    print(head)
+    print("-" * len(head))
+    for fname, rgba in frames:
+        for name, img, _, _, _ in variants(rgba):
+            if name in ("clean", "thin 1px 8-conn"):
+                continue
+            gray = cv2.cvtColor(img, cv2.COLOR_RGB2GRAY)
+            lv = la.estimate_levels(img, gray)
+            dark = la.darkness(gray, lv)
+            n = cv2.countNonZero(lx.examined(dark, lv))
+            ms = [statistics.median(timings_ms(fn, runs)) for fn in (
+                lambda: la.adaptive_lines(img, gray, lv, rules, dark),
+                lambda: lx.logits(net, img, gray, lv, dark),
+                lambda: lx.learned_lines(img, gray, lv, rules, dark, net))]
+            print(f"{fname:<7} {name:<16} {n:>9} {ms[0]:>7.1f} {ms[1]:>8.1f} {ms[2]:>8.1f}",
+                  flush=True)
 
 
 def colorize_table(line: np.ndarray, gt: np.ndarray, n_warps: int,
