@@ -16,7 +16,8 @@ lost more regions than the rules on the line-art benchmark.
 Only pixels that are not surely paper (darkness >= :data:`PAPER_MAX` D, at least 3x the
 paper noise + 3) are examined; the rest are paper. The network is a (2r+1)-square
 convolution and two 1x1 layers, trained densely on crops; at inference it runs on the
-examined pixels alone (their patches gathered into a matrix): 2-6 % of a frame's pixels.
+examined pixels alone (their patches gathered into a matrix): 3-8 % of a 1920x1920
+frame's pixels.
 
 Trace colors (which ink a line pixel is) stay with the rules
 (:func:`dacon_engine.segmentation.lineart.classify_colors`, and adaptive mode's
