@@ -131,6 +131,27 @@ sliver between the two boxes, where blur, resampling or the scan make it as dark
 lines and the network is not sure either; adaptive mode loses the same)."""
 
 
+@pytest.mark.parametrize("margin", [2.0, 4.0])
+def test_learned_mode_is_the_rules_overruled_where_the_network_is_sure(margin):
+    """Mode learned's line mask is adaptive mode's except at examined pixels whose logit
+    is beyond +-margin, and there it is the network's call."""
+    rgba = synth.make_clip(7, n_frames=1, size=256).frames[0].line
+    img = deg.antialias(rgba, 3, 1.2)
+    gray = cv2.cvtColor(img, cv2.COLOR_RGB2GRAY)
+    lv = la.estimate_levels(img, gray)
+    dark = la.darkness(gray, lv)
+    rules = la.adaptive_lines(img, gray, lv, la.LineRules(), dark.copy())[0].copy()
+    got = lx.learned_lines(img, gray, lv, la.LineRules(), dark.copy(), margin=margin)[0]
+    pts, logit = lx.logits(lx.shipped(), img, gray, lv, dark)
+    mine = got[pts[:, 1], pts[:, 0]] > 0
+    sure = np.abs(logit) > margin
+    assert sure.any() and (mine[sure] == (logit[sure] > 0)).all()
+    changed = got != rules
+    assert changed.any()
+    at = changed[pts[:, 1], pts[:, 0]]
+    assert int(at.sum()) == int(changed.sum()) and sure[at].all()
+
+
 def test_the_network_alone_separates_thick_blurred_lines():
     """On a small synthetic drawing with 3-px lines blurred by 1.2 px, the network's own
     decision recovers at least 34 regions (adaptive rules: 29 when this was written)."""
