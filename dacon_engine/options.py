@@ -23,8 +23,9 @@ from .errors import DaconError
 
 MODES = ("keyframe", "consecutive", "nearest")
 """How frames find their references: all references, the previous frame, the nearest key."""
-LINE_MODES = ("auto", "fixed", "adaptive")
-"""auto (fixed on clean art, else adaptive), fixed (luminance <= 128), adaptive."""
+LINE_MODES = ("auto", "fixed", "adaptive", "learned")
+"""auto (fixed on clean art, else adaptive), fixed (luminance <= 128), adaptive (rules),
+learned (a small trained line extractor; opt-in)."""
 FORMATS = ("png", "exr", "json")
 DEVICES = ("auto", "cpu", "cuda")
 """What ``--device`` takes (``cuda`` may be ``cuda:N`` through the API)."""

@@ -100,6 +100,17 @@ def main() -> None:
     ap.add_argument("--line-widen", type=float, default=None, metavar="X",
                     help="with --colorize: override the model's line widening (0 = off)")
     ap.add_argument("--synth-seed", type=int, default=0)
+    ap.add_argument("--line-modes", default="auto", metavar="M[,M...]",
+                    help="with --degraded: line modes to compare side by side (e.g. "
+                         "auto,learned)")
+    ap.add_argument("--lines-weights", type=Path, default=None,
+                    help="line-extractor weights for mode learned (default: the shipped)")
+    ap.add_argument("--learned-margin", default=None, metavar="X|none",
+                    help="mode learned: the network overrules the rules where its logit is "
+                         "beyond +-X (default: the shipped setting); none: the network alone")
+    ap.add_argument("--decision", action="store_true",
+                    help="with --degraded: time the line decisions alone (adaptive rules, the "
+                         "learned network pass, mode learned's whole decision) per variant")
     ap.add_argument("--malloc-tuned", action="store_true",
                     help="apply the CLI / service allocator setting (dacon_engine.jobs.malloctune)")
     args = ap.parse_args()
@@ -112,6 +123,15 @@ def main() -> None:
         from dacon_engine.jobs.malloctune import keep_freed_memory
 
         print(f"malloc tuned: {keep_freed_memory()}")
+    if args.lines_weights is not None:
+        from dacon_engine.segmentation import lineextractor
+
+        lineextractor.WEIGHTS = args.lines_weights.resolve()
+    if args.learned_margin is not None:
+        from dacon_engine.segmentation import lineextractor
+
+        lineextractor.MARGIN = None if args.learned_margin == "none" else float(
+            args.learned_margin)
     if args.degraded:
         degraded_table(args)
         return
@@ -189,40 +209,83 @@ def degraded_table(args) -> None:
 
     clip = synth.make_clip(args.synth_seed, n_frames=1, size=SIZE)
     frames.append((f"synth{args.synth_seed}", clip.frames[0].line))
+    modes = [m.strip() for m in args.line_modes.split(",") if m.strip()]
+    import torch
+
+    torch.set_num_threads(1)  # the learned mode's network: one core, as OpenCV
+    if args.decision:
+        decision_table(frames, args.runs)
+        return
     head = (f"{'frame':<7} {'variant':<16} {'mode':<8} {'segs':>5} {'regions':>7} "
             f"{'recovered':>9} {'extra':>5} {'ms':>6} | {'w/ trace px':>11} {'extra':>5}")
-    print(f"line-art robustness, 1 thread, median of {args.runs} runs")
+    print(f"line-art robustness, 1 thread, median of {args.runs} runs, modes {modes}")
     print(head)
     print("-" * len(head))
     for fname, rgba in frames:
         for name, img, ref, scale, ref_trace in variants(rgba):
-            labels, n, info, cls = segment_line_art_details(img, classes=True)
-            ms = statistics.median(timings_ms(lambda: segment_line_art(img), args.runs))
-            trace = cls == PIXEL_TRACE
-            if scale != 1:
-                size = (ref.shape[1], ref.shape[0])
-                labels = cv2.resize(labels, size, interpolation=cv2.INTER_NEAREST)
-                trace = cv2.resize(trace.view(np.uint8), size,
-                                   interpolation=cv2.INTER_NEAREST) > 0
-            # trace-line pixels not counted (either drawing's): see match_regions
-            r = d.match_regions(ref, labels, 10 * scale * scale, ignore=ref_trace | trace)
-            w = d.match_regions(ref, labels, 10 * scale * scale)
-            pct = 100.0 * r["recovered"] / max(r["regions"], 1)
-            pct_w = 100.0 * w["recovered"] / max(w["regions"], 1)
-            print(f"{fname:<7} {name:<16} {info['line_mode']:<8} {n:>5} {r['regions']:>7} "
-                  f"{pct:>8.1f}% {r['extra']:>5} {ms:>6.1f} | {pct_w:>10.1f}% "
-                  f"{w['extra']:>5}", flush=True)
+            for mode in modes:
+                opts = LineOptions(mode=mode)
+                labels, n, info, cls = segment_line_art_details(img, classes=True,
+                                                                line_options=opts)
+                ms = statistics.median(timings_ms(
+                    lambda: segment_line_art(img, line_options=opts), args.runs))
+                trace = cls == PIXEL_TRACE
+                if scale != 1:
+                    size = (ref.shape[1], ref.shape[0])
+                    labels = cv2.resize(labels, size, interpolation=cv2.INTER_NEAREST)
+                    trace = cv2.resize(trace.view(np.uint8), size,
+                                       interpolation=cv2.INTER_NEAREST) > 0
+                # trace-line pixels not counted (either drawing's): see match_regions
+                r = d.match_regions(ref, labels, 10 * scale * scale, ignore=ref_trace | trace)
+                w = d.match_regions(ref, labels, 10 * scale * scale)
+                pct = 100.0 * r["recovered"] / max(r["regions"], 1)
+                pct_w = 100.0 * w["recovered"] / max(w["regions"], 1)
+                print(f"{fname:<7} {name:<16} {info['line_mode']:<8} {n:>5} "
+                      f"{r['regions']:>7} {pct:>8.1f}% {r['extra']:>5} {ms:>6.1f} | "
+                      f"{pct_w:>10.1f}% {w['extra']:>5}", flush=True)
     if args.colorize > 0 and SHARED_LINE.exists():
-        colorize_table(read_image(SHARED_LINE), read_image(SHARED_LINE.parent / "gt.png"),
-                       args.colorize, args.model, args.line_widen)
+        for mode in modes:
+            colorize_table(read_image(SHARED_LINE), read_image(SHARED_LINE.parent / "gt.png"),
+                           args.colorize, args.model, args.line_widen, mode)
+
+
+def decision_table(frames, runs: int) -> None:
+    """Median ms of the line decisions alone on each exported variant: adaptive mode's
+    rules (``adaptive_lines``), the learned network's pass (features, gathering, network:
+    ``lineextractor.logits``) and mode learned's whole decision (``learned_lines``: the
+    rules, the network, the overrules), with the pixels the network examines."""
+    from dacon_engine.segmentation import lineart as la, lineextractor as lx
+
+    rules = la.LineRules()
+    net = lx.shipped()
+    head = f"{'frame':<7} {'variant':<16} {'examined':>9} {'rules':>7} {'network':>8} {'learned':>8}"
+    print(f"line decisions alone, ms, 1 thread, median of {runs} runs")
+    print(head)
+    print("-" * len(head))
+    for fname, rgba in frames:
+        for name, img, _, _, _ in variants(rgba):
+            if name in ("clean", "thin 1px 8-conn"):
+                continue
+            gray = cv2.cvtColor(img, cv2.COLOR_RGB2GRAY)
+            lv = la.estimate_levels(img, gray)
+            dark = la.darkness(gray, lv)
+            n = cv2.countNonZero(lx.examined(dark, lv))
+            ms = [statistics.median(timings_ms(fn, runs)) for fn in (
+                lambda: la.adaptive_lines(img, gray, lv, rules, dark),
+                lambda: lx.logits(net, img, gray, lv, dark),
+                lambda: lx.learned_lines(img, gray, lv, rules, dark, net))]
+            print(f"{fname:<7} {name:<16} {n:>9} {ms[0]:>7.1f} {ms[1]:>8.1f} {ms[2]:>8.1f}",
+                  flush=True)
 
 
 def colorize_table(line: np.ndarray, gt: np.ndarray, n_warps: int,
-                   model: str = "default", line_widen: float | None = None) -> None:
+                   model: str = "default", line_widen: float | None = None,
+                   line_mode: str = "auto") -> None:
     """A model's accuracy (the default's unless told) on warped copies of each variant of
     one real frame. The reference is the clean frame, except for the thin-line variant:
     the frame redrawn with the same thin lines (a studio draws its references with the
-    same pen). ``line_widen``: override the model's (see ``DaconConfig.line_widen``)."""
+    same pen). ``line_widen``: override the model's (see ``DaconConfig.line_widen``);
+    ``line_mode``: how the targets are segmented (the references always by ``auto``)."""
     from dacon_engine.colorizer import Colorizer
     from dacon_engine.frames import SegmentedFrame
     from dacon_engine.evaluation.metrics import frame_metrics, mean_metrics
@@ -245,7 +308,7 @@ def colorize_table(line: np.ndarray, gt: np.ndarray, n_warps: int,
     widen = c.featurizer.net.config.line_widen
     print()
     print(f"colorize, model {model} (line_widen {widen}), 1 reference (clean 0242; the "
-          f"thin variant: 0242 in thin lines), {n_warps} warped targets")
+          f"thin variant: 0242 in thin lines), {n_warps} warped targets, line mode {line_mode}")
     head = f"{'variant':<16} {'acc':>7} {'acc_thres':>9} {'pix_acc':>8}"
     print(head)
     print("-" * len(head))
@@ -253,7 +316,7 @@ def colorize_table(line: np.ndarray, gt: np.ndarray, n_warps: int,
     jobs: dict[bool, tuple[list, list, list]] = {False: ([], [], []), True: ([], [], [])}
     for t_line, t_gt in case.targets:
         for name, img, _, scale, _ in variants(t_line):
-            fr = segment_frame(img)
+            fr = segment_frame(img, line_options=LineOptions(mode=line_mode))
             g = t_gt if scale == 1 else cv2.resize(t_gt, (img.shape[1], img.shape[0]),
                                                    interpolation=cv2.INTER_NEAREST)
             frames, truths, names = jobs[name.startswith("thin")]

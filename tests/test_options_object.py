@@ -71,7 +71,7 @@ def test_the_protocol_schema_is_the_options():
     ({"batch_size": 0}, "--batch-size 0: must be a whole number >= 1"),
     ({"batch_size": True}, "--batch-size True: must be a whole number >= 1"),
     ({"overwrite": True, "resume": True}, "--resume and --overwrite together"),
-    ({"line_mode": "thin"}, "--line-mode thin: unknown mode (choose from auto, fixed, adaptive)"),
+    ({"line_mode": "thin"}, "--line-mode thin: unknown mode (choose from auto, fixed, adaptive, learned)"),
     ({"trace_colors": ["reddish"]}, "--trace-color reddish: color 'reddish': use a name"),
     ({"line_colors": ["#ffffff"]}, "--line-color #ffffff: color '#ffffff' is white"),
     ({"strict_palette": True}, "--strict-palette needs --palette FILE"),

@@ -107,7 +107,8 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
 def add_line_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--line-mode", default="auto",
                    help="auto (default: fixed on clean art, else adaptive), fixed (luminance "
-                        "<= 128, PaintBucket parity) or adaptive (anti-aliased, JPEG, scans)")
+                        "<= 128, PaintBucket parity), adaptive (anti-aliased, JPEG, scans) or "
+                        "learned (a small trained line extractor for such art)")
     p.add_argument("--trace-color", action="append", default=None, metavar="COLOR",
                    help="color of shading-boundary (trace) lines, repeatable: a name, R,G,B or "
                         "#rrggbb; replaces the default red, blue, green")

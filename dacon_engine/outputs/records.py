@@ -86,7 +86,7 @@ def frame_labels(record_path: PathLike, record: dict) -> np.ndarray:
     info = record.get("line_art") or {}
     kw: dict = {"gap_radius": int(info.get("gap_radius", 0))}
     line: dict = {}
-    if info.get("line_mode") in ("fixed", "adaptive"):
+    if info.get("line_mode") in ("fixed", "adaptive", "learned"):
         line["mode"] = info["line_mode"]
     if "threshold" in info:
         kw["threshold"] = int(info["threshold"])

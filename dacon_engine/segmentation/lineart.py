@@ -25,6 +25,8 @@ Two modes decide which pixels are line (see :func:`dacon_engine.segmentation.seg
   trace (:func:`bridge_gaps`). After labelling, tiny regions are specks (merged into
   the nearest region, :func:`find_specks`) unless they are a thin valley between two
   lines (``SLIVER_MIN_DEPTH``: a real sliver region).
+* ``learned`` (opt-in): ``adaptive``, overruled where the shipped line extractor is
+  sure (:mod:`dacon_engine.segmentation.lineextractor`).
 * ``auto`` (default): ``fixed`` when the image is clean -- (almost) every pixel is either
   paper at one exact level, or ink; no anti-aliasing ramps, noise or compression
   artefacts -- else ``adaptive``. The JSON record says which was used.

@@ -271,8 +271,9 @@ def segment_line_art(rgba: np.ndarray, *, gap_radius: int = 0,
     color-line segments). ``gap_radius`` (px, 0 = off) splits regions joined through
     line gaps; ``min_region`` (px, 0 = off) merges regions of <= that many pixels.
     ``line_options`` (:class:`dacon_engine.options.LineOptions`, None = its defaults):
-    ``mode`` "auto" (default: "fixed" on clean art, else "adaptive"), "fixed" or
-    "adaptive" (see :mod:`dacon_engine.segmentation.lineart`); ``trace_colors``:
+    ``mode`` "auto" (default: "fixed" on clean art, else "adaptive"), "fixed",
+    "adaptive" (see :mod:`dacon_engine.segmentation.lineart`) or "learned" (the shipped
+    line extractor, :mod:`dacon_engine.segmentation.lineextractor`); ``trace_colors``:
     shading-boundary line colors (names, "R,G,B", "#rrggbb" or tuples; default red,
     blue, green); ``line_colors``: extra colors of main lines that stay line (e.g.
     "brown"). ``threshold`` is the fixed mode's. ``path`` only names the image in errors.
@@ -306,8 +307,9 @@ def segment_line_art_details(rgba: np.ndarray, *, gap_radius: int = 0,
     A frame without any enclosed region (all line: black, a fade) is a DaconError unless
     ``allow_empty`` (then 0 segments, every label 0).
 
-    info: JSON-ready dict: ``line_mode`` used ("fixed"/"adaptive"), ``requested`` mode,
-    ``threshold`` (fixed) or ``levels`` (adaptive: paper, noise, ink, strong, weak),
+    info: JSON-ready dict: ``line_mode`` used ("fixed"/"adaptive"/"learned"), ``requested``
+    mode, ``threshold`` (fixed) or ``levels`` (adaptive, learned: paper, noise, ink,
+    strong, weak),
     ``trace_colors``, ``line_colors``, ``specks`` (regions merged away) and
     ``speck_pixels``. classes: HxW uint8 of PIXEL_* (only when ``classes=True``).
     """
@@ -389,7 +391,12 @@ def _free_pixels(rgb: np.ndarray, gray: np.ndarray, rules: la.LineRules, mode: s
         lv = la.estimate_levels(rgb, gray, hist)
         info["levels"] = lv.record()
         dark = la.darkness(gray, lv)
-        line, colors = la.adaptive_lines(rgb, gray, lv, rules, dark)
+        if mode == "learned":
+            from .lineextractor import learned_lines
+
+            line, colors = learned_lines(rgb, gray, lv, rules, dark)
+        else:
+            line, colors = la.adaptive_lines(rgb, gray, lv, rules, dark)
         free = cv2.bitwise_not(line, dst=line)
         adaptive = _Adaptive(lv, dark)
     for pts in colors.trace + [colors.line]:

@@ -129,7 +129,7 @@ def test_line_rules_defaults_and_colors():
 
 
 @pytest.mark.parametrize("line, threshold, match", [
-    (LineOptions(mode="smart"), 128, "line mode 'smart': use one of auto, fixed, adaptive"),
+    (LineOptions(mode="smart"), 128, "line mode 'smart': use one of auto, fixed, adaptive, learned"),
     (LineOptions(), 256, "threshold must be in 0..255, got 256"),
     (LineOptions(), -1, "threshold must be in 0..255"),
     (LineOptions(trace_colors=("reddish",)), 128, "color 'reddish': use a name"),
