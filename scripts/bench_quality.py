@@ -147,9 +147,13 @@ def main() -> None:
                 m["adapted"] = f"{sum(a.used for a in done)}/{len(done)}"
                 m["adapt_seconds"] = round(sum(a.seconds for a in done) / len(done), 1)
                 m["adapt_pairs"] = round(sum(a.pairs for a in done) / len(done), 1)
+                scored = [a for a in done if a.val_adapted is not None]
+                if scored:
+                    m["adapt_val"] = (round(sum(a.val_base for a in scored) / len(scored), 3),
+                                      round(sum(a.val_adapted for a in scored) / len(scored), 3))
             rows.setdefault(suite, {})[label] = m
             note = f", adapted {m['adapted']} in {m['adapt_seconds']} s ({m['adapt_pairs']} " \
-                   "pairs) each" if done else ""
+                   f"pairs) each, held-out {m.get('adapt_val')}" if done else ""
             print(f"{suite:<15} {label:<26} acc {100 * m['acc']:.2f}  ({m['seconds']} s{note})",
                   flush=True)
     print()
