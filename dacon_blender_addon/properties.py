@@ -96,7 +96,7 @@ class DaconShot(bpy.types.PropertyGroup):
                     "it fits clearly better. Adds a few seconds per sheet")
     learn_character: bpy.props.BoolProperty(  # type: ignore[valid-type]
         name="Learn This Character", default=False,
-        description="Before coloring, train the model briefly on pairs made from this shot's "
+        description="Experimental. Before coloring, train the model briefly on pairs made from this shot's "
                     "reference sheets alone (warped, seen closer, redrawn), and keep what it "
                     "learned only where it beats the shipped model on held-out pairs. Takes up "
                     "to the time below once per set of sheets; later runs reuse it")
