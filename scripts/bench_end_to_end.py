@@ -70,6 +70,7 @@ def child_shot(args: argparse.Namespace) -> dict:
         job = ColorizeJob.create([str(p) for p in paths], out=Path(tmp) / "out", refs=[ref],
                                  ref_lines=[ref_line], quiet=True, model=args.model,
                                  device=args.device, workers=args.w, batch_size=args.batch_size,
+                                 precision=args.precision[0],
                                  graph_refine=args.graph_refine, mirror=args.mirror)
         if args.sequential:  # writes not overlapped with the model (for comparison)
             import dacon_engine.jobs.pipeline as pl
@@ -83,6 +84,7 @@ def child_shot(args: argparse.Namespace) -> dict:
         rate = (summary.frames_done - 1) / (time.perf_counter() - first[0]) if len(first) else 0
         rate = rate if summary.frames_done > 1 else summary.frames_done / total
     return {"source": source, "frames": summary.frames_done, "fps": rate,
+            "precision": job.colorizer.running_precision,
             "seconds": total, "model": summary.model, "threads": torch.get_num_threads(),
             "timings": {k: round(v / max(1, summary.frames_done) * 1000, 1)
                         for k, v in summary.timings.items() if k != "references"},
@@ -130,6 +132,8 @@ def main() -> None:
     ap.add_argument("--refs", type=int, nargs="+", default=None)
     ap.add_argument("--model", default="default")
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--precision", nargs="+", default=["auto"],
+                    help="network precisions to compare (auto, fp32, bf16), one run each")
     ap.add_argument("--threads", type=int, default=0)
     ap.add_argument("--batch-size", type=int, default=4)
     ap.add_argument("--sequential", action="store_true",
@@ -156,17 +160,20 @@ def main() -> None:
             print(f"{n:>5} {r['peak_rss_mb']:>12.0f} {per:>11.1f} "
                   f"{r['seconds_references']:>8.1f} {r['seconds_target']:>9.2f}")
         return
-    configs = [(n, w, False) for n in args.frames for w in args.workers]
+    configs = [(n, w, False, p) for n in args.frames for w in args.workers
+               for p in args.precision]
     if args.sequential:
-        configs += [(n, 1, True) for n in args.frames]
-    print(f"{'frames':>6} {'workers':>7} {'path':>10} {'fps':>6} {'ms/frame':>9} "
+        configs += [(n, 1, True, p) for n in args.frames for p in args.precision]
+    print(f"{'frames':>6} {'workers':>7} {'path':>10} {'prec':>5} {'fps':>6} {'ms/frame':>9} "
           f"{'peak RSS MB (main / workers)':>29}  stage ms/frame")
-    for n, w, seq in configs:
-        argv = ["--child", "shot", "--n", str(n), "--w", str(w), *common]
+    for n, w, seq, prec in configs:
+        argv = ["--child", "shot", "--n", str(n), "--w", str(w), "--precision", prec, *common]
         r = run_child(argv + (["--sequential"] if seq else []))
         path = "no w-overlap" if seq else "pipelined"
-        print(f"{n:>6} {w:>7} {path:>10} {r['fps']:>6.2f} {1000 / max(r['fps'], 1e-9):>9.0f} "
-              f"{r['peak_rss_mb']:>14.0f} / {r['children_peak_rss_mb']:<12.0f}  {r['timings']}")
+        print(f"{n:>6} {w:>7} {path:>10} {r['precision']:>5} {r['fps']:>6.2f} "
+              f"{1000 / max(r['fps'], 1e-9):>9.0f} "
+              f"{r['peak_rss_mb']:>14.0f} / {r['children_peak_rss_mb']:<12.0f}  {r['timings']}",
+              flush=True)
     print(f"({r['source']} 1920x1920, model {r['model']}, torch threads {r['threads']}, "
           f"graph refine {args.graph_refine}, mirror {args.mirror}; "
           "fps counted from the first frame out)")
