@@ -9,6 +9,7 @@ from the frame rate. Each configuration runs in a fresh process, so its peak RSS
 
     .venv/bin/python scripts/bench_end_to_end.py [--frames 10 100] [--workers 1 2]
         [--model default] [--threads 0] [--sequential] [--no-graph-refine] [--no-mirror]
+        [--precision fp32 auto] [--rounds 2]   # --rounds: the precisions alternate in one process
 
 Reference mode: peak RSS and time with R references of 1920x1920 and one target.
 
@@ -92,6 +93,37 @@ def child_shot(args: argparse.Namespace) -> dict:
             "children_peak_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}
 
 
+def child_alternating(args: argparse.Namespace) -> dict:
+    """The same N-frame shot colorized once per precision per round, alternating (order
+    reversed every other round) in one process: machine noise hits every precision alike."""
+    import torch
+
+    from dacon_engine.jobs.pipeline import ColorizeJob
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    out: dict = {"runs": []}
+    with tempfile.TemporaryDirectory() as tmp:
+        paths, ref, ref_line, source = _write_inputs(Path(tmp) / "in", args.n)
+        for r in range(args.rounds):
+            for prec in (args.precision if r % 2 == 0 else args.precision[::-1]):
+                job = ColorizeJob.create(
+                    [str(p) for p in paths], out=Path(tmp) / f"out{r}{prec}", refs=[ref],
+                    ref_lines=[ref_line], quiet=True, model=args.model, device=args.device,
+                    workers=1, batch_size=args.batch_size, precision=prec,
+                    graph_refine=args.graph_refine, mirror=args.mirror)
+                first: list[float] = []
+                summary = job.run(on_frame=lambda *a: first or first.append(time.perf_counter()))
+                fps = (summary.frames_done - 1) / (time.perf_counter() - first[0])
+                out["runs"].append({
+                    "round": r, "precision": prec, "ran": job.colorizer.running_precision,
+                    "fps": fps, "timings": {k: round(v / summary.frames_done * 1000, 1)
+                                            for k, v in summary.timings.items()
+                                            if k != "references"}})
+    out.update(source=source, model=summary.model, threads=torch.get_num_threads())
+    return out
+
+
 def child_refs(args: argparse.Namespace) -> dict:
     from dacon_engine.colorizer import Colorizer
     from dacon_engine.fileio.images import read_image, write_png
@@ -140,12 +172,15 @@ def main() -> None:
                     help="also run the single-process path with writes not overlapped (comparison)")
     ap.add_argument("--graph-refine", action=argparse.BooleanOptionalAction, default=True)
     ap.add_argument("--mirror", action=argparse.BooleanOptionalAction, default=True)
-    ap.add_argument("--child", choices=("shot", "refs"), help=argparse.SUPPRESS)
+    ap.add_argument("--rounds", type=int, default=0,
+                    help="alternate the --precision values on one --frames shot in one "
+                         "process, this many rounds (workers 1)")
+    ap.add_argument("--child", choices=("shot", "refs", "alt"), help=argparse.SUPPRESS)
     ap.add_argument("--n", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--w", type=int, default=1, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
-        fn = child_shot if args.child == "shot" else child_refs
+        fn = {"shot": child_shot, "refs": child_refs, "alt": child_alternating}[args.child]
         print(json.dumps(fn(args)))
         return
     common = ["--model", args.model, "--device", args.device, "--threads", str(args.threads),
@@ -159,6 +194,18 @@ def main() -> None:
             per = (r["peak_rss_mb"] - r["base_rss_mb"]) / n
             print(f"{n:>5} {r['peak_rss_mb']:>12.0f} {per:>11.1f} "
                   f"{r['seconds_references']:>8.1f} {r['seconds_target']:>9.2f}")
+        return
+    if args.rounds:
+        r = run_child(["--child", "alt", "--n", str(args.frames[0]), "--rounds",
+                       str(args.rounds), "--precision", *args.precision, *common])
+        print(f"{'round':>5} {'precision':>9} {'ran':>5} {'fps':>6} {'ms/frame':>9}  "
+              "stage ms/frame")
+        for run in r["runs"]:
+            print(f"{run['round']:>5} {run['precision']:>9} {run['ran']:>5} {run['fps']:>6.2f} "
+                  f"{1000 / run['fps']:>9.0f}  {run['timings']}")
+        print(f"({r['source']} 1920x1920, {args.frames[0]} frames, model {r['model']}, torch "
+              f"threads {r['threads']}, graph refine {args.graph_refine}, mirror "
+              f"{args.mirror}; fps counted from the first frame out)")
         return
     configs = [(n, w, False, p) for n in args.frames for w in args.workers
                for p in args.precision]

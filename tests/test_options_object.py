@@ -85,6 +85,8 @@ def test_the_protocol_schema_is_the_options():
     ({"reference_zooms": "2"}, "--ref-zoom 2: give distinct magnifications"),
     ({"reference_zooms": None}, "--ref-zoom None: give distinct magnifications"),
     ({"reference_zooms": ["2"]}, "--ref-zoom 2: give distinct magnifications"),
+    ({"precision": "fp16"}, "--precision fp16: unknown precision (choose from auto, fp32, "
+                            "bf16)"),
     ({"workers": 0}, "--workers 0: must be a whole number >= 1"),
     ({"workers": 2, "mode": "nearest"}, "--workers 2: only keyframe mode splits frames"),
     ({"workers": 2, "contact_sheet": True}, "--workers 2: the contact sheet needs --workers 1"),
