@@ -36,7 +36,7 @@ def test_flat_names_reach_their_nested_option():
 def test_flat_round_trips_every_name():
     values = {"mode": "nearest", "formats": ["exr"], "gap_radius": 3, "frames": "1-4",
               "overwrite": True, "resume": False, "batch_size": 2, "workers": 3,
-              "contact_sheet": True, "model": "baseline", "device": "cpu",
+              "contact_sheet": True, "model": "baseline", "device": "cpu", "precision": "fp32",
               "dinov2_weights": "w.pth", "line_mode": "fixed", "trace_colors": ["red"],
               "line_colors": ["brown"], "palette": "p.json", "palette_tolerance": 4.5,
               "strict_palette": True, "graph_refine": False, "mirror": False,
