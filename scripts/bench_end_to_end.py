@@ -115,13 +115,12 @@ def child_alternating(args: argparse.Namespace) -> dict:
                 first: list[float] = []
                 summary = job.run(on_frame=lambda *a: first or first.append(time.perf_counter()))
                 fps = (summary.frames_done - 1) / (time.perf_counter() - first[0])
-                out["runs"].append({
+                print(json.dumps({  # one line per run, as it ends
                     "round": r, "precision": prec, "ran": job.colorizer.running_precision,
                     "fps": fps, "timings": {k: round(v / summary.frames_done * 1000, 1)
                                             for k, v in summary.timings.items()
-                                            if k != "references"}})
-    out.update(source=source, model=summary.model, threads=torch.get_num_threads())
-    return out
+                                            if k != "references"}}), flush=True)
+    return {"source": source, "model": summary.model, "threads": torch.get_num_threads()}
 
 
 def child_refs(args: argparse.Namespace) -> dict:
@@ -196,13 +195,19 @@ def main() -> None:
                   f"{r['seconds_references']:>8.1f} {r['seconds_target']:>9.2f}")
         return
     if args.rounds:
-        r = run_child(["--child", "alt", "--n", str(args.frames[0]), "--rounds",
-                       str(args.rounds), "--precision", *args.precision, *common])
         print(f"{'round':>5} {'precision':>9} {'ran':>5} {'fps':>6} {'ms/frame':>9}  "
-              "stage ms/frame")
-        for run in r["runs"]:
-            print(f"{run['round']:>5} {run['precision']:>9} {run['ran']:>5} {run['fps']:>6.2f} "
-                  f"{1000 / run['fps']:>9.0f}  {run['timings']}")
+              "stage ms/frame", flush=True)
+        with subprocess.Popen([sys.executable, __file__, "--child", "alt", "--n",
+                               str(args.frames[0]), "--rounds", str(args.rounds),
+                               "--precision", *args.precision, *common],
+                              stdout=subprocess.PIPE, text=True) as child:
+            for line in child.stdout:
+                r = json.loads(line)
+                if "round" in r:
+                    print(f"{r['round']:>5} {r['precision']:>9} {r['ran']:>5} {r['fps']:>6.2f} "
+                          f"{1000 / r['fps']:>9.0f}  {r['timings']}", flush=True)
+        if child.returncode:
+            raise SystemExit(child.returncode)
         print(f"({r['source']} 1920x1920, {args.frames[0]} frames, model {r['model']}, torch "
               f"threads {r['threads']}, graph refine {args.graph_refine}, mirror "
               f"{args.mirror}; fps counted from the first frame out)")
