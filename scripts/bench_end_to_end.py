@@ -105,10 +105,13 @@ def child_alternating(args: argparse.Namespace) -> dict:
     out: dict = {"runs": []}
     with tempfile.TemporaryDirectory() as tmp:
         paths, ref, ref_line, source = _write_inputs(Path(tmp) / "in", args.n)
+        configs = [(p, t) for p in args.precision for t in args.alt_threads or [0]]
         for r in range(args.rounds):
-            for prec in (args.precision if r % 2 == 0 else args.precision[::-1]):
+            for prec, threads in (configs if r % 2 == 0 else configs[::-1]):
+                if threads:
+                    torch.set_num_threads(threads)
                 job = ColorizeJob.create(
-                    [str(p) for p in paths], out=Path(tmp) / f"out{r}{prec}", refs=[ref],
+                    [str(p) for p in paths], out=Path(tmp) / f"out{r}{prec}{threads}", refs=[ref],
                     ref_lines=[ref_line], quiet=True, model=args.model, device=args.device,
                     workers=1, batch_size=args.batch_size, precision=prec,
                     graph_refine=args.graph_refine, mirror=args.mirror)
@@ -117,6 +120,7 @@ def child_alternating(args: argparse.Namespace) -> dict:
                 fps = (summary.frames_done - 1) / (time.perf_counter() - first[0])
                 print(json.dumps({  # one line per run, as it ends
                     "round": r, "precision": prec, "ran": job.colorizer.running_precision,
+                    "threads": torch.get_num_threads(),
                     "fps": fps, "timings": {k: round(v / summary.frames_done * 1000, 1)
                                             for k, v in summary.timings.items()
                                             if k != "references"}}), flush=True)
@@ -174,6 +178,8 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=0,
                     help="alternate the --precision values on one --frames shot in one "
                          "process, this many rounds (workers 1)")
+    ap.add_argument("--alt-threads", type=int, nargs="+", default=None,
+                    help="with --rounds: also alternate these torch thread counts")
     ap.add_argument("--child", choices=("shot", "refs", "alt"), help=argparse.SUPPRESS)
     ap.add_argument("--n", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--w", type=int, default=1, help=argparse.SUPPRESS)
@@ -195,16 +201,19 @@ def main() -> None:
                   f"{r['seconds_references']:>8.1f} {r['seconds_target']:>9.2f}")
         return
     if args.rounds:
-        print(f"{'round':>5} {'precision':>9} {'ran':>5} {'fps':>6} {'ms/frame':>9}  "
-              "stage ms/frame", flush=True)
+        print(f"{'round':>5} {'precision':>9} {'ran':>5} {'threads':>7} {'fps':>6} "
+              f"{'ms/frame':>9}  stage ms/frame", flush=True)
         with subprocess.Popen([sys.executable, __file__, "--child", "alt", "--n",
                                str(args.frames[0]), "--rounds", str(args.rounds),
-                               "--precision", *args.precision, *common],
+                               "--precision", *args.precision, *common,
+                               *(["--alt-threads", *map(str, args.alt_threads)]
+                                 if args.alt_threads else [])],
                               stdout=subprocess.PIPE, text=True) as child:
             for line in child.stdout:
                 r = json.loads(line)
                 if "round" in r:
-                    print(f"{r['round']:>5} {r['precision']:>9} {r['ran']:>5} {r['fps']:>6.2f} "
+                    print(f"{r['round']:>5} {r['precision']:>9} {r['ran']:>5} "
+                          f"{r.get('threads', ''):>7} {r['fps']:>6.2f} "
                           f"{1000 / r['fps']:>9.0f}  {r['timings']}", flush=True)
         if child.returncode:
             raise SystemExit(child.returncode)
