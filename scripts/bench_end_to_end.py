@@ -102,7 +102,6 @@ def child_alternating(args: argparse.Namespace) -> dict:
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    out: dict = {"runs": []}
     with tempfile.TemporaryDirectory() as tmp:
         paths, ref, ref_line, source = _write_inputs(Path(tmp) / "in", args.n)
         configs = [(p, t) for p in args.precision for t in args.alt_threads or [0]]
