@@ -162,8 +162,9 @@ class Colorizer:
         """The network's precision now ("bf16" or "fp32"); None for a model without one."""
         if not hasattr(self.featurizer, "precision"):
             return None
-        self.featurizer.precision = self.options.precision
-        return self.featurizer.running_precision
+        from .model.devices import running_precision
+
+        return running_precision(self.options.precision, self.featurizer.device)
 
     # -- references -----------------------------------------------------------------
     def add_reference(self, color: str | os.PathLike | np.ndarray | Reference,

@@ -79,3 +79,10 @@ def resolve_precision(precision: str, device: torch.device,
         raise DaconError(None, f"{option} bf16: {device.type} here has no native bf16 "
                                "(needs AVX512-BF16/AMX or a bf16 GPU; use auto or fp32)")
     return "bf16" if native else "fp32"
+
+
+def running_precision(precision: str, device: torch.device) -> str:
+    """What the network runs in for a checked ``precision`` on ``device`` now: "bf16" or
+    "fp32" (an explicit bf16 the device cannot run natively, only reachable after an
+    out-of-memory move to the CPU, runs fp32)."""
+    return "bf16" if precision != "fp32" and bf16_is_fast(device) else "fp32"

@@ -100,14 +100,10 @@ class DaconFeaturizer:
 
     @property
     def running_precision(self) -> str:
-        """The precision the network runs in now: "bf16" or "fp32" (an explicit bf16 the
-        device cannot run natively, only reachable after an out-of-memory move to the CPU,
-        runs fp32)."""
+        """The precision the network runs in now: "bf16" or "fp32"."""
         from . import devices
 
-        if self.precision == "fp32" or not devices.bf16_is_fast(self.device):
-            return "fp32"
-        return "bf16"
+        return devices.running_precision(self.precision, self.device)
 
     @property
     def dim(self) -> int:
