@@ -10,6 +10,8 @@ from the frame rate. Each configuration runs in a fresh process, so its peak RSS
     .venv/bin/python scripts/bench_end_to_end.py [--frames 10 100] [--workers 1 2]
         [--model default] [--threads 0] [--sequential] [--no-graph-refine] [--no-mirror]
         [--precision fp32 auto] [--rounds 2]   # --rounds: the precisions alternate in one process
+    (with --rounds, "CPU ms/frame" is the process's CPU time per frame after the first: on a
+    shared machine it shows the work where wall-clock fps shows the neighbours' load)
 
 Reference mode: peak RSS and time with R references of 1920x1920 and one target.
 
@@ -93,6 +95,12 @@ def child_shot(args: argparse.Namespace) -> dict:
             "children_peak_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}
 
 
+def _cpu_seconds() -> float:
+    """CPU time of this process, all threads (user + system)."""
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
 def child_alternating(args: argparse.Namespace) -> dict:
     """The same N-frame shot colorized once per precision per round, alternating (order
     reversed every other round) in one process: machine noise hits every precision alike."""
@@ -114,12 +122,14 @@ def child_alternating(args: argparse.Namespace) -> dict:
                     ref_lines=[ref_line], quiet=True, model=args.model, device=args.device,
                     workers=1, batch_size=args.batch_size, precision=prec,
                     graph_refine=args.graph_refine, mirror=args.mirror)
-                first: list[float] = []
-                summary = job.run(on_frame=lambda *a: first or first.append(time.perf_counter()))
-                fps = (summary.frames_done - 1) / (time.perf_counter() - first[0])
+                first: list[tuple[float, float]] = []
+                summary = job.run(on_frame=lambda *a: first or first.append(
+                    (time.perf_counter(), _cpu_seconds())))
+                fps = (summary.frames_done - 1) / (time.perf_counter() - first[0][0])
+                cpu_ms = (_cpu_seconds() - first[0][1]) / (summary.frames_done - 1) * 1000
                 print(json.dumps({  # one line per run, as it ends
                     "round": r, "precision": prec, "ran": job.colorizer.running_precision,
-                    "threads": torch.get_num_threads(),
+                    "threads": torch.get_num_threads(), "cpu_ms": round(cpu_ms),
                     "fps": fps, "timings": {k: round(v / summary.frames_done * 1000, 1)
                                             for k, v in summary.timings.items()
                                             if k != "references"}}), flush=True)
@@ -201,7 +211,7 @@ def main() -> None:
         return
     if args.rounds:
         print(f"{'round':>5} {'precision':>9} {'ran':>5} {'threads':>7} {'fps':>6} "
-              f"{'ms/frame':>9}  stage ms/frame", flush=True)
+              f"{'ms/frame':>9} {'CPU ms/frame':>12}  stage ms/frame", flush=True)
         with subprocess.Popen([sys.executable, __file__, "--child", "alt", "--n",
                                str(args.frames[0]), "--rounds", str(args.rounds),
                                "--precision", *args.precision, *common,
@@ -213,7 +223,8 @@ def main() -> None:
                 if "round" in r:
                     print(f"{r['round']:>5} {r['precision']:>9} {r['ran']:>5} "
                           f"{r.get('threads', ''):>7} {r['fps']:>6.2f} "
-                          f"{1000 / r['fps']:>9.0f}  {r['timings']}", flush=True)
+                          f"{1000 / r['fps']:>9.0f} {r['cpu_ms']:>12}  {r['timings']}",
+                          flush=True)
         if child.returncode:
             raise SystemExit(child.returncode)
         print(f"({r['source']} 1920x1920, {args.frames[0]} frames, model {r['model']}, torch "
