@@ -67,9 +67,9 @@ class Colorizer:
     model: a name ("default", "baseline", see ``dacon models``), a checkpoint path, or a
     ready ``SegmentFeaturizer`` (None: ``options.model``). options: a
     :class:`~dacon_engine.options.ColorizeOptions`, or its flat names as keywords: gap
-    closing, line-art rules, device, precision and DINOv2 weights, the palette (reference colors snap to
-    it; off-palette ones are reported through ``log``, or refused with ``strict_palette``),
-    graph refinement and mirroring (both on by default).
+    closing, line-art rules, device, precision and DINOv2 weights, the palette (reference
+    colors snap to it; off-palette ones are reported through ``log``, or refused with
+    ``strict_palette``), graph refinement and mirroring (both on by default).
     keep_reference_images: False keeps of each reference only what matching needs (segment
     features, colors, name): a few hundred KB instead of its images, so any number of
     references fits in memory (``references[i].frame`` then holds no pixels).
