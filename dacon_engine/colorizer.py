@@ -73,9 +73,9 @@ class Colorizer:
     model: a name ("default", "baseline", see ``dacon models``), a checkpoint path, or a
     ready ``SegmentFeaturizer`` (None: ``options.model``). options: a
     :class:`~dacon_engine.options.ColorizeOptions`, or its flat names as keywords: gap
-    closing, line-art rules, device and DINOv2 weights, the palette (reference colors snap to
-    it; off-palette ones are reported through ``log``, or refused with ``strict_palette``),
-    graph refinement and mirroring (both on by default).
+    closing, line-art rules, device, precision and DINOv2 weights, the palette (reference
+    colors snap to it; off-palette ones are reported through ``log``, or refused with
+    ``strict_palette``), graph refinement and mirroring (both on by default).
     keep_reference_images: False keeps of each reference only what matching needs (segment
     features, colors, name): a few hundred KB instead of its images, so any number of
     references fits in memory (``references[i].frame`` then holds no pixels).
@@ -105,6 +105,10 @@ class Colorizer:
             raise DaconError(None, f"--adapt: model "
                                    f"{self.featurizer.name!r} has no trained network to adapt")
         self.adaptation: AdaptResult | None = None  # what per-shot adaptation did
+        if hasattr(self.featurizer, "precision"):  # refuse an emulated bf16 up front
+            from .model.devices import resolve_precision
+
+            resolve_precision(opts.precision, self.featurizer.device)
         self.references: list[Reference] = []
         self._ref_features: list[torch.Tensor] = []
         self._preset_bank: tuple[Bank, list[str]] | None = None
@@ -140,6 +144,8 @@ class Colorizer:
         from .model.memory import degrade, is_out_of_memory
 
         t0 = time.perf_counter()
+        if hasattr(self.featurizer, "precision"):  # the featurizer may be shared (cached)
+            self.featurizer.precision = self.options.precision
         while True:
             try:
                 out = self.featurizer.segment_features(frames)
@@ -160,6 +166,15 @@ class Colorizer:
     @property
     def model_name(self) -> str:
         return self.featurizer.name
+
+    @property
+    def running_precision(self) -> str | None:
+        """The network's precision now ("bf16" or "fp32"); None for a model without one."""
+        if not hasattr(self.featurizer, "precision"):
+            return None
+        from .model.devices import running_precision
+
+        return running_precision(self.options.precision, self.featurizer.device)
 
     # -- references -----------------------------------------------------------------
     def add_reference(self, color: str | os.PathLike | np.ndarray | Reference,

@@ -29,6 +29,8 @@ learned (a small trained line extractor; opt-in)."""
 FORMATS = ("png", "exr", "json")
 DEVICES = ("auto", "cpu", "cuda")
 """What ``--device`` takes (``cuda`` may be ``cuda:N`` through the API)."""
+PRECISIONS = ("auto", "fp32", "bf16")
+"""What ``--precision`` takes: auto = bf16 where the device runs it natively, else fp32."""
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,7 @@ class ColorizeOptions:
     contact_sheet: bool = False
     model: str = "default"             # name, 'baseline' or a checkpoint path
     device: str | None = None          # None: "auto" (the service's default device there)
+    precision: str = "auto"            # network precision: auto, fp32 or bf16 (PRECISIONS)
     dinov2_weights: str | None = None
     adapt_seconds: float = 0.0         # per-shot adaptation budget (s); 0 = off
     line: LineOptions = field(default_factory=LineOptions)
@@ -126,6 +129,9 @@ class ColorizeOptions:
             raise DaconError(None, f"--format {','.join(formats)}: unknown format "
                                    "(use png, exr or png,exr)")
         check_gap_radius(self.gap_radius)
+        if self.precision not in PRECISIONS:
+            raise DaconError(None, f"--precision {self.precision}: unknown precision (choose "
+                                   f"from {', '.join(PRECISIONS)})")
         _whole(self.batch_size, "--batch-size", 1)
         if self.overwrite and self.resume:
             raise DaconError(None, "--resume and --overwrite together: --resume keeps complete "

@@ -9,6 +9,9 @@ from the frame rate. Each configuration runs in a fresh process, so its peak RSS
 
     .venv/bin/python scripts/bench_end_to_end.py [--frames 10 100] [--workers 1 2]
         [--model default] [--threads 0] [--sequential] [--no-graph-refine] [--no-mirror]
+        [--precision fp32 auto] [--rounds 2]   # --rounds: the precisions alternate in one process
+    (with --rounds, "CPU ms/frame" is the process's CPU time per frame after the first: on a
+    shared machine it shows the work where wall-clock fps shows the neighbours' load)
 
 Reference mode: peak RSS and time with R references of 1920x1920 and one target.
 
@@ -70,6 +73,7 @@ def child_shot(args: argparse.Namespace) -> dict:
         job = ColorizeJob.create([str(p) for p in paths], out=Path(tmp) / "out", refs=[ref],
                                  ref_lines=[ref_line], quiet=True, model=args.model,
                                  device=args.device, workers=args.w, batch_size=args.batch_size,
+                                 precision=args.precision[0],
                                  graph_refine=args.graph_refine, mirror=args.mirror)
         if args.sequential:  # writes not overlapped with the model (for comparison)
             import dacon_engine.jobs.pipeline as pl
@@ -83,11 +87,53 @@ def child_shot(args: argparse.Namespace) -> dict:
         rate = (summary.frames_done - 1) / (time.perf_counter() - first[0]) if len(first) else 0
         rate = rate if summary.frames_done > 1 else summary.frames_done / total
     return {"source": source, "frames": summary.frames_done, "fps": rate,
+            "precision": job.colorizer.running_precision,
             "seconds": total, "model": summary.model, "threads": torch.get_num_threads(),
             "timings": {k: round(v / max(1, summary.frames_done) * 1000, 1)
                         for k, v in summary.timings.items() if k != "references"},
             "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
             "children_peak_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}
+
+
+def _cpu_seconds() -> float:
+    """CPU time of this process, all threads (user + system)."""
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+def child_alternating(args: argparse.Namespace) -> dict:
+    """The same N-frame shot colorized once per precision per round, alternating (order
+    reversed every other round) in one process: machine noise hits every precision alike."""
+    import torch
+
+    from dacon_engine.jobs.pipeline import ColorizeJob
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    with tempfile.TemporaryDirectory() as tmp:
+        paths, ref, ref_line, source = _write_inputs(Path(tmp) / "in", args.n)
+        configs = [(p, t) for p in args.precision for t in args.alt_threads or [0]]
+        for r in range(args.rounds):
+            for prec, threads in (configs if r % 2 == 0 else configs[::-1]):
+                if threads:
+                    torch.set_num_threads(threads)
+                job = ColorizeJob.create(
+                    [str(p) for p in paths], out=Path(tmp) / f"out{r}{prec}{threads}", refs=[ref],
+                    ref_lines=[ref_line], quiet=True, model=args.model, device=args.device,
+                    workers=1, batch_size=args.batch_size, precision=prec,
+                    graph_refine=args.graph_refine, mirror=args.mirror)
+                first: list[tuple[float, float]] = []
+                summary = job.run(on_frame=lambda *a: first or first.append(
+                    (time.perf_counter(), _cpu_seconds())))
+                fps = (summary.frames_done - 1) / (time.perf_counter() - first[0][0])
+                cpu_ms = (_cpu_seconds() - first[0][1]) / (summary.frames_done - 1) * 1000
+                print(json.dumps({  # one line per run, as it ends
+                    "round": r, "precision": prec, "ran": job.colorizer.running_precision,
+                    "threads": torch.get_num_threads(), "cpu_ms": round(cpu_ms),
+                    "fps": fps, "timings": {k: round(v / summary.frames_done * 1000, 1)
+                                            for k, v in summary.timings.items()
+                                            if k != "references"}}), flush=True)
+    return {"source": source, "model": summary.model, "threads": torch.get_num_threads()}
 
 
 def child_refs(args: argparse.Namespace) -> dict:
@@ -130,18 +176,25 @@ def main() -> None:
     ap.add_argument("--refs", type=int, nargs="+", default=None)
     ap.add_argument("--model", default="default")
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--precision", nargs="+", default=["auto"],
+                    help="network precisions to compare (auto, fp32, bf16), one run each")
     ap.add_argument("--threads", type=int, default=0)
     ap.add_argument("--batch-size", type=int, default=4)
     ap.add_argument("--sequential", action="store_true",
                     help="also run the single-process path with writes not overlapped (comparison)")
     ap.add_argument("--graph-refine", action=argparse.BooleanOptionalAction, default=True)
     ap.add_argument("--mirror", action=argparse.BooleanOptionalAction, default=True)
-    ap.add_argument("--child", choices=("shot", "refs"), help=argparse.SUPPRESS)
+    ap.add_argument("--rounds", type=int, default=0,
+                    help="alternate the --precision values on one --frames shot in one "
+                         "process, this many rounds (workers 1)")
+    ap.add_argument("--alt-threads", type=int, nargs="+", default=None,
+                    help="with --rounds: also alternate these torch thread counts")
+    ap.add_argument("--child", choices=("shot", "refs", "alt"), help=argparse.SUPPRESS)
     ap.add_argument("--n", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--w", type=int, default=1, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
-        fn = child_shot if args.child == "shot" else child_refs
+        fn = {"shot": child_shot, "refs": child_refs, "alt": child_alternating}[args.child]
         print(json.dumps(fn(args)))
         return
     common = ["--model", args.model, "--device", args.device, "--threads", str(args.threads),
@@ -156,17 +209,42 @@ def main() -> None:
             print(f"{n:>5} {r['peak_rss_mb']:>12.0f} {per:>11.1f} "
                   f"{r['seconds_references']:>8.1f} {r['seconds_target']:>9.2f}")
         return
-    configs = [(n, w, False) for n in args.frames for w in args.workers]
+    if args.rounds:
+        print(f"{'round':>5} {'precision':>9} {'ran':>5} {'threads':>7} {'fps':>6} "
+              f"{'ms/frame':>9} {'CPU ms/frame':>12}  stage ms/frame", flush=True)
+        with subprocess.Popen([sys.executable, __file__, "--child", "alt", "--n",
+                               str(args.frames[0]), "--rounds", str(args.rounds),
+                               "--precision", *args.precision, *common,
+                               *(["--alt-threads", *map(str, args.alt_threads)]
+                                 if args.alt_threads else [])],
+                              stdout=subprocess.PIPE, text=True) as child:
+            for line in child.stdout:
+                r = json.loads(line)
+                if "round" in r:
+                    print(f"{r['round']:>5} {r['precision']:>9} {r['ran']:>5} "
+                          f"{r.get('threads', ''):>7} {r['fps']:>6.2f} "
+                          f"{1000 / r['fps']:>9.0f} {r['cpu_ms']:>12}  {r['timings']}",
+                          flush=True)
+        if child.returncode:
+            raise SystemExit(child.returncode)
+        print(f"({r['source']} 1920x1920, {args.frames[0]} frames, model {r['model']}, torch "
+              f"threads {r['threads']}, graph refine {args.graph_refine}, mirror "
+              f"{args.mirror}; fps counted from the first frame out)")
+        return
+    configs = [(n, w, False, p) for n in args.frames for w in args.workers
+               for p in args.precision]
     if args.sequential:
-        configs += [(n, 1, True) for n in args.frames]
-    print(f"{'frames':>6} {'workers':>7} {'path':>10} {'fps':>6} {'ms/frame':>9} "
+        configs += [(n, 1, True, p) for n in args.frames for p in args.precision]
+    print(f"{'frames':>6} {'workers':>7} {'path':>10} {'prec':>5} {'fps':>6} {'ms/frame':>9} "
           f"{'peak RSS MB (main / workers)':>29}  stage ms/frame")
-    for n, w, seq in configs:
-        argv = ["--child", "shot", "--n", str(n), "--w", str(w), *common]
+    for n, w, seq, prec in configs:
+        argv = ["--child", "shot", "--n", str(n), "--w", str(w), "--precision", prec, *common]
         r = run_child(argv + (["--sequential"] if seq else []))
         path = "no w-overlap" if seq else "pipelined"
-        print(f"{n:>6} {w:>7} {path:>10} {r['fps']:>6.2f} {1000 / max(r['fps'], 1e-9):>9.0f} "
-              f"{r['peak_rss_mb']:>14.0f} / {r['children_peak_rss_mb']:<12.0f}  {r['timings']}")
+        print(f"{n:>6} {w:>7} {path:>10} {r['precision']:>5} {r['fps']:>6.2f} "
+              f"{1000 / max(r['fps'], 1e-9):>9.0f} "
+              f"{r['peak_rss_mb']:>14.0f} / {r['children_peak_rss_mb']:<12.0f}  {r['timings']}",
+              flush=True)
     print(f"({r['source']} 1920x1920, model {r['model']}, torch threads {r['threads']}, "
           f"graph refine {args.graph_refine}, mirror {args.mirror}; "
           "fps counted from the first frame out)")

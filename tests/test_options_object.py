@@ -36,7 +36,7 @@ def test_flat_names_reach_their_nested_option():
 def test_flat_round_trips_every_name():
     values = {"mode": "nearest", "formats": ["exr"], "gap_radius": 3, "frames": "1-4",
               "overwrite": True, "resume": False, "batch_size": 2, "workers": 3,
-              "contact_sheet": True, "model": "baseline", "device": "cpu",
+              "contact_sheet": True, "model": "baseline", "device": "cpu", "precision": "fp32",
               "dinov2_weights": "w.pth", "line_mode": "fixed", "trace_colors": ["red"],
               "line_colors": ["brown"], "palette": "p.json", "palette_tolerance": 4.5,
               "strict_palette": True, "graph_refine": False, "mirror": False,
@@ -89,6 +89,8 @@ def test_the_protocol_schema_is_the_options():
     ({"adapt_seconds": 3601}, "--adapt-seconds 3601: give the adaptation time budget"),
     ({"adapt_seconds": "60"}, "--adapt-seconds 60: give the adaptation time budget"),
     ({"adapt_seconds": None}, "--adapt-seconds None: give the adaptation time budget"),
+    ({"precision": "fp16"}, "--precision fp16: unknown precision (choose from auto, fp32, "
+                            "bf16)"),
     ({"workers": 0}, "--workers 0: must be a whole number >= 1"),
     ({"workers": 2, "mode": "nearest"}, "--workers 2: only keyframe mode splits frames"),
     ({"workers": 2, "contact_sheet": True}, "--workers 2: the contact sheet needs --workers 1"),

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ..options import DEFAULT_ADAPT_SECONDS, DEVICES, FORMATS, MODES, ColorizeOptions
+from ..options import DEFAULT_ADAPT_SECONDS, DEVICES, FORMATS, MODES, PRECISIONS, ColorizeOptions
 
 EXIT_USER_ERROR = 2
 
@@ -100,6 +100,10 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", default="default",
                    help="model name (see `dacon models`), 'baseline', or a checkpoint path")
     p.add_argument("--device", default="auto", choices=DEVICES)
+    p.add_argument("--precision", default="auto", choices=PRECISIONS,
+                   help="network precision: auto (default: bf16 where the device runs it "
+                        "natively - AVX512-BF16/AMX CPUs, bf16 GPUs - else fp32), fp32, or "
+                        "bf16 (refused where it would be emulated)")
     p.add_argument("--dinov2-weights", default=None,
                    help="DINOv2 weight file (else $DACON_DINOV2_WEIGHTS)")
 
@@ -195,6 +199,7 @@ def options_from_args(args: argparse.Namespace) -> ColorizeOptions:
         resume=getattr(args, "resume", False), batch_size=args.batch_size,
         workers=getattr(args, "workers", 1), contact_sheet=args.contact_sheet,
         model=args.model, device=args.device,
+        precision=getattr(args, "precision", "auto"),
         dinov2_weights=getattr(args, "dinov2_weights", None),
         line_mode=getattr(args, "line_mode", "auto"),
         trace_colors=getattr(args, "trace_color", None),

@@ -286,6 +286,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         raise DaconError(SAMPLE_CLIP, "bundled sample clip is missing from the installation")
     ns = build_parser().parse_args(["colorize", str(SAMPLE_CLIP), "--out", str(args.out),
                                     "--model", args.model, "--device", args.device,
+                                    "--precision", args.precision,
                                     "--contact-sheet", "--overwrite"])
     ns.dinov2_weights = args.dinov2_weights
     job = ColorizeJob.from_cli(ns)

@@ -433,7 +433,8 @@ class ColorizeJob:
                 self.out_dir, result.name, result.frame, result.assignment,
                 formats=self.formats, model_name=self.colorizer.model_name,
                 references=sources, overwrite=self.overwrite, palette=self.palette,
-                matching=self.colorizer.matching_record(result))
+                matching=self.colorizer.matching_record(result),
+                precision=self.colorizer.running_precision)
             return paths, time.perf_counter() - t
 
         # outputs are rendered and encoded in a thread while the next frame is computed;

@@ -99,7 +99,8 @@ def _colorize_one(index: int, path: str) -> WrittenFrame:
                                 references=c.reference_names(),
                                 overwrite=opts.overwrite or opts.resume,
                                 palette=c.palette,
-                                matching=c.matching_record(result))
+                                matching=c.matching_record(result),
+                                precision=c.running_precision)
     timings = dict(c.timings)
     timings["write"] = time.perf_counter() - t0
     return WrittenFrame(result.name, index, paths, timings, result.frame.n_segments)

@@ -84,16 +84,26 @@ class DaconFeaturizer:
     """Per-segment features of a DaconNet: L2-normalised, float32, on the CPU.
 
     Frames are resized to the network input size(s) and run in batches of ``batch_size``
-    under ``torch.inference_mode()``; bf16 autocast on CUDA, fp32 on CPU. Pooling happens
-    per frame, so results do not depend on how frames are batched.
+    under ``torch.inference_mode()``; the network under bf16 autocast where ``precision``
+    resolves to bf16 (:func:`~.devices.resolve_precision`: "auto" = where the device runs it
+    natively), pooling always in float32. Pooling happens per frame, so results do not
+    depend on how frames are batched.
     """
 
     def __init__(self, net: DaconNet, device: str | torch.device | None = "auto",
-                 batch_size: int = 4, name: str | None = None):
+                 batch_size: int = 4, name: str | None = None, precision: str = "auto"):
         self.device = resolve_device(device)
         self.net = net.to(self.device).eval()
         self.batch_size = max(1, int(batch_size))
         self.name = name or describe(net)
+        self.precision = precision  # requested: auto, fp32 or bf16
+
+    @property
+    def running_precision(self) -> str:
+        """The precision the network runs in now: "bf16" or "fp32"."""
+        from . import devices
+
+        return devices.running_precision(self.precision, self.device)
 
     @property
     def dim(self) -> int:
@@ -119,7 +129,7 @@ class DaconFeaturizer:
     def segment_features(self, frames: Sequence[SegmentedFrame]) -> list[torch.Tensor]:
         out: list[torch.Tensor] = []
         cap = self.net.config.pool_cap
-        cuda = self.device.type == "cuda"
+        bf16 = self.running_precision == "bf16"
         with torch.inference_mode():
             for i in range(0, len(frames), self.batch_size):
                 chunk = frames[i:i + self.batch_size]
@@ -132,7 +142,7 @@ class DaconFeaturizer:
                 feats: dict[int, torch.Tensor] = {}
                 for members in groups.values():
                     inputs = {k: torch.cat([per[j][k] for j in members], 0) for k in per[0]}
-                    with torch.autocast("cuda", dtype=torch.bfloat16, enabled=cuda):
+                    with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=bf16):
                         maps = self.net.feature_maps(inputs, late_head=True)
                     del inputs
                     maps = {k: v.float() for k, v in maps.items()}

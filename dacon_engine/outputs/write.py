@@ -95,7 +95,8 @@ def _transparent_paper(frame: SegmentedFrame) -> bool:
 
 def frame_record(frame: SegmentedFrame, assignment: Assignment, model_name: str,
                  references: Sequence = (), *, source: PathLike | None = None,
-                 palette: "Palette | None" = None, matching: dict | None = None) -> dict:
+                 palette: "Palette | None" = None, matching: dict | None = None,
+                 precision: str | None = None) -> dict:
     """The JSON record of one colored frame.
 
     references: names/paths (or Reference objects) indexed by ``assignment.ref_index``.
@@ -104,6 +105,7 @@ def frame_record(frame: SegmentedFrame, assignment: Assignment, model_name: str,
     palette_entry (the palette entry's name; without a palette ``#rrggbb``; null for a
     transparent fill). ``palette``: {"source": file, "entries": {name: "#rrggbb"}} or null.
     ``matching``: the matching settings (e.g. {"graph_refine": true}) or null if not given.
+    ``precision``: the network's precision ("bf16" or "fp32"; null: no network / not given).
     """
     from ..matching.palette import segment_names
 
@@ -129,6 +131,7 @@ def frame_record(frame: SegmentedFrame, assignment: Assignment, model_name: str,
         "frame": {"width": w, "height": h, "source": None if src is None else os.fspath(src),
                   "transparent_paper": _transparent_paper(frame)},
         "model": model_name,
+        "precision": precision,
         "matching": None if matching is None else dict(matching),
         "references": names,
         "line_pixels": int(np.count_nonzero(frame.labels == 0)),
@@ -232,13 +235,15 @@ def write_frame_outputs(out_dir: PathLike, stem: str, frame: SegmentedFrame,
                         assignment: Assignment, *, formats: Sequence[str] = ("png", "json"),
                         model_name: str = "", references: Sequence = (),
                         overwrite: bool = False, palette: "Palette | None" = None,
-                        matching: dict | None = None) -> list[Path]:
+                        matching: dict | None = None,
+                        precision: str | None = None) -> list[Path]:
     """Write ``<stem>.png`` / ``.json`` / ``.exr`` for one frame; return the paths written.
 
     All or nothing: existing destinations raise DaconError before anything is written
     (unless ``overwrite``), and on any failure the files this call put in place are removed.
     ``palette``: names fills in the JSON record and the EXR's Cryptomatte (the colors must
-    already be palette values; see :mod:`palette`).
+    already be palette values; see :mod:`palette`). ``precision``: the network's, for
+    the JSON record.
     """
     from ..fileio import images as imageio
 
@@ -257,7 +262,7 @@ def write_frame_outputs(out_dir: PathLike, stem: str, frame: SegmentedFrame,
             imageio.write_png_to(tmp, rgba, name=d)
         elif fmt == "json":
             rec = frame_record(frame, assignment, model_name, names, palette=palette,
-                               matching=matching)
+                               matching=matching, precision=precision)
             tmp.write_text(json.dumps(rec, indent=1) + "\n", encoding="utf-8")
         else:
             _write_exr(tmp, rgba, frame, assignment.confidence, {

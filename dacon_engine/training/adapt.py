@@ -37,11 +37,11 @@ from ..frames import Reference
 from ..matching.bank import cosine_similarity01
 from ..matching.graphrefine import FrameGraph, frame_graph, refine_similarity
 from ..matching.mirror import prefer_mirror
+from ..model.devices import bf16_is_fast
 from ..model.network import DaconNet
 from ..segmentation.segments import line_mask
 from ..segmentation.zoom import fill_lines, pen_width
 from .data import TrainFrame, TrainPair, frame_from_images
-from .loop import bf16_is_fast
 
 VERSION = 3
 """Bumped whenever pairs, losses or schedule change: older cache entries are then unused."""

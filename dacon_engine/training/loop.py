@@ -22,6 +22,7 @@ import torch
 
 from ..errors import DaconError
 from ..fileio.files import atomic_path, atomic_write_text
+from ..model.devices import bf16_is_fast
 from ..model.network import DaconConfig, DaconNet
 from ..model.pooling import plan_pooling, pool_segments
 from .data import PaintBucketPairs, SynthPairs, TrainFrame, TrainPair, parallel_pairs, synth_pairs
@@ -56,19 +57,6 @@ class TrainConfig:
     amp: bool | None = None           # bf16 autocast; None = where the device runs bf16 natively
     model: dict = field(default_factory=lambda: {"mode": "unet", "unet_base": 16,
                                                  "unet_input": 384})
-
-
-def bf16_is_fast(device: torch.device) -> bool:
-    """Whether bf16 autocast speeds this device up: CUDA with bf16, or a CPU with native
-    bf16 (AVX512-BF16 / AMX). On AVX2-only CPUs bf16 is emulated and about 10x slower."""
-    if device.type == "cuda":
-        return torch.cuda.is_bf16_supported()
-    if device.type != "cpu":
-        return False
-    try:
-        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except (AttributeError, RuntimeError):
-        return torch.backends.cpu.get_cpu_capability().startswith("AVX512")
 
 
 def build_net(cfg: TrainConfig) -> DaconNet:

@@ -313,6 +313,7 @@ def test_pipelined_job_equals_a_plain_sequential_loop(tmp_path, mode):
         write_frame_outputs(tmp_path / "loop", r.name, r.frame, r.assignment,
                             formats=("json", "png"), model_name=c.model_name, references=names,
                             matching={"graph_refine": c.graph_refine, "mirror": c.mirror,
-                                      "mirrored": r.mirrored})
+                                      "mirrored": r.mirrored},
+                            precision=c.running_precision)
     for p in sorted((tmp_path / "job").iterdir()):
         assert p.read_bytes() == (tmp_path / "loop" / p.name).read_bytes(), p.name

@@ -40,6 +40,7 @@ COLORIZE_BAD = [
     ("--format", "gif", "unknown format"),
     ("--frames", "9-1", "ends before it starts"),
     ("--device", "tpu", "invalid choice"),
+    ("--precision", "fp16", "invalid choice"),
     ("--line-mode", "fuzzy", "unknown mode"),
     ("--model", "no-such-model", "unknown model"),
 ]

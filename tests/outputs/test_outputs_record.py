@@ -66,10 +66,11 @@ REF_NAMES = ["key A", "refs/0001.png", "sheet.png", "keys/0003.png", "named-by-s
 def test_the_json_record_field_by_field():
     pal = parse_gpl(PALETTE, "day.gpl")
     rec = frame_record(_frame(), _assignment(), "baseline", REFS, palette=pal,
-                       matching={"graph_refine": True})
+                       matching={"graph_refine": True}, precision="bf16")
     assert rec == {
         "frame": {"width": 4, "height": 3, "source": "in/0007.png", "transparent_paper": True},
         "model": "baseline",
+        "precision": "bf16",
         "matching": {"graph_refine": True},
         "references": REF_NAMES,
         "line_pixels": 4,
@@ -91,7 +92,7 @@ def test_the_json_record_field_by_field():
     plain = frame_record(_frame(), _assignment(), "m", source="elsewhere/0008.png")
     assert [s["palette_entry"] for s in plain["segments"]] == ["#c8283c", "#285acd", None]
     assert plain["palette"] is None and plain["references"] == []
-    assert plain["matching"] is None
+    assert plain["matching"] is None and plain["precision"] is None
     assert plain["frame"]["source"] == "elsewhere/0008.png"
 
 
@@ -99,14 +100,15 @@ def test_the_json_file_holds_the_record(tmp_path):
     pal = parse_gpl(PALETTE, "day.gpl")
     (path,) = write_frame_outputs(tmp_path, "0007", _frame(), _assignment(), formats=["json"],
                                   references=REFS, palette=pal,
-                                  matching={"graph_refine": False})
+                                  matching={"graph_refine": False}, precision="fp32")
     text = path.read_text(encoding="utf-8")
     rec = json.loads(text)
     assert text == json.dumps(rec, indent=1) + "\n"  # one value per line, newline at the end
     assert rec == json.loads(json.dumps(frame_record(_frame(), _assignment(), "", REFS,
                                                      palette=pal,
-                                                     matching={"graph_refine": False})))
-    assert rec["model"] == "" and rec["references"] == REF_NAMES
+                                                     matching={"graph_refine": False},
+                                                     precision="fp32")))
+    assert rec["model"] == "" and rec["references"] == REF_NAMES and rec["precision"] == "fp32"
 
 
 def _crypto_manifest(header: dict, layer: str) -> dict:
