@@ -19,30 +19,16 @@ from pathlib import Path
 import numpy as np
 
 from dacon_engine.colorizer import Colorizer
-from dacon_engine.evaluation.quality import (
-    closeup_suite,
-    synthetic_closeups,
-    synthetic_suites,
-    warp_suite,
-)
-from dacon_engine.fileio.images import read_image
+from dacon_engine.evaluation.quality import benchmark_suites
 from dacon_engine.frames import SegmentedFrame
 from dacon_engine.segmentation.references import segment_colors
 from dacon_engine.segmentation.segments import segment_line_art
 
 ROOT = Path(__file__).resolve().parents[1]
-WARP_SEEDS = {"warp-mild": ("mild", 1), "warp-large": ("large", 2)}
 
 
 def suites(args: argparse.Namespace) -> dict:
-    out: dict = {}
-    if (args.real / "line.png").is_file():
-        line, gt = read_image(args.real / "line.png"), read_image(args.real / "gt.png")
-        for name, (regime, seed) in WARP_SEEDS.items():
-            out[name] = warp_suite(line, gt, seed=seed, n=args.warps, regime=regime)
-        out["closeup"] = closeup_suite(line, gt, seed=3, n=args.warps)
-    out.update(synthetic_suites(args.clips, args.size, args.frames))
-    out["closeup-synth"] = synthetic_closeups(args.clips, args.size, args.frames)
+    out = benchmark_suites(args.real, args.clips, args.size, args.frames, args.warps)
     return {k: v for k, v in out.items() if not args.suites or k in args.suites}
 
 

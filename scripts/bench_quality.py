@@ -27,18 +27,13 @@ import time
 from pathlib import Path
 
 from dacon_engine.colorizer import Colorizer
-from dacon_engine.fileio.images import read_image
 from dacon_engine.evaluation.quality import (
-    closeup_suite,
+    benchmark_suites,
     format_rows,
     score_cases,
-    synthetic_closeups,
-    synthetic_suites,
-    warp_suite,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
-WARP_SEEDS = {"warp-mild": ("mild", 1), "warp-large": ("large", 2)}
 
 
 def side_by_side(rows: dict[str, dict[str, dict]]) -> str:
@@ -110,16 +105,9 @@ def main() -> None:
         configs = [c for c in configs if c[0] in args.rows or c in extra]
     if args.dinov2_weights:
         configs.append(("zeroshot-dinov2", "zeroshot-dinov2", True, True, (), 0.0))
-    suites = {}
-    if (args.real / "line.png").is_file():
-        line, gt = read_image(args.real / "line.png"), read_image(args.real / "gt.png")
-        for name, (regime, seed) in WARP_SEEDS.items():
-            suites[name] = warp_suite(line, gt, seed=seed, n=args.warps, regime=regime)
-        suites["closeup"] = closeup_suite(line, gt, seed=3, n=args.warps)
-    else:
+    if not (args.real / "line.png").is_file():
         print(f"no real frame at {args.real}: real-art suites skipped")
-    suites.update(synthetic_suites(args.clips, args.size, args.frames))
-    suites["closeup-synth"] = synthetic_closeups(args.clips, args.size, args.frames)
+    suites = benchmark_suites(args.real, args.clips, args.size, args.frames, args.warps)
     if args.suites:
         suites = {k: v for k, v in suites.items() if k in args.suites}
     rows: dict = {}

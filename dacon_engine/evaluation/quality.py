@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -127,6 +128,27 @@ def synthetic_closeups(n_clips: int = 8, size: int = 512, n_frames: int = 6,
         cases.append(Case([(first.line, first.gt)],
                           [closeup(f.line, f.gt, rng) for f in clip.frames[3:]]))
     return cases
+
+
+REAL_SEEDS = {"warp-mild": ("mild", 1), "warp-large": ("large", 2), "closeup": ("closeup", 3)}
+"""The real-frame suites: regime and seed of each."""
+
+
+def benchmark_suites(real: Path | None, clips: int = 8, size: int = 512, frames: int = 6,
+                     warps: int = 8) -> dict[str, list[Case]]:
+    """Every quality suite by name: the real-frame ones when ``real`` holds ``line.png`` and
+    ``gt.png`` (``warps`` targets each), then the synthetic ones and ``closeup-synth``."""
+    from ..fileio.images import read_image
+
+    out: dict[str, list[Case]] = {}
+    if real is not None and (real / "line.png").is_file():
+        line, gt = read_image(real / "line.png"), read_image(real / "gt.png")
+        for name, (regime, seed) in REAL_SEEDS.items():
+            out[name] = closeup_suite(line, gt, seed=seed, n=warps) if regime == "closeup" \
+                else warp_suite(line, gt, seed=seed, n=warps, regime=regime)
+    out.update(synthetic_suites(clips, size, frames))
+    out["closeup-synth"] = synthetic_closeups(clips, size, frames)
+    return out
 
 
 def score_cases(colorizer: Callable[[], Colorizer], cases: Sequence[Case]) -> dict:

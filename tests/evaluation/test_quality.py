@@ -87,3 +87,21 @@ def test_closeups_are_deterministic_magnified_and_drawn_with_the_same_pen():
         assert np.median(np.bincount(labels.ravel())[1:]) > \
             np.median(np.bincount(ref_labels.ravel())[1:])
         assert set(map(tuple, t_gt.reshape(-1, 4))) <= set(map(tuple, gt.reshape(-1, 4)))
+
+
+def test_benchmark_suites_name_every_suite_and_add_the_real_frame_when_given(tmp_path):
+    from dacon_engine.evaluation.quality import benchmark_suites, closeup_suite, warp_suite
+    from tests.support.clips import save
+
+    synthetic = ["keyframe-1ref", "keyframe-3ref", "sheet", "consecutive", "new-shape",
+                 "closeup-synth"]
+    assert list(benchmark_suites(None, clips=1, size=128, frames=4)) == synthetic
+    line, gt = draw(96)
+    save(tmp_path / "line.png", line)
+    save(tmp_path / "gt.png", gt)
+    suites = benchmark_suites(tmp_path, clips=1, size=128, frames=4, warps=2)
+    assert list(suites) == ["warp-mild", "warp-large", "closeup"] + synthetic
+    for name, made in (("warp-large", warp_suite(line, gt, seed=2, n=2, regime="large")),
+                       ("closeup", closeup_suite(line, gt, seed=3, n=2))):
+        for (a, b), (c, d) in zip(suites[name][0].targets, made[0].targets):
+            assert np.array_equal(a, c) and np.array_equal(b, d)
