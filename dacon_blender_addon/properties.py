@@ -96,10 +96,11 @@ class DaconShot(bpy.types.PropertyGroup):
                     "it fits clearly better. Adds a few seconds per sheet")
     learn_character: bpy.props.BoolProperty(  # type: ignore[valid-type]
         name="Learn This Character", default=False,
-        description="Experimental. Before coloring, train the model briefly on pairs made from this shot's "
-                    "reference sheets alone (warped, seen closer, redrawn), and keep what it "
-                    "learned only where it beats the shipped model on held-out pairs. Takes up "
-                    "to the time below once per set of sheets; later runs reuse it")
+        description="Experimental. Before coloring, train the model briefly on pairs made "
+                    "from this shot's reference sheets alone (warped, seen closer, redrawn), "
+                    "and keep what it learned only where it beats the shipped model on "
+                    "held-out pairs. Takes up to the time below once per set of sheets; later "
+                    "runs reuse it")
     adapt_seconds: bpy.props.FloatProperty(  # type: ignore[valid-type]
         name="Learning Seconds", min=1.0, max=3600.0, soft_max=300.0, default=60.0,
         description="Time budget of Learn This Character, in seconds (a GPU needs far less "

@@ -168,21 +168,29 @@ def test_match_mirrored_poses_colors_a_shot_drawn_facing_the_other_way(
                     assert tuple(colored[p[region]][:3]) == color, (k, region)
 
 
+def _saved_request(tmp_path: Path, strip: Any, **settings: Any) -> tuple[dict, dict]:
+    """Set shot ``settings``, save and reload the .blend: the shot's colorize request and
+    the engine protocol's reading of it (no unknown fields)."""
+    from dacon_engine import protocol
+
+    for name, value in settings.items():
+        setattr(strip.dacon, name, value)
+    bpy.ops.wm.save_mainfile()
+    strip = _reload(tmp_path / "shot.blend")
+    request = shots.colorize_request(bpy.context.scene, strip)
+    checked, unknown = protocol.check_request({"type": "colorize", **{
+        k: list(v) if isinstance(v, tuple) else v for k, v in request.items()}})
+    assert unknown == []
+    return request, checked
+
+
 @pytest.mark.parametrize("choice, zooms", [("OFF", []), ("2", [2.0]), ("2,3", [2.0, 3.0])])
 def test_closeup_views_reach_the_request_and_survive_saving(
         addon: Any, art: dict[str, Any], tmp_path: Path, choice: str, zooms: list) -> None:
     strip = _shot(tmp_path, art)
     assert strip.dacon.closeup_views == "OFF"
-    strip.dacon.closeup_views = choice
-    bpy.ops.wm.save_mainfile()
-    strip = _reload(tmp_path / "shot.blend")
-    request = shots.colorize_request(bpy.context.scene, strip)
-    assert request["reference_zooms"] == zooms
-    from dacon_engine import protocol
-
-    checked, unknown = protocol.check_request({"type": "colorize", **{
-        k: list(v) if isinstance(v, tuple) else v for k, v in request.items()}})
-    assert unknown == [] and checked["reference_zooms"] == zooms
+    request, checked = _saved_request(tmp_path, strip, closeup_views=choice)
+    assert request["reference_zooms"] == zooms and checked["reference_zooms"] == zooms
 
 
 @pytest.mark.parametrize("learn, seconds, sent", [(False, 60.0, 0.0), (True, 60.0, 60.0),
@@ -192,17 +200,9 @@ def test_learn_this_character_reaches_the_request_and_survives_saving(
         sent: float) -> None:
     strip = _shot(tmp_path, art)
     assert (strip.dacon.learn_character, strip.dacon.adapt_seconds) == (False, 60.0)
-    strip.dacon.learn_character = learn
-    strip.dacon.adapt_seconds = seconds
-    bpy.ops.wm.save_mainfile()
-    strip = _reload(tmp_path / "shot.blend")
-    request = shots.colorize_request(bpy.context.scene, strip)
-    assert request["adapt_seconds"] == sent
-    from dacon_engine import protocol
-
-    checked, unknown = protocol.check_request({"type": "colorize", **{
-        k: list(v) if isinstance(v, tuple) else v for k, v in request.items()}})
-    assert unknown == [] and checked["adapt_seconds"] == sent
+    request, checked = _saved_request(tmp_path, strip, learn_character=learn,
+                                      adapt_seconds=seconds)
+    assert request["adapt_seconds"] == sent and checked["adapt_seconds"] == sent
 
 
 @needs_engine
