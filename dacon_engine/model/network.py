@@ -207,8 +207,13 @@ class DaconNet(nn.Module):
 
     def segment_features(self, maps: dict[str, torch.Tensor], index: int, plan: PoolPlan) -> torch.Tensor:
         """Segment features of frame ``index`` of a batch of maps -> (n, out_dim) float32."""
-        pooled = {k: pool_segments(v[index].float(), plan) for k, v in maps.items()}
-        return self.head_features(pooled, plan.counts == 0)
+        return self.head_features(self.pooled_maps(maps, index, plan), plan.counts == 0)
+
+    @staticmethod
+    def pooled_maps(maps: dict[str, torch.Tensor], index: int, plan: PoolPlan
+                    ) -> dict[str, torch.Tensor]:
+        """Each map of frame ``index`` of a batch averaged per segment: {name: (n, C)}."""
+        return {k: pool_segments(v[index].float(), plan) for k, v in maps.items()}
 
     def head_features(self, pooled: dict[str, torch.Tensor],
                       empty: torch.Tensor | None = None) -> torch.Tensor:

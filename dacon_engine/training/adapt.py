@@ -33,10 +33,10 @@ import torch
 
 from ..errors import DaconError
 from ..fileio.files import atomic_path
-from ..frames import Reference
+from ..frames import Reference, SegmentedFrame
 from ..matching.bank import cosine_similarity01
 from ..matching.graphrefine import FrameGraph, frame_graph, refine_similarity
-from ..matching.mirror import prefer_mirror
+from ..matching.mirror import mirrored_frame, prefer_mirror
 from ..model.devices import bf16_is_fast
 from ..model.network import DaconNet
 from ..segmentation.segments import line_mask
@@ -216,23 +216,22 @@ def _pool_for_matching(net: DaconNet, frame: TrainFrame, device: torch.device, a
     out = _pool(net, frame, device, amp)
     out.graph = frame_graph(frame.labels, frame.n_segments)
     if mirror:
-        flipped = TrainFrame(frame.line[:, ::-1].copy(),
-                             frame.labels[:, ::-1].copy(), frame.colors)
-        out.mirror = _pool(net, flipped, device, amp)
+        flipped = mirrored_frame(SegmentedFrame(frame.line, frame.labels, frame.n_segments))
+        out.mirror = _pool(net, TrainFrame(flipped.line, flipped.labels, frame.colors),
+                           device, amp)
     return out
 
 
 @torch.no_grad()
 def _pool(net: DaconNet, frame: TrainFrame, device: torch.device, amp: bool) -> _Pooled:
     from ..model.featurizer import net_inputs
-    from ..model.pooling import plan_pooling, pool_segments
+    from ..model.pooling import plan_pooling
 
     inputs = net_inputs(net, frame.line, device)
     with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
         maps = net.feature_maps(inputs, late_head=True)
     plan = plan_pooling(frame.labels, frame.n_segments, net.config.pool_cap)
-    pooled = {k: pool_segments(v[0].float(), plan) for k, v in maps.items()}
-    return _Pooled(pooled, (plan.counts == 0).to(device),
+    return _Pooled(net.pooled_maps(maps, 0, plan), (plan.counts == 0).to(device),
                    torch.from_numpy(frame.color_ids()).to(device), frame.colors)
 
 
@@ -279,8 +278,7 @@ def adapt_network(net: DaconNet, references: Sequence[Reference], seconds: float
     trains for :data:`HEAD_STEPS` steps on them, which takes little beside the frames. Most
     of the budget therefore goes into frames (at most :data:`MAX_PAIRS`); see
     :func:`_train_heads` for when the result is kept. ``progress(pairs_made, elapsed)``
-    after each generated pair;
-    ``should_stop()`` before each (then the base is kept)."""
+    after each generated pair; ``should_stop()`` before each (then the base is kept)."""
     stop = should_stop or (lambda: False)
     t0 = time.monotonic()
     drawings = _drawings(references)
@@ -304,7 +302,7 @@ def adapt_network(net: DaconNet, references: Sequence[Reference], seconds: float
         return sources[by_frame[id(pair.source)]], target
 
     val = [pooled_pair(p) for p in validation_pairs(drawings, seed)]
-    # frames until the budget, less a reserve for the head steps (measured on the go)
+    # frames until the budget, less a fixed share left for the head steps and scoring
     reserve = max(2.0, 0.15 * seconds)
     train: list[tuple[_Pooled, _Pooled]] = []
     while len(train) < MAX_PAIRS and time.monotonic() - t0 < seconds - reserve:
@@ -383,7 +381,7 @@ def write_cached(path: Path, result: AdaptResult) -> None:
 
 
 def adapt_to_shot(net: DaconNet, references: Sequence[Reference], seconds: float, *,
-                  device: torch.device, seed: int = 0, cache: bool = True,
+                  device: torch.device, seed: int = 0,
                   log: Callable[[str], None] | None = None,
                   progress: Callable[[int, float], None] | None = None,
                   should_stop: Callable[[], bool] | None = None) -> AdaptResult:
@@ -394,17 +392,16 @@ def adapt_to_shot(net: DaconNet, references: Sequence[Reference], seconds: float
                                "(> 0)")
     key = shot_key(net, references, seconds, seed)
     path = cache_dir() / f"{key}.pt"
-    if cache:
-        hit = read_cached(path)
-        if hit is not None:
-            hit.key = key
-            say(f"shot adaptation: reusing {path} ({hit.reason})")
-            return hit
+    hit = read_cached(path)
+    if hit is not None:
+        hit.key = key
+        say(f"shot adaptation: reusing {path} ({hit.reason})")
+        return hit
     result = adapt_network(net, references, seconds, device=device, seed=seed,
                            progress=progress, should_stop=should_stop)
     result.key = key
     say(f"shot adaptation: {result.reason} ({result.steps} steps, {result.seconds:.1f} s)")
-    if cache and result.reason != "cancelled":
+    if result.reason != "cancelled":
         try:
             write_cached(path, result)
         except OSError as e:
