@@ -146,6 +146,9 @@ def _add_train_command(sub: Any) -> None:
     p.add_argument("--new-shape-fraction", type=fraction, default=0.0,
                    help="share of synthetic pairs where 1-3 new closed shapes appear inside "
                         "regions of the target (or disappear from the source)")
+    p.add_argument("--closeup-fraction", type=fraction, default=0.0,
+                   help="share of synthetic pairs where the camera moves in 1.4-3.5x on part "
+                        "of the target (a quarter of them: of the source), cut by the border")
     p.add_argument("--model-mode", default="unet", choices=("unet", "v1.1", "v1.0"))
     p.add_argument("--unet-base", type=int_at_least(1), default=16)
     p.add_argument("--unet-input", type=int_at_least(16, multiple=16), default=384,
@@ -343,6 +346,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
                       keyframe_fraction=args.keyframe_fraction,
                       warp_fraction=args.warp_fraction, degrade_fraction=args.degrade_fraction,
                       new_shape_fraction=args.new_shape_fraction,
+                      closeup_fraction=args.closeup_fraction,
                       data_workers=args.data_workers, max_minutes=args.max_minutes,
                       amp={"auto": None, "on": True, "off": False}[args.amp],
                       model={"mode": args.model_mode, "unet_base": args.unet_base,

@@ -83,6 +83,9 @@ def warp_line_art(line: np.ndarray, gt: np.ndarray, *, maps: tuple | None = None
 
 CLOSEUP_ZOOM = (1.8, 2.6)
 """How much closer the camera is in a close-up target (uniform in this range)."""
+CLOSEUP_TRAIN_ZOOM = (1.4, 3.5)
+"""The zooms of close-up training pairs (``dacon train --closeup-fraction``): wider than
+the benchmark's, so the suites do not measure the training range alone."""
 
 
 def closeup(line: np.ndarray, gt: np.ndarray, rng: np.random.Generator,

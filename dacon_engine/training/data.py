@@ -80,21 +80,33 @@ class SynthPairs:
     new_shape_fraction: share of pairs where 1-3 new closed shapes appear inside regions
     (``newshapes.insert_shapes``): in the target two times in three (a detail or object
     that appears), else in the source (one that disappears); before any degrading.
+    closeup_fraction: share of pairs that become close-ups (``synth.warps.closeup``: the
+    camera moves in ``CLOSEUP_TRAIN_ZOOM`` times on part of a mildly redrawn drawing, cut
+    by the border): the target three times in four (a full-body sheet coloring a bust
+    shot), else the source (a close-up reference for a wider shot).
     """
 
     def __init__(self, seed: int, sizes: int | tuple[int, ...] = 384,
                  keyframe_fraction: float = 0.5, warp_fraction: float = 0.0,
-                 degrade_fraction: float = 0.0, new_shape_fraction: float = 0.0):
+                 degrade_fraction: float = 0.0, new_shape_fraction: float = 0.0,
+                 closeup_fraction: float = 0.0):
         self.seed, self.keyframe_fraction = seed, keyframe_fraction
         self.warp_fraction, self.degrade_fraction = warp_fraction, degrade_fraction
         self.new_shape_fraction = new_shape_fraction
+        self.closeup_fraction = closeup_fraction
         self.sizes = (sizes,) if isinstance(sizes, int) else tuple(sizes)
 
     def __iter__(self) -> Iterator[TrainPair]:
         from .. import synth
         from ..synth.linedegrade import random_export
         from ..synth.newshapes import insert_shapes
-        from ..synth.warps import WARP_REGIMES, warp_line_art, warp_maps
+        from ..synth.warps import (
+            CLOSEUP_TRAIN_ZOOM,
+            WARP_REGIMES,
+            closeup,
+            warp_line_art,
+            warp_maps,
+        )
 
         rng = np.random.default_rng(self.seed)
         while True:
@@ -114,6 +126,10 @@ class SynthPairs:
                 k = 1 if rng.random() < 2 / 3 else 0
                 line, gt, _ = insert_shapes(*pair[k], rng, n=int(rng.integers(1, 4)))
                 pair = (pair[0], (line, gt)) if k else ((line, gt), pair[1])
+            if self.closeup_fraction and rng.random() < self.closeup_fraction:
+                k = 1 if rng.random() < 0.75 else 0
+                near = closeup(*pair[k], rng, zoom=CLOSEUP_TRAIN_ZOOM)
+                pair = (pair[0], near) if k else (near, pair[1])
             frames = []
             for (line, gt), p in zip(pair, (self.degrade_fraction / 2, self.degrade_fraction)):
                 if rng.random() < p:

@@ -42,6 +42,7 @@ class TrainConfig:
     warp_fraction: float = 0.0        # synthetic pairs whose target warps the source itself
     degrade_fraction: float = 0.0     # chance a target's lines are exported anti-aliased etc.
     new_shape_fraction: float = 0.0   # pairs where new closed shapes appear inside regions
+    closeup_fraction: float = 0.0     # pairs with a close-up (zoomed, cropped) frame
     data_workers: int = 0             # processes making training pairs (0 = the loop's own)
     max_minutes: float = 0.0          # stop (and save) after this wall time; 0 = no limit
     w_ce: float = 0.5
@@ -76,7 +77,8 @@ def pair_stream(cfg: TrainConfig, start_step: int) -> Iterator[TrainPair]:
     if cfg.data == "synth":
         sizes = (cfg.size,) if isinstance(cfg.size, int) else tuple(cfg.size)
         pairs = SynthPairs(seed, sizes, cfg.keyframe_fraction, cfg.warp_fraction,
-                           cfg.degrade_fraction, cfg.new_shape_fraction)
+                           cfg.degrade_fraction, cfg.new_shape_fraction,
+                           cfg.closeup_fraction)
     else:
         pairs = PaintBucketPairs(cfg.data, seed)
     return parallel_pairs(pairs, cfg.data_workers)
@@ -182,7 +184,8 @@ def check_config(cfg: TrainConfig) -> None:
     for option, value in (("--keyframe-fraction", cfg.keyframe_fraction),
                           ("--warp-fraction", cfg.warp_fraction),
                           ("--degrade-fraction", cfg.degrade_fraction),
-                          ("--new-shape-fraction", cfg.new_shape_fraction)):
+                          ("--new-shape-fraction", cfg.new_shape_fraction),
+                          ("--closeup-fraction", cfg.closeup_fraction)):
         if not 0 <= value <= 1:
             raise bad(option, value, "must be a number from 0 to 1")
     sizes = cfg.size if isinstance(cfg.size, list) else [cfg.size]

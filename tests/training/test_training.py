@@ -127,7 +127,8 @@ def test_check_config_refuses_fractions_outside_0_1(tmp_path):
         check_config(TrainConfig(run_dir=str(tmp_path / "r"), data_workers=-2))
     for field, option in (("warp_fraction", "--warp-fraction"),
                           ("degrade_fraction", "--degrade-fraction"),
-                          ("new_shape_fraction", "--new-shape-fraction")):
+                          ("new_shape_fraction", "--new-shape-fraction"),
+                          ("closeup_fraction", "--closeup-fraction")):
         cfg = TrainConfig(run_dir=str(tmp_path / "r"), **{field: 1.5})
         with pytest.raises(DaconError, match=f"{option} 1.5: must be a number from 0 to 1"):
             check_config(cfg)
@@ -188,6 +189,33 @@ def test_new_shape_pairs_gain_closed_shapes_in_one_frame(monkeypatch):
     grown = (pairs[0].source.n_segments - plain[0].source.n_segments,
              pairs[0].target.n_segments - plain[0].target.n_segments)
     assert min(grown) == 0 and 1 <= max(grown) <= 3
+
+
+def test_closeup_fraction_zooms_one_frame_of_every_pair(monkeypatch):
+    from dacon_engine.synth import warps
+
+    real, made = warps.closeup, []
+
+    def spy(line, gt, rng, zoom=warps.CLOSEUP_ZOOM, **kw):
+        assert zoom == warps.CLOSEUP_TRAIN_ZOOM
+        made.append(real(line, gt, rng, zoom=zoom, **kw))
+        return made[-1]
+
+    monkeypatch.setattr(warps, "closeup", spy)
+    pairs = _pairs(8, keyframe_fraction=0.0, closeup_fraction=1.0)
+    assert len(made) == 8
+    zoomed = [("target" if p.target.line is line else "source" if p.source.line is line
+               else None) for p, (line, _) in zip(pairs, made)]
+    assert None not in zoomed and {"target", "source"} <= set(zoomed)  # mostly targets
+    assert zoomed.count("target") > zoomed.count("source")
+    plain = _pairs(8, keyframe_fraction=0.0)
+    assert len(made) == 8  # fraction 0: none
+    # the first pair is the plain stream's first, one frame seen closer: fewer segments
+    p, q = pairs[0], plain[0]
+    k = zoomed[0]
+    assert getattr(p, k).n_segments < getattr(q, k).n_segments
+    other = "source" if k == "target" else "target"
+    assert np.array_equal(getattr(p, other).labels, getattr(q, other).labels)
 
 
 def test_data_workers_make_a_fixed_stream_of_distinct_pairs():
