@@ -19,8 +19,9 @@ from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import torch
@@ -391,13 +392,10 @@ class Colorizer:
 
     # -- targets --------------------------------------------------------------------
     def load_target(self, target: Target, name: str | None = None) -> SegmentedFrame:
-        from .segmentation.segments import segment_frame
-
         if isinstance(target, SegmentedFrame):
             return target
         t0 = time.perf_counter()
-        frame = segment_frame(target, gap_radius=self.gap_radius, allow_empty=True,
-                              line_options=self.options.line)
+        frame = segment_target(target, self.options)
         self._time("segment", time.perf_counter() - t0)
         return frame
 
@@ -405,7 +403,7 @@ class Colorizer:
                  batch_size: int = 4, only: Collection[int] | None = None,
                  chain_seed: Callable[[int], Reference | None] | None = None,
                  should_stop: Callable[[], bool] | None = None,
-                 ) -> Iterator[FrameResult]:
+                 feed: FrameFeed | None = None) -> Iterator[FrameResult]:
         """Colorize ``targets``, yielding one FrameResult per frame as soon as it is done.
 
         keyframe:    every frame is matched against the references only.
@@ -421,6 +419,8 @@ class Colorizer:
                      colored (e.g. read back from an earlier run's outputs); None starts the
                      chain from the references.
         should_stop: asked before each network pass; when true, no further frame comes.
+        feed:        frames segmented elsewhere (a job's stage workers, ``jobs.stages``):
+                     told the order, then asked for each frame instead of loading it.
         A target without any enclosed region (all line, e.g. a fade to black) comes back
         with 0 segments (no network pass); as a chain neighbour it passes on the colors
         its own neighbour gave it.
@@ -439,17 +439,19 @@ class Colorizer:
         chain = _Chain(self, full, order, chain_seed, len(self.reference_names()))
         match = self._matcher(base)
         chunks = [order[s:s + batch_size] for s in range(0, len(order), batch_size)]
+        if feed is not None:
+            feed.start([i for i, _ in order])
+        load = partial(self._load_chunk, targets, feed=feed)
         # read + segment the next chunk in a thread while this one runs through the model
         loader = ThreadPoolExecutor(1, thread_name_prefix="dacon-load")
-        pending = loader.submit(self._load_chunk, targets, chunks[0]) if chunks else None
+        pending = loader.submit(load, chunks[0]) if chunks else None
         try:
             for k, chunk in enumerate(chunks):
                 assert pending is not None
                 frames, frame_graphs = pending.result()
                 if should_stop is not None and should_stop():
                     return
-                pending = loader.submit(self._load_chunk, targets, chunks[k + 1]) \
-                    if k + 1 < len(chunks) else None
+                pending = loader.submit(load, chunks[k + 1]) if k + 1 < len(chunks) else None
                 yield from self._colorize_chunk(targets, chunk, frames, frame_graphs, chain,
                                                 match)
         finally:
@@ -457,9 +459,13 @@ class Colorizer:
                 pending.cancel()
             loader.shutdown(wait=True)  # no thread outlives the call (cancel, errors)
 
-    def _load_chunk(self, targets: Sequence[Target], chunk: Sequence[tuple[int, int | None]]
+    def _load_chunk(self, targets: Sequence[Target], chunk: Sequence[tuple[int, int | None]],
+                    feed: FrameFeed | None = None
                     ) -> tuple[list[SegmentedFrame], list[FrameGraph | None]]:
         """Read and segment a chunk's frames (and build their segment graphs)."""
+        if feed is not None:
+            fed = [feed.load(i) for i, _ in chunk]
+            return [f for f, _ in fed], [g for _, g in fed]
         frames = [self.load_target(targets[i]) for i, _ in chunk]
         if not self.graph_refine:
             return frames, [None] * len(frames)
@@ -496,6 +502,28 @@ class Colorizer:
         if ref_index < n:
             return self.references[ref_index].name
         return target_name(targets[ref_index - n], ref_index - n)
+
+
+class FrameFeed(Protocol):
+    """Frames segmented (and made ready for the network) elsewhere, e.g. by a job's stage
+    worker processes: told the order ``colorize`` needs them in, then asked for each."""
+
+    def start(self, order: Sequence[int]) -> None:
+        """The target indices ``colorize`` will ask for, in that order."""
+
+    def load(self, index: int) -> tuple[SegmentedFrame, FrameGraph | None]:
+        """Target ``index`` segmented (its segment graph with graph refinement, else None);
+        waits until it is ready."""
+        ...
+
+
+def segment_target(target: str | os.PathLike | np.ndarray, options: ColorizeOptions
+                   ) -> SegmentedFrame:
+    """A target's segments, as ``options`` say (gap closing, line-art rules)."""
+    from .segmentation.segments import segment_frame
+
+    return segment_frame(target, gap_radius=options.gap_radius, allow_empty=True,
+                         line_options=options.line)
 
 
 class _Chain:

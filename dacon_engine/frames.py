@@ -16,6 +16,8 @@ class SegmentedFrame:
     labels: HxW int32; 0 = line pixel, 1..n_segments = regions.
     line_art: how the line pixels were decided (JSON-ready; see
               ``segments.segment_line_art_details``: line_mode fixed/adaptive, ...).
+    prepared: the network's inputs made by a stage worker (``model.featurizer.FrameInputs``);
+              such a frame's pixels stay with that worker (``line`` and ``labels`` empty).
     """
 
     line: np.ndarray
@@ -23,6 +25,7 @@ class SegmentedFrame:
     n_segments: int
     path: Path | None = None
     line_art: dict = field(default_factory=dict)
+    prepared: object | None = None
 
     @property
     def size(self) -> tuple[int, int]:

@@ -145,9 +145,6 @@ class ColorizeOptions:
         zooms = check_reference_zooms(self.matching.reference_zooms)
         adapt = check_adapt_seconds(self.adapt_seconds)
         _whole(self.workers, "--workers", 1)
-        if self.workers > 1 and self.mode != "keyframe":
-            raise DaconError(None, f"--workers {self.workers}: only keyframe mode splits frames "
-                                   f"over processes ({self.mode} frames depend on each other)")
         if self.workers > 1 and self.contact_sheet:
             raise DaconError(None, f"--workers {self.workers}: the contact sheet needs "
                                    "--workers 1")

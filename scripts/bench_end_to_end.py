@@ -9,7 +9,7 @@ from the frame rate. Each configuration runs in a fresh process, so its peak RSS
 
     .venv/bin/python scripts/bench_end_to_end.py [--frames 10 100] [--workers 1 2]
         [--model default] [--threads 0] [--sequential] [--no-graph-refine] [--no-mirror]
-        [--precision fp32 auto] [--rounds 2]   # --rounds: the precisions alternate in one process
+        [--precision fp32 auto] [--rounds 2] [--mode keyframe|consecutive|nearest]   # --rounds: the precisions alternate in one process
     (with --rounds, "CPU ms/frame" is the process's CPU time per frame after the first: on a
     shared machine it shows the work where wall-clock fps shows the neighbours' load)
 
@@ -73,7 +73,7 @@ def child_shot(args: argparse.Namespace) -> dict:
         job = ColorizeJob.create([str(p) for p in paths], out=Path(tmp) / "out", refs=[ref],
                                  ref_lines=[ref_line], quiet=True, model=args.model,
                                  device=args.device, workers=args.w, batch_size=args.batch_size,
-                                 precision=args.precision[0],
+                                 precision=args.precision[0], mode=args.mode,
                                  graph_refine=args.graph_refine, mirror=args.mirror)
         if args.sequential:  # writes not overlapped with the model (for comparison)
             import dacon_engine.jobs.pipeline as pl
@@ -179,6 +179,7 @@ def main() -> None:
     ap.add_argument("--precision", nargs="+", default=["auto"],
                     help="network precisions to compare (auto, fp32, bf16), one run each")
     ap.add_argument("--threads", type=int, default=0)
+    ap.add_argument("--mode", default="keyframe", choices=("keyframe", "consecutive", "nearest"))
     ap.add_argument("--batch-size", type=int, default=4)
     ap.add_argument("--sequential", action="store_true",
                     help="also run the single-process path with writes not overlapped (comparison)")
@@ -198,6 +199,7 @@ def main() -> None:
         print(json.dumps(fn(args)))
         return
     common = ["--model", args.model, "--device", args.device, "--threads", str(args.threads),
+              "--mode", args.mode,
               "--batch-size", str(args.batch_size),
               "--graph-refine" if args.graph_refine else "--no-graph-refine",
               "--mirror" if args.mirror else "--no-mirror"]
@@ -245,7 +247,7 @@ def main() -> None:
               f"{1000 / max(r['fps'], 1e-9):>9.0f} "
               f"{r['peak_rss_mb']:>14.0f} / {r['children_peak_rss_mb']:<12.0f}  {r['timings']}",
               flush=True)
-    print(f"({r['source']} 1920x1920, model {r['model']}, torch threads {r['threads']}, "
+    print(f"({r['source']} 1920x1920, {args.mode} mode, model {r['model']}, torch threads {r['threads']}, "
           f"graph refine {args.graph_refine}, mirror {args.mirror}; "
           "fps counted from the first frame out)")
 

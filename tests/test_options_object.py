@@ -92,7 +92,6 @@ def test_the_protocol_schema_is_the_options():
     ({"precision": "fp16"}, "--precision fp16: unknown precision (choose from auto, fp32, "
                             "bf16)"),
     ({"workers": 0}, "--workers 0: must be a whole number >= 1"),
-    ({"workers": 2, "mode": "nearest"}, "--workers 2: only keyframe mode splits frames"),
     ({"workers": 2, "contact_sheet": True}, "--workers 2: the contact sheet needs --workers 1"),
 ])
 def test_check_refuses_each_bad_value_naming_the_option(flat, words):

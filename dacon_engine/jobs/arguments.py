@@ -161,8 +161,8 @@ def add_colorize_arguments(p: argparse.ArgumentParser) -> None:
                    help="time budget of --adapt in seconds (given alone it turns --adapt on; "
                         "0 = off)")
     p.add_argument("--workers", type=int_at_least(1), default=1,
-                   help="keyframe mode: color frames in N processes at once (each loads the "
-                        "model; torch threads are split between them)")
+                   help="N >= 2: N worker processes read, segment, prepare and write frames "
+                        "ahead of the one process that holds the model (every mode)")
     p.add_argument("--frames", default=None, metavar="A-B",
                    help="colorize only these frame numbers, e.g. 101-148 or 1-10,20 "
                         "(a farm chunk; chained modes continue from the frame before)")

@@ -479,28 +479,51 @@ class ColorizeJob:
     def _run_workers(self, todo: list[int], sources: list[str], written: list[str], bar,
                      on_frame: FrameCallback | None,
                      stop: Callable[[], bool]) -> tuple[int, float]:
-        """Keyframe frames over ``self.workers`` processes; (frames written, write seconds)."""
-        from .workers import run_workers
+        """Colorize with ``self.workers`` stage worker processes feeding this one, which
+        holds the model (:mod:`.stages`); (frames written, write seconds)."""
+        from ..model.network import DaconNet
+        from .stages import StageWorkers
 
+        c = self.colorizer
+        net = getattr(c.featurizer, "net", None)
+        settings = {"options": c.options, "out_dir": self.out_dir, "formats": self.formats,
+                    "references": sources, "overwrite": self.overwrite,
+                    "palette": self.palette,
+                    "spec": net.input_spec if isinstance(net, DaconNet) else None}
         done, write_s = 0, 0.0
-        settings = {"options": self.colorizer.options, "out_dir": self.out_dir,
-                    "graphs": self.colorizer.bank_graphs(),
-                    "mirror_features": self.colorizer.mirror_bank_features(),
-                    "view_rows": self.colorizer.bank_view_rows(),
-                    "adaptation": self.colorizer.adaptation}
-        for wf in run_workers(self.targets, todo, settings, self.colorizer.bank(),
-                              sources, self.workers, stop):
-            done += 1
-            written.extend(str(p) for p in wf.paths)
-            for stage, seconds in wf.timings.items():
-                if stage == "write":
-                    write_s += seconds
-                else:
-                    self.colorizer._time(stage, seconds)
-            bar.update(1)
-            self._note_empty(wf)
-            if on_frame is not None:
-                on_frame(wf, wf.paths, done, len(todo))  # type: ignore[arg-type]
+        ahead = 2 * self.batch_size + 2 * self.workers  # a batch in the model, one loading
+        with StageWorkers(self.workers, self.targets, settings, ahead) as stages:
+            results = c.colorize(self.targets, self.mode, batch_size=self.batch_size,
+                                 only=todo, chain_seed=self._chain_seed, should_stop=stop,
+                                 feed=stages)
+
+            def settle(wait: bool) -> None:
+                nonlocal done, write_s
+                for wf in stages.written(wait):
+                    done += 1
+                    written.extend(str(p) for p in wf.paths)
+                    write_s += wf.timings["write"]
+                    bar.update(1)
+                    self._note_empty(wf)
+                    if on_frame is not None:
+                        on_frame(wf, wf.paths, done, len(todo))  # type: ignore[arg-type]
+
+            try:
+                for result in results:
+                    if stop():  # computed after the stop: not written
+                        break
+                    stages.write(result.index, {
+                        "name": result.name, "assignment": result.assignment,
+                        "matching": c.matching_record(result), "model_name": c.model_name,
+                        "precision": c.running_precision})
+                    settle(False)
+                    if stop():
+                        break
+                settle(True)  # writes already ordered finish (each is atomic)
+            finally:
+                results.close()
+                for stage, seconds in stages.timings.items():
+                    c._time(stage, seconds)
         return done, write_s
 
     def _note_empty(self, result: FrameResult | object) -> None:

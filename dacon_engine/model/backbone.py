@@ -111,12 +111,7 @@ class DinoBackbone(nn.Module):
 
     def prepare(self, rgb01: torch.Tensor) -> torch.Tensor:
         """(B, 3, H, W) RGB in [0, 1] -> resized and normalised network input."""
-        s = self.img_size
-        if rgb01.shape[-2:] != (s, s):
-            rgb01 = F.interpolate(rgb01, size=(s, s), mode="bilinear", align_corners=False)
-        if self.norm == "imagenet":
-            rgb01 = (rgb01 - self.mean) / self.std
-        return rgb01
+        return dino_prepare(rgb01, self.img_size, self.norm)
 
     def forward(self, rgb01: torch.Tensor) -> torch.Tensor:
         return self.features(self.prepare(rgb01))
@@ -130,3 +125,16 @@ class DinoBackbone(nn.Module):
         if n != g * g:
             raise RuntimeError(f"expected {g * g} patch tokens, got {n}")
         return x.transpose(1, 2).reshape(b, c, g, g)
+
+
+def dino_prepare(rgb01: torch.Tensor, size: int, norm: str) -> torch.Tensor:
+    """(B, 3, H, W) RGB in [0, 1] -> the DINOv2 input: resized to ``size`` x ``size``,
+    normalised as ``norm`` says (a function of numbers only: processes without the
+    backbone prepare frames for it)."""
+    if rgb01.shape[-2:] != (size, size):
+        rgb01 = F.interpolate(rgb01, size=(size, size), mode="bilinear", align_corners=False)
+    if norm == "imagenet":
+        mean = torch.tensor(IMAGENET_MEAN, device=rgb01.device).view(1, 3, 1, 1)
+        std = torch.tensor(IMAGENET_STD, device=rgb01.device).view(1, 3, 1, 1)
+        rgb01 = (rgb01 - mean) / std
+    return rgb01

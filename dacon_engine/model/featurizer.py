@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -11,8 +12,8 @@ import torch.nn.functional as F
 
 from ..frames import SegmentedFrame
 from ..matching.bank import cosine_similarity01
-from .network import DaconNet
-from .pooling import plan_pooling
+from .network import DaconNet, InputSpec
+from .pooling import PoolPlan, plan_pooling
 
 
 def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
@@ -70,14 +71,40 @@ def line_to_rgb01(line: np.ndarray, widen: int = 1) -> torch.Tensor:
     return rgb.mul_(scale).sub_(1.0).mul_(alpha).add_(1.0)
 
 
-def net_inputs(net: DaconNet, line: np.ndarray, device: torch.device | str = "cpu"
+def net_inputs(net: DaconNet | InputSpec, line: np.ndarray, device: torch.device | str = "cpu"
                ) -> dict[str, torch.Tensor]:
     """One frame's line art -> the network's per-branch inputs (batch of 1): lines widened
     as its config asks for this frame size, converted, moved, resized. Inference and
     training both come through here."""
+    spec = net.input_spec if isinstance(net, DaconNet) else net
     h, w = np.asarray(line).shape[:2]
-    rgb = line_to_rgb01(line, net.widen_window(h, w)).unsqueeze(0).to(device)
-    return net.prepare(rgb)
+    rgb = line_to_rgb01(line, spec.widen_window(h, w)).unsqueeze(0).to(device)
+    return spec.prepare(rgb)
+
+
+@dataclass
+class FrameInputs:
+    """A frame made ready for the network by a process that holds no model (a job's stage
+    worker, :func:`prepare_frame`): the pixel work the featurizer would otherwise do before
+    and after its network pass. Pickled by value (numpy), never through shared memory, so
+    it outlives the process that made it."""
+
+    inputs: dict[str, torch.Tensor]   # the network's inputs, a batch of 1 (net_inputs)
+    plan: PoolPlan                    # the frame's segment pooling plan
+
+    def __getstate__(self) -> dict:
+        return {"inputs": {k: v.numpy() for k, v in self.inputs.items()}, "plan": self.plan}
+
+    def __setstate__(self, state: dict) -> None:
+        self.inputs = {k: torch.from_numpy(v) for k, v in state["inputs"].items()}
+        self.plan = state["plan"]
+
+
+def prepare_frame(spec: InputSpec, frame: SegmentedFrame) -> FrameInputs:
+    """``frame``'s network inputs and pooling plan, made on the CPU: the pixel work of
+    :meth:`DaconFeaturizer.segment_features` minus the network (the same numbers)."""
+    return FrameInputs(net_inputs(spec, frame.line),
+                       plan_pooling(frame.labels, frame.n_segments, spec.config.pool_cap))
 
 
 class DaconFeaturizer:
@@ -124,11 +151,17 @@ class DaconFeaturizer:
         self.net.config.pool_cap = value
 
     def _inputs(self, frame: SegmentedFrame) -> dict[str, torch.Tensor]:
+        if isinstance(frame.prepared, FrameInputs):
+            return {k: v.to(self.device) for k, v in frame.prepared.inputs.items()}
         return net_inputs(self.net, frame.line, self.device)
+
+    def _plan(self, frame: SegmentedFrame) -> PoolPlan:
+        if isinstance(frame.prepared, FrameInputs):
+            return frame.prepared.plan
+        return plan_pooling(frame.labels, frame.n_segments, self.net.config.pool_cap)
 
     def segment_features(self, frames: Sequence[SegmentedFrame]) -> list[torch.Tensor]:
         out: list[torch.Tensor] = []
-        cap = self.net.config.pool_cap
         bf16 = self.running_precision == "bf16"
         with torch.inference_mode():
             for i in range(0, len(frames), self.batch_size):
@@ -147,8 +180,7 @@ class DaconFeaturizer:
                     del inputs
                     maps = {k: v.float() for k, v in maps.items()}
                     for b, j in enumerate(members):
-                        f = chunk[j]
-                        plan = plan_pooling(f.labels, f.n_segments, cap)
+                        plan = self._plan(chunk[j])
                         feats[j] = F.normalize(self.net.segment_features(maps, b, plan),
                                                dim=-1, eps=1e-6).cpu()
                     del maps

@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .backbone import DinoBackbone
+from .backbone import DinoBackbone, dino_prepare
 from .pooling import DEFAULT_POOL_CAP, PoolPlan, pool_segments
 from .unet import UNet
 
@@ -101,6 +101,42 @@ def widen_size(line_widen: float, frame_side: int, net_side: int) -> int:
     return max(1, int(line_widen * frame_side / net_side + 0.5))
 
 
+@dataclass(frozen=True)
+class InputSpec:
+    """What a DaconNet is fed, without the network: line widening, resizing, coordinates,
+    as numbers. Processes that hold no model (a job's stage
+    workers) prepare frames with it; :class:`DaconNet` itself goes through it too."""
+
+    config: DaconConfig
+    dino_size: int | None = None     # DINOv2 input side (None: no DINO branch)
+    dino_patch: int | None = None
+    dino_norm: str = "raw01"
+
+    def widen_window(self, height: int, width: int) -> int:
+        """Line widening window (px) for a ``height`` x ``width`` frame (1 = none)."""
+        c = self.config
+        if c.line_widen <= 0:
+            return 1
+        side = c.unet_size(height, width) if c.uses_unet else self.dino_size
+        assert side is not None
+        return widen_size(c.line_widen, max(height, width), side)
+
+    def prepare(self, rgb01: torch.Tensor) -> dict[str, torch.Tensor]:
+        """(B, 3, H, W) RGB in [0, 1] -> per-branch network inputs (resized)."""
+        out = {}
+        if self.dino_size is not None:
+            out["dino"] = dino_prepare(rgb01, self.dino_size, self.dino_norm)
+        if self.config.uses_unet:
+            s = self.config.unet_size(*rgb01.shape[-2:])
+            x = rgb01 if rgb01.shape[-2:] == (s, s) else F.interpolate(
+                rgb01, size=(s, s), mode="bilinear", align_corners=False,
+                antialias=self.config.antialias)
+            if self.config.coord_input:
+                x = torch.cat([x, box_coordinates(x)], 1)
+            out["unet"] = x
+        return out
+
+
 class MLP(nn.Module):
     """fc1 -> ReLU -> fc2 (keys fc1.*, fc2.*)."""
 
@@ -152,29 +188,21 @@ class DaconNet(nn.Module):
         return self.dino.embed_dim if self.config.mode == "zeroshot" else self.config.feat_dim
 
     # ------------------------------------------------------------------ forward
+    @property
+    def input_spec(self) -> "InputSpec":
+        """What this network is fed, as numbers (picklable, no weights)."""
+        d = self.dino
+        return InputSpec(self.config, None if d is None else d.img_size,
+                         None if d is None else d.patch_size, "raw01" if d is None else d.norm)
+
     def widen_window(self, height: int, width: int) -> int:
         """Line widening window (px) for a ``height`` x ``width`` frame (1 = none): see
         :func:`dacon_engine.model.featurizer.line_to_rgb01` and ``DaconConfig.line_widen``."""
-        c = self.config
-        if c.line_widen <= 0:
-            return 1
-        side = c.unet_size(height, width) if c.uses_unet else self.dino.img_size
-        return widen_size(c.line_widen, max(height, width), side)
+        return self.input_spec.widen_window(height, width)
 
     def prepare(self, rgb01: torch.Tensor) -> dict[str, torch.Tensor]:
         """(B, 3, H, W) RGB in [0, 1] -> per-branch network inputs (resized)."""
-        out = {}
-        if self.dino is not None:
-            out["dino"] = self.dino.prepare(rgb01)
-        if self.config.uses_unet:
-            s = self.config.unet_size(*rgb01.shape[-2:])
-            x = rgb01 if rgb01.shape[-2:] == (s, s) else F.interpolate(
-                rgb01, size=(s, s), mode="bilinear", align_corners=False,
-                antialias=self.config.antialias)
-            if self.config.coord_input:
-                x = torch.cat([x, box_coordinates(x)], 1)
-            out["unet"] = x
-        return out
+        return self.input_spec.prepare(rgb01)
 
     def feature_maps(self, inputs: dict[str, torch.Tensor], late_head: bool = False
                      ) -> dict[str, torch.Tensor]:

@@ -226,9 +226,13 @@ def test_a_failed_check_removes_the_output_folder_it_made(capsys, tmp_path):
     assert not out.exists()
 
 
-@pytest.mark.parametrize("extra", [(), ("--ref-zoom", "2")])
-def test_workers_give_the_same_frames_as_one_process(capsys, tmp_path, extra):
-    shot = make_shot(tmp_path / "shot", n=5)
+@pytest.mark.parametrize("extra,ref_frame", [
+    ((), 0), (("--ref-zoom", "2"), 0), (("--mode", "consecutive", "--batch-size", "2"), 0),
+    (("--mode", "nearest", "--model", "baseline"), 3)])
+def test_workers_give_the_same_frames_as_one_process(capsys, tmp_path, extra, ref_frame):
+    """Stage workers feeding the model process: the same pixels and records in every mode
+    (nearest chains outward from frame 3 here; the baseline model ships whole frames)."""
+    shot = make_shot(tmp_path / "shot", n=5, ref_frame=ref_frame)
     one, two = tmp_path / "one", tmp_path / "two"
     assert colorize(capsys, shot, one, "--format", "png,exr", *extra)[0] == 0
     code, err = colorize(capsys, shot, two, "--format", "png,exr", "--workers", "2", *extra)
@@ -259,10 +263,24 @@ def _same(a, b, tol: float) -> bool:
     return a == b
 
 
-def test_workers_refused_where_frames_depend_on_each_other(capsys, tmp_path):
+def test_workers_chain_from_an_earlier_chunk_like_one_process(capsys, tmp_path):
+    """A consecutive chunk whose first frame chains from the previous chunk's outputs
+    (read back in the model process) gives the frames of one unbroken run."""
+    shot = make_shot(tmp_path / "shot", n=6)
+    whole, parts = tmp_path / "whole", tmp_path / "parts"
+    assert colorize(capsys, shot, whole, "--mode", "consecutive")[0] == 0
+    assert colorize(capsys, shot, parts, "--mode", "consecutive", "--frames", "1-3")[0] == 0
+    code, err = colorize(capsys, shot, parts, "--mode", "consecutive", "--frames", "4-6",
+                         "--workers", "2")
+    assert code == 0, err
+    a, b = pixels(whole), pixels(parts)
+    assert list(a) == list(b) and all(np.array_equal(a[k], b[k]) for k in a)
+
+
+def test_workers_refused_where_they_cannot_work(capsys, tmp_path):
     shot = make_shot(tmp_path / "shot", n=2)
-    code, err = colorize(capsys, shot, tmp_path / "o", "--mode", "consecutive", "--workers", "2")
-    assert code == 2 and "--workers 2: only keyframe mode" in err
+    code, err = colorize(capsys, shot, tmp_path / "o", "--workers", "2", "--contact-sheet")
+    assert code == 2 and "--workers 2: the contact sheet needs --workers 1" in err
     code, err = colorize(capsys, shot, tmp_path / "o", "--workers", "0")
     assert code == 2 and "--workers: 0: must be a whole number >= 1" in err
     assert not (tmp_path / "o").exists()

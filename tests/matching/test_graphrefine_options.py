@@ -63,27 +63,14 @@ def test_protocol_field_defaults_on_and_must_be_a_boolean():
         check_request({"type": "colorize", "targets": ["a"], "out": "o", "graph_refine": 1})
 
 
-def test_worker_processes_start_with_the_switch_and_the_bank_graphs(shot):
-    import torch
-
-    from dacon_engine.colorizer import Colorizer
-    from dacon_engine.jobs import workers
+def test_stage_workers_build_graphs_only_with_the_switch(shot):
+    from dacon_engine.jobs import stages
     from dacon_engine.options import ColorizeOptions
 
-    parent = Colorizer("baseline")
-    parent.add_reference(shot["ref"])
-    graphs = parent.bank_graphs()
-    assert set(graphs) == {0} and graphs[0].adjacency.nnz > 0
-    threads = torch.get_num_threads()
-    try:
-        for refine in (True, False):
-            settings = {"options": ColorizeOptions.from_flat(model="baseline", device="cpu",
-                                                             graph_refine=refine),
-                        "graphs": graphs}
-            workers._init(settings, parent.bank(), ["ref"], 1)
-            child = workers._WORKER["colorizer"]
-            assert child.graph_refine is refine
-            assert child.bank_graphs()[0] is graphs[0]
-    finally:
-        torch.set_num_threads(threads)
-        workers._WORKER.clear()
+    for refine in (True, False):
+        settings = {"options": ColorizeOptions.from_flat(model="baseline", device="cpu",
+                                                         graph_refine=refine), "spec": None}
+        frame, sent, graph, timings = stages._prepare(settings, str(shot["lines"][0]))
+        assert (graph is not None) is refine and ("graph" in timings) is refine
+        if refine:
+            assert graph.adjacency.nnz > 0 and graph.n_segments == frame.n_segments

@@ -1,0 +1,299 @@
+"""A job on several processes, in every mode: stage workers feed the one model process.
+
+The job's own process holds the model (on the GPU when there is one) and does what has
+to happen in order: the network pass over batches of frames, segment pooling (one sparse
+product per map, on the model's device), matching, and the chain of the consecutive and
+nearest modes. ``--workers N`` stage worker processes do everything else, ahead of it:
+read and segment frame i, build its segment graph, make its network inputs and pooling
+plan (:func:`~dacon_engine.model.featurizer.prepare_frame`); once frame i is matched, the
+worker that holds it writes its outputs. Frames go to the workers in turn, at most
+``ahead`` frames before the one being matched, so memory stays flat; each worker keeps
+the frames it prepared until they are written.
+
+Outputs equal the one-process path's: the same functions run on the same numbers.
+Workers die with their parent (``PR_SET_PDEATHSIG`` on Linux and, everywhere, a thread
+that ends a worker whose parent is gone) and ignore SIGINT (Ctrl-C reaches the whole
+process group: the parent stops them in order). A worker that fails names the frame; a
+worker that dies (killed, out of memory) fails the job with a one-line error.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import multiprocessing
+import os
+import queue
+import signal
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import DaconError
+from ..frames import SegmentedFrame
+from ..matching.graphrefine import FrameGraph
+
+PARENT_POLL_S = 0.5  # how often a worker checks that its parent is alive (and the parent its workers)
+JOIN_S = 10.0        # how long a closing worker may take to finish its last write
+_PR_SET_PDEATHSIG = 1
+_NO_PIXELS = np.zeros((0, 0), np.uint8)
+
+
+@dataclass
+class WrittenFrame:
+    """A frame a worker wrote (what callbacks need: its name and index)."""
+
+    name: str
+    index: int
+    paths: list[Path]
+    timings: dict[str, float]
+    n_segments: int
+
+
+def _die_with_parent(parent: int) -> None:
+    """End this process as soon as process ``parent`` is gone."""
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        except (OSError, AttributeError):
+            pass
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_POLL_S)
+        os._exit(1)
+
+    if os.getppid() != parent:  # gone before the death signal was set up
+        os._exit(1)
+    threading.Thread(target=watch, name="dacon-parent-watch", daemon=True).start()
+
+
+# -- in the worker -------------------------------------------------------------------------
+def _prepare(settings: dict, path: str) -> tuple[SegmentedFrame, SegmentedFrame,
+                                                  FrameGraph | None, dict[str, float]]:
+    """(the frame, what the model process needs of it, its graph, seconds per stage)."""
+    from ..colorizer import segment_target
+    from ..matching.graphrefine import frame_graph
+    from ..model.featurizer import prepare_frame
+
+    opts = settings["options"]
+    t0 = time.perf_counter()
+    frame = segment_target(path, opts)
+    t1 = time.perf_counter()
+    graph = frame_graph(frame.labels, frame.n_segments) if opts.matching.graph_refine \
+        else None
+    t2 = time.perf_counter()
+    spec = settings["spec"]
+    if spec is None:  # a model that needs the pixels (the geometric baseline)
+        sent = frame
+    else:
+        prepared = prepare_frame(spec, frame) if frame.n_segments else None
+        sent = dataclasses.replace(frame, line=_NO_PIXELS, labels=_NO_PIXELS.astype(np.int32),
+                                   prepared=prepared)
+    timings = {"segment": t1 - t0, "graph": t2 - t1, "prepare": time.perf_counter() - t2}
+    if not opts.matching.graph_refine:
+        del timings["graph"]
+    return frame, sent, graph, timings
+
+
+def _write(settings: dict, frame: SegmentedFrame, order: dict) -> tuple[list[Path], float]:
+    from ..outputs.write import write_frame_outputs
+
+    t0 = time.perf_counter()
+    paths = write_frame_outputs(settings["out_dir"], order["name"], frame, order["assignment"],
+                                formats=settings["formats"], model_name=order["model_name"],
+                                references=settings["references"],
+                                overwrite=settings["overwrite"], palette=settings["palette"],
+                                matching=order["matching"], precision=order["precision"])
+    return paths, time.perf_counter() - t0
+
+
+def _failure(e: BaseException) -> tuple[str | None, str]:
+    """(path, problem) of a worker's exception, for a DaconError in the parent."""
+    if isinstance(e, DaconError):
+        return e.path, e.problem
+    last = traceback.extract_tb(e.__traceback__)[-1:] or [None]
+    where = f" (at {Path(last[0].filename).name}:{last[0].lineno})" if last[0] else ""
+    return None, f"{type(e).__name__}: {e}{where}"
+
+
+def _stage_main(inbox: Any, outbox: Any, settings: dict, parent: int) -> None:
+    """A stage worker: "prepare" and "write" orders from ``inbox`` until None."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _die_with_parent(parent)
+    import cv2
+    import torch
+
+    torch.set_num_threads(1)
+    cv2.setNumThreads(1)
+    held: dict[int, SegmentedFrame] = {}
+    while True:
+        order = inbox.get()
+        if order is None:
+            return
+        kind, index = order[0], order[1]
+        try:
+            if kind == "prepare":
+                frame, sent, graph, timings = _prepare(settings, order[2])
+                held[index] = frame
+                outbox.put(("ready", index, sent, graph, timings))
+            else:  # "write"
+                frame = held.pop(index)
+                paths, seconds = _write(settings, frame, order[2])
+                outbox.put(("written", index, WrittenFrame(
+                    order[2]["name"], index, paths, {"write": seconds}, frame.n_segments)))
+        except BaseException as e:  # noqa: BLE001 - reported to the parent, which fails the job
+            outbox.put(("failed", index, _failure(e)))
+
+
+# -- in the model process ------------------------------------------------------------------
+class StageWorkers:
+    """``n`` stage worker processes feeding this (the model) process: a
+    :class:`~dacon_engine.colorizer.FrameFeed` for ``Colorizer.colorize``, plus the
+    writes of matched frames. Use as a context manager (the workers end with it)."""
+
+    def __init__(self, n: int, targets: Sequence[Path], settings: dict, ahead: int):
+        ctx = multiprocessing.get_context("spawn")  # fork after torch's thread pools deadlocks
+        self.targets = list(targets)
+        self.ahead = max(1, ahead)
+        self.outbox = ctx.Queue()
+        self.inboxes = [ctx.Queue() for _ in range(n)]
+        self.procs = [ctx.Process(target=_stage_main, name=f"dacon-stage-{k}",
+                                  args=(self.inboxes[k], self.outbox, settings, os.getpid()),
+                                  daemon=True) for k in range(n)]
+        self.owner: dict[int, int] = {}          # frame -> the worker that holds it
+        self.ready: dict[int, tuple[SegmentedFrame, FrameGraph | None]] = {}
+        self.timings: dict[str, float] = {}      # the workers' seconds per stage, summed
+        self.order: list[int] = []
+        self.sent = 0                            # frames of ``order`` sent to be prepared
+        self.taken = 0                           # frames of ``order`` the model took
+        self.writes = 0                          # writes ordered and not yet reported
+        self.finished: queue.Queue[WrittenFrame] = queue.Queue()
+        self.failure: DaconError | None = None
+        self.cond = threading.Condition()
+        self.closing = False
+        for p in self.procs:
+            p.start()
+        self.receiver = threading.Thread(target=self._receive, name="dacon-stage-receiver",
+                                         daemon=True)
+        self.receiver.start()
+
+    def __enter__(self) -> "StageWorkers":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # FrameFeed
+    def start(self, order: Sequence[int]) -> None:
+        with self.cond:
+            self.order, self.sent, self.taken = list(order), 0, 0
+            self._top_up()
+
+    def load(self, index: int) -> tuple[SegmentedFrame, FrameGraph | None]:
+        with self.cond:
+            while index not in self.ready:
+                self._check()
+                self.cond.wait(PARENT_POLL_S)
+            self.taken += 1
+            self._top_up()
+            return self.ready.pop(index)
+
+    # writes
+    def write(self, index: int, order: dict) -> None:
+        """Have the worker that holds frame ``index`` write it (``order``: name, assignment,
+        matching record, model name, precision)."""
+        with self.cond:
+            self._check()
+            self.writes += 1
+            self.inboxes[self.owner.pop(index)].put(("write", index, order))
+
+    def written(self, wait: bool = False) -> Iterator[WrittenFrame]:
+        """Frames written since the last call; ``wait``: until every ordered write is."""
+        while True:
+            with self.cond:
+                self._check()
+                if self.writes == 0 and self.finished.empty():
+                    return
+            try:
+                frame = self.finished.get(timeout=PARENT_POLL_S if wait else 0)
+            except queue.Empty:
+                if not wait:
+                    return
+                continue
+            with self.cond:
+                self.writes -= 1
+            yield frame
+
+    def close(self) -> None:
+        """End the workers: writes they were given finish, frames not written are dropped."""
+        with self.cond:
+            self.closing = True
+        for inbox in self.inboxes:
+            inbox.put(None)
+        deadline = time.monotonic() + JOIN_S
+        for p in self.procs:
+            p.join(max(0.0, deadline - time.monotonic()))
+            if p.is_alive():
+                p.kill()
+                p.join()
+        self.receiver.join(2 * PARENT_POLL_S)
+        for q in [self.outbox, *self.inboxes]:
+            q.cancel_join_thread()
+            q.close()
+
+    # inside
+    def _top_up(self) -> None:
+        """Send frames to be prepared until ``ahead`` wait beyond those the model took."""
+        while self.sent < len(self.order) and self.sent - self.taken < self.ahead:
+            index = self.order[self.sent]
+            k = self.sent % len(self.procs)
+            self.owner[index] = k
+            self.inboxes[k].put(("prepare", index, os.fspath(self.targets[index])))
+            self.sent += 1
+
+    def _check(self) -> None:
+        if self.failure is not None:
+            raise self.failure
+
+    def _receive(self) -> None:
+        """Take the workers' messages; notice a worker that died."""
+        while True:
+            try:
+                kind, index, *rest = self.outbox.get(timeout=PARENT_POLL_S)
+            except queue.Empty:
+                with self.cond:
+                    if self.closing:
+                        return
+                    dead = [p for p in self.procs if not p.is_alive()]
+                    if dead and self.failure is None:
+                        self.failure = DaconError(None, f"a stage worker process ended (exit "
+                                                        f"code {dead[0].exitcode}) while "
+                                                        "colorizing; no frame was lost: run "
+                                                        "again with --resume")
+                        self.cond.notify_all()
+                continue
+            except (EOFError, OSError):
+                return
+            with self.cond:
+                if kind == "ready":
+                    frame, graph, timings = rest
+                    self.ready[index] = (frame, graph)
+                    for stage, seconds in timings.items():
+                        self.timings[stage] = self.timings.get(stage, 0.0) + seconds
+                elif kind == "written":
+                    self.finished.put(rest[0])
+                elif self.failure is None:  # "failed"
+                    path, problem = rest[0]
+                    self.failure = DaconError(path if path is not None else
+                                              self.targets[index], problem)
+                self.cond.notify_all()
