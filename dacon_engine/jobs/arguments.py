@@ -161,8 +161,9 @@ def add_colorize_arguments(p: argparse.ArgumentParser) -> None:
                    help="time budget of --adapt in seconds (given alone it turns --adapt on; "
                         "0 = off)")
     p.add_argument("--workers", type=int_at_least(1), default=1,
-                   help="N >= 2: N worker processes read, segment, prepare and write frames "
-                        "ahead of the one process that holds the model (every mode)")
+                   help="N >= 2 processes, every mode: whole keyframe frames per worker on "
+                        "the CPU; with a GPU or chained frames, N workers read, segment and "
+                        "write for the one process that holds the model")
     p.add_argument("--frames", default=None, metavar="A-B",
                    help="colorize only these frame numbers, e.g. 101-148 or 1-10,20 "
                         "(a farm chunk; chained modes continue from the frame before)")

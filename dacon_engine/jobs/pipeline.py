@@ -376,9 +376,12 @@ class ColorizeJob:
             bar = tqdm(total=len(todo), unit="frame", desc="colorize",
                        disable=self.quiet or len(todo) < 2)
             try:
-                if self.workers > 1:
-                    done, write_s = self._run_workers(todo, sources, written, bar, on_frame,
-                                                      stop)
+                if self.workers > 1 and worker_layout(self.mode, self._device) == "frames":
+                    done, write_s = self._run_frame_workers(todo, sources, written, bar,
+                                                            on_frame, stop)
+                elif self.workers > 1:
+                    done, write_s = self._run_stage_workers(todo, sources, written, bar,
+                                                            on_frame, stop)
                 else:
                     done, write_s = self._run_in_process(todo, sources, written, kept, bar,
                                                          on_frame, stop)
@@ -476,9 +479,40 @@ class ColorizeJob:
             writer.shutdown(wait=True)  # started writes finish (each is atomic)
         return done, write_s
 
-    def _run_workers(self, todo: list[int], sources: list[str], written: list[str], bar,
-                     on_frame: FrameCallback | None,
-                     stop: Callable[[], bool]) -> tuple[int, float]:
+    @property
+    def _device(self) -> str:
+        return str(getattr(self.colorizer.featurizer, "device", "cpu"))
+
+    def _run_frame_workers(self, todo: list[int], sources: list[str], written: list[str],
+                           bar, on_frame: FrameCallback | None,
+                           stop: Callable[[], bool]) -> tuple[int, float]:
+        """Keyframe frames over ``self.workers`` processes, each with its own model
+        (:mod:`.workers`); (frames written, write seconds)."""
+        from .workers import run_workers
+
+        done, write_s = 0, 0.0
+        c = self.colorizer
+        settings = {"options": c.options, "out_dir": self.out_dir,
+                    "graphs": c.bank_graphs(), "mirror_features": c.mirror_bank_features(),
+                    "view_rows": c.bank_view_rows(), "adaptation": c.adaptation}
+        for wf in run_workers(self.targets, todo, settings, c.bank(), sources, self.workers,
+                              stop):
+            done += 1
+            written.extend(str(p) for p in wf.paths)
+            for stage, seconds in wf.timings.items():
+                if stage == "write":
+                    write_s += seconds
+                else:
+                    c._time(stage, seconds)
+            bar.update(1)
+            self._note_empty(wf)
+            if on_frame is not None:
+                on_frame(wf, wf.paths, done, len(todo))  # type: ignore[arg-type]
+        return done, write_s
+
+    def _run_stage_workers(self, todo: list[int], sources: list[str], written: list[str],
+                           bar, on_frame: FrameCallback | None,
+                           stop: Callable[[], bool]) -> tuple[int, float]:
         """Colorize with ``self.workers`` stage worker processes feeding this one, which
         holds the model (:mod:`.stages`); (frames written, write seconds)."""
         from ..model.network import DaconNet
@@ -492,7 +526,8 @@ class ColorizeJob:
                     "spec": net.input_spec if isinstance(net, DaconNet) else None}
         done, write_s = 0, 0.0
         ahead = 2 * self.batch_size + 2 * self.workers  # a batch in the model, one loading
-        with StageWorkers(self.workers, self.targets, settings, ahead) as stages:
+        with StageWorkers(self.workers, self.targets, settings, ahead) as stages, \
+                _model_threads(c, self.workers):
             results = c.colorize(self.targets, self.mode, batch_size=self.batch_size,
                                  only=todo, chain_seed=self._chain_seed, should_stop=stop,
                                  feed=stages)
@@ -548,6 +583,30 @@ class ColorizeJob:
             captions.append(r.name)
         make_contact_sheet(rows, captions, self.out_dir / "contact_sheet.png",
                            overwrite=self.overwrite)
+
+
+def worker_layout(mode: str, device: str) -> str:
+    """How ``--workers N`` splits a job: "frames" (keyframe mode with the model on the CPU:
+    each worker colorizes whole frames with its own model, nothing waits on a shared
+    step) or "stages" (a GPU, or frames that chain: workers read, segment, prepare and
+    write for the one process that holds the model)."""
+    return "frames" if mode == "keyframe" and device == "cpu" else "stages"
+
+
+@contextlib.contextmanager
+def _model_threads(colorizer: Colorizer, workers: int):
+    """While stage workers run beside a model on the CPU, the model process keeps the
+    cores they leave (at least one): its OpenMP threads would otherwise wait on theirs."""
+    import torch
+
+    device = str(getattr(colorizer.featurizer, "device", "cpu"))
+    before = torch.get_num_threads()
+    if device == "cpu":
+        torch.set_num_threads(max(1, before - workers))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def segment_files(inputs: Sequence[str], out_dir: Path, *, gap_radius: int = 0,

@@ -10,10 +10,12 @@ worker that holds it writes its outputs. Frames go to the workers in turn, at mo
 ``ahead`` frames before the one being matched, so memory stays flat; each worker keeps
 the frames it prepared until they are written.
 
-Outputs equal the one-process path's: the same functions run on the same numbers.
-Workers die with their parent (``PR_SET_PDEATHSIG`` on Linux and, everywhere, a thread
-that ends a worker whose parent is gone) and ignore SIGINT (Ctrl-C reaches the whole
-process group: the parent stops them in order). A worker that fails names the frame; a
+The job picks this layout where the model runs on a GPU or frames chain (consecutive,
+nearest); keyframe jobs with the model on the CPU give each worker whole frames and its
+own model instead (:mod:`.workers`). Outputs equal the one-process path's: the same
+functions run on the same numbers. Workers die with their parent
+(:func:`.workers.die_with_parent`) and ignore SIGINT (Ctrl-C reaches the whole process
+group: the parent stops them in order). A worker that fails names the frame; a
 worker that dies (killed, out of memory) fails the job with a one-line error.
 """
 
@@ -24,12 +26,10 @@ import multiprocessing
 import os
 import queue
 import signal
-import sys
 import threading
 import time
 import traceback
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -38,43 +38,10 @@ import numpy as np
 from ..errors import DaconError
 from ..frames import SegmentedFrame
 from ..matching.graphrefine import FrameGraph
+from .workers import PARENT_POLL_S, WrittenFrame, die_with_parent
 
-PARENT_POLL_S = 0.5  # how often a worker checks that its parent is alive (and the parent its workers)
 JOIN_S = 10.0        # how long a closing worker may take to finish its last write
-_PR_SET_PDEATHSIG = 1
 _NO_PIXELS = np.zeros((0, 0), np.uint8)
-
-
-@dataclass
-class WrittenFrame:
-    """A frame a worker wrote (what callbacks need: its name and index)."""
-
-    name: str
-    index: int
-    paths: list[Path]
-    timings: dict[str, float]
-    n_segments: int
-
-
-def _die_with_parent(parent: int) -> None:
-    """End this process as soon as process ``parent`` is gone."""
-    if sys.platform.startswith("linux"):
-        try:
-            import ctypes
-
-            libc = ctypes.CDLL(None, use_errno=True)
-            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-        except (OSError, AttributeError):
-            pass
-
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(PARENT_POLL_S)
-        os._exit(1)
-
-    if os.getppid() != parent:  # gone before the death signal was set up
-        os._exit(1)
-    threading.Thread(target=watch, name="dacon-parent-watch", daemon=True).start()
 
 
 # -- in the worker -------------------------------------------------------------------------
@@ -129,7 +96,7 @@ def _failure(e: BaseException) -> tuple[str | None, str]:
 def _stage_main(inbox: Any, outbox: Any, settings: dict, parent: int) -> None:
     """A stage worker: "prepare" and "write" orders from ``inbox`` until None."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _die_with_parent(parent)
+    die_with_parent(parent)
     import cv2
     import torch
 
@@ -152,7 +119,7 @@ def _stage_main(inbox: Any, outbox: Any, settings: dict, parent: int) -> None:
                 outbox.put(("written", index, WrittenFrame(
                     order[2]["name"], index, paths, {"write": seconds}, frame.n_segments)))
         except BaseException as e:  # noqa: BLE001 - reported to the parent, which fails the job
-            outbox.put(("failed", index, _failure(e)))
+            outbox.put(("failed", index, kind, _failure(e)))
 
 
 # -- in the model process ------------------------------------------------------------------
@@ -178,7 +145,8 @@ class StageWorkers:
         self.taken = 0                           # frames of ``order`` the model took
         self.writes = 0                          # writes ordered and not yet reported
         self.finished: queue.Queue[WrittenFrame] = queue.Queue()
-        self.failure: DaconError | None = None
+        self.failed: dict[int, DaconError] = {}  # frames a worker could not prepare
+        self.failure: DaconError | None = None   # the job cannot go on (a write, a worker)
         self.cond = threading.Condition()
         self.closing = False
         for p in self.procs:
@@ -202,6 +170,8 @@ class StageWorkers:
     def load(self, index: int) -> tuple[SegmentedFrame, FrameGraph | None]:
         with self.cond:
             while index not in self.ready:
+                if index in self.failed:
+                    raise self.failed[index]
                 self._check()
                 self.cond.wait(PARENT_POLL_S)
             self.taken += 1
@@ -262,27 +232,29 @@ class StageWorkers:
             self.sent += 1
 
     def _check(self) -> None:
+        """Raise what stops the job: a failed write, or a worker that died (checked here,
+        not by the receiver, which a worker killed halfway through a message can leave
+        waiting for the rest of it)."""
+        if self.failure is None:
+            dead = [p for p in self.procs if not p.is_alive()]
+            if dead:
+                self.failure = DaconError(None, f"a stage worker process ended (exit code "
+                                                f"{dead[0].exitcode}) while colorizing; "
+                                                "the frames written are whole: run again "
+                                                "with --resume")
         if self.failure is not None:
             raise self.failure
 
     def _receive(self) -> None:
-        """Take the workers' messages; notice a worker that died."""
+        """Take the workers' messages."""
         while True:
             try:
                 kind, index, *rest = self.outbox.get(timeout=PARENT_POLL_S)
             except queue.Empty:
-                with self.cond:
-                    if self.closing:
-                        return
-                    dead = [p for p in self.procs if not p.is_alive()]
-                    if dead and self.failure is None:
-                        self.failure = DaconError(None, f"a stage worker process ended (exit "
-                                                        f"code {dead[0].exitcode}) while "
-                                                        "colorizing; no frame was lost: run "
-                                                        "again with --resume")
-                        self.cond.notify_all()
+                if self.closing:
+                    return
                 continue
-            except (EOFError, OSError):
+            except (EOFError, OSError, ValueError):  # closed
                 return
             with self.cond:
                 if kind == "ready":
@@ -292,8 +264,13 @@ class StageWorkers:
                         self.timings[stage] = self.timings.get(stage, 0.0) + seconds
                 elif kind == "written":
                     self.finished.put(rest[0])
-                elif self.failure is None:  # "failed"
-                    path, problem = rest[0]
-                    self.failure = DaconError(path if path is not None else
-                                              self.targets[index], problem)
+                else:  # "failed": preparing frame ``index`` (the job fails when it needs
+                    # it), or writing it (the job fails now)
+                    stage, (path, problem) = rest
+                    error = DaconError(path if path is not None else self.targets[index],
+                                       problem)
+                    if stage == "prepare":
+                        self.failed[index] = error
+                    elif self.failure is None:
+                        self.failure = error
                 self.cond.notify_all()

@@ -62,6 +62,9 @@ def line_to_rgb01(line: np.ndarray, widen: int = 1) -> torch.Tensor:
     c = t.shape[-1]
     if c in (1, 2):  # gray (+ alpha)
         t = torch.cat([t[..., :1].expand(*t.shape[:2], 3), t[..., 1:]], -1)
+    if a.dtype == np.uint8 and t.shape[-1] < 4:  # opaque: transposed as uint8, scaled once
+        chw = np.ascontiguousarray(t.numpy().transpose(2, 0, 1))
+        return torch.from_numpy(np.multiply(chw, np.float32(1.0 / 255.0), dtype=np.float32))
     rgb = t[..., :3].permute(2, 0, 1).float()
     scale = 1.0 / 255.0 if a.dtype == np.uint8 else 1.0
     if t.shape[-1] < 4:

@@ -226,12 +226,21 @@ def test_a_failed_check_removes_the_output_folder_it_made(capsys, tmp_path):
     assert not out.exists()
 
 
-@pytest.mark.parametrize("extra,ref_frame", [
-    ((), 0), (("--ref-zoom", "2"), 0), (("--mode", "consecutive", "--batch-size", "2"), 0),
-    (("--mode", "nearest", "--model", "baseline"), 3)])
-def test_workers_give_the_same_frames_as_one_process(capsys, tmp_path, extra, ref_frame):
-    """Stage workers feeding the model process: the same pixels and records in every mode
+@pytest.mark.parametrize("extra,ref_frame,layout", [
+    ((), 0, "frames"), (("--ref-zoom", "2"), 0, "frames"), ((), 0, "stages"),
+    (("--mode", "consecutive", "--batch-size", "2"), 0, "stages"),
+    (("--mode", "nearest", "--model", "baseline"), 3, "stages")])
+def test_workers_give_the_same_frames_as_one_process(capsys, tmp_path, monkeypatch, extra,
+                                                     ref_frame, layout):
+    """Whole-frame workers (keyframe on the CPU) and stage workers feeding the model
+    process (a GPU, chained modes; forced here for keyframe): the same pixels and records
     (nearest chains outward from frame 3 here; the baseline model ships whole frames)."""
+    from dacon_engine.jobs import pipeline
+
+    seen = []
+    real = pipeline.worker_layout
+    monkeypatch.setattr(pipeline, "worker_layout",
+                        lambda mode, device: seen.append(real(mode, device)) or layout)
     shot = make_shot(tmp_path / "shot", n=5, ref_frame=ref_frame)
     one, two = tmp_path / "one", tmp_path / "two"
     assert colorize(capsys, shot, one, "--format", "png,exr", *extra)[0] == 0
@@ -248,6 +257,15 @@ def test_workers_give_the_same_frames_as_one_process(capsys, tmp_path, extra, re
         jb = json.loads((two / f"{k}.json").read_text())
         assert _same(ja, jb, tol), (k, ja, jb)
     assert temp_files(two) == []
+    assert len(seen) == 1  # the job split itself over processes
+
+
+def test_worker_layout_by_mode_and_device():
+    from dacon_engine.jobs.pipeline import worker_layout
+
+    assert worker_layout("keyframe", "cpu") == "frames"
+    assert worker_layout("keyframe", "cuda") == worker_layout("keyframe", "cuda:1") == "stages"
+    assert worker_layout("consecutive", "cpu") == worker_layout("nearest", "cpu") == "stages"
 
 
 def _same(a, b, tol: float) -> bool:

@@ -70,7 +70,8 @@ def test_a_frame_a_worker_cannot_read_fails_the_feed_naming_it(tmp_path):
     bad.write_bytes(b"not a png")
     with stages.StageWorkers(2, shot["lines"], _settings(tmp_path), ahead=4) as feed:
         feed.start([0, 1])
-        frame, _ = feed.load(0)
+        assert wait(lambda: 1 in feed.failed)  # frame 1 failed, maybe before frame 0 is done
+        frame, _ = feed.load(0)  # frame 0 still comes
         assert frame.n_segments > 0
         with pytest.raises(DaconError, match="0002.png: cannot read image"):
             feed.load(1)
@@ -86,6 +87,8 @@ def test_a_worker_that_dies_fails_the_feed_in_one_line(tmp_path):
         os.kill(feed.procs[1].pid, signal.SIGKILL)  # frame 1's worker
         with pytest.raises(DaconError, match=r"a stage worker process ended \(exit code -9\)"):
             feed.load(1)
+        with pytest.raises(DaconError, match="stage worker"):  # and every later call
+            feed.write(0, {})
 
 
 def _is_stage_worker(pid: int) -> bool:
