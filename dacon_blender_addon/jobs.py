@@ -31,7 +31,8 @@ ACTIVE: list[Any] = []  # unfinished jobs of this session (ShotJob, gp_job.GPJob
 
 
 def engine_options(prefs: Any | None = None, python: str | None = None) -> dict[str, Any]:
-    """Interpreter, model, device and DINOv2 weights for a job (preferences, else defaults)."""
+    """Interpreter, model, device, worker processes and DINOv2 weights for a job
+    (preferences, else defaults)."""
     from .preferences import engine_python, get_preferences
 
     if prefs is None:
@@ -43,6 +44,7 @@ def engine_options(prefs: Any | None = None, python: str | None = None) -> dict[
         "python": python or engine_python(prefs),
         "model": (prefs.model if prefs else "") or "default",
         "device": prefs.device if prefs else None,
+        "workers": int(prefs.workers) if prefs else 1,
         "dinov2_weights": weights,
     }
 
@@ -287,7 +289,7 @@ def start_colorize(scene: Any, strip: Any, *, frames: str | None = None, resume:
         formats.insert(0, "png")
     request.update(frames=frames, resume=resume,
                    overwrite=(not resume) if overwrite is None else overwrite,
-                   model=opts["model"], device=opts["device"],
+                   model=opts["model"], device=opts["device"], workers=opts["workers"],
                    dinov2_weights=opts["dinov2_weights"], formats=formats)
     return ShotJob("colorize", scene, strip, request, opts["python"], finish_colorize,
                    keep=keep_colorized)

@@ -172,6 +172,10 @@ class DaconPreferences(bpy.types.AddonPreferences):
         name="Extra pip Arguments",
         description="Added to pip install during set-up, e.g. an extra index for CPU-only torch")
     device: bpy.props.EnumProperty(name="Device", items=DEVICES, default="auto")  # type: ignore[valid-type]
+    workers: bpy.props.IntProperty(  # type: ignore[valid-type]
+        name="Worker Processes", default=1, min=1, max=64,
+        description="Processes that read, segment and write frames for the engine (1: the "
+                    "engine alone). With a GPU, the CPU cores less one; on the CPU, the cores")
     model: bpy.props.StringProperty(  # type: ignore[valid-type]
         name="Model", default="default", description="Model name or weights file of the engine")
     dinov2_weights: bpy.props.StringProperty(  # type: ignore[valid-type]
@@ -208,6 +212,7 @@ class DaconPreferences(bpy.types.AddonPreferences):
         box.prop(self, "pip_args")
         col = layout.column()
         col.prop(self, "device")
+        col.prop(self, "workers")
         col.prop(self, "model")
         col.prop(self, "dinov2_weights")
         col.row().prop(self, "default_formats")

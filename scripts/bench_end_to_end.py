@@ -9,7 +9,8 @@ from the frame rate. Each configuration runs in a fresh process, so its peak RSS
 
     .venv/bin/python scripts/bench_end_to_end.py [--frames 10 100] [--workers 1 2]
         [--model default] [--threads 0] [--sequential] [--no-graph-refine] [--no-mirror]
-        [--precision fp32 auto] [--rounds 2] [--mode keyframe|consecutive|nearest]   # --rounds: the precisions alternate in one process
+        [--precision fp32 auto] [--rounds 2]   # --rounds: the precisions alternate in one process
+        [--mode keyframe|consecutive|nearest] [--layout auto|frames|stages]
     (with --rounds, "CPU ms/frame" is the process's CPU time per frame after the first: on a
     shared machine it shows the work where wall-clock fps shows the neighbours' load)
 
@@ -68,6 +69,10 @@ def child_shot(args: argparse.Namespace) -> dict:
 
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.layout != "auto":  # force how --workers splits the job
+        import dacon_engine.jobs.pipeline as pl
+
+        pl.worker_layout = lambda mode, device: args.layout
     with tempfile.TemporaryDirectory() as tmp:
         paths, ref, ref_line, source = _write_inputs(Path(tmp) / "in", args.n)
         job = ColorizeJob.create([str(p) for p in paths], out=Path(tmp) / "out", refs=[ref],
@@ -180,6 +185,8 @@ def main() -> None:
                     help="network precisions to compare (auto, fp32, bf16), one run each")
     ap.add_argument("--threads", type=int, default=0)
     ap.add_argument("--mode", default="keyframe", choices=("keyframe", "consecutive", "nearest"))
+    ap.add_argument("--layout", default="auto", choices=("auto", "frames", "stages"),
+                    help="how --workers splits the job (auto: as the job picks)")
     ap.add_argument("--batch-size", type=int, default=4)
     ap.add_argument("--sequential", action="store_true",
                     help="also run the single-process path with writes not overlapped (comparison)")
@@ -199,7 +206,7 @@ def main() -> None:
         print(json.dumps(fn(args)))
         return
     common = ["--model", args.model, "--device", args.device, "--threads", str(args.threads),
-              "--mode", args.mode,
+              "--mode", args.mode, "--layout", args.layout,
               "--batch-size", str(args.batch_size),
               "--graph-refine" if args.graph_refine else "--no-graph-refine",
               "--mirror" if args.mirror else "--no-mirror"]
@@ -238,18 +245,20 @@ def main() -> None:
     if args.sequential:
         configs += [(n, 1, True, p) for n in args.frames for p in args.precision]
     print(f"{'frames':>6} {'workers':>7} {'path':>10} {'prec':>5} {'fps':>6} {'ms/frame':>9} "
-          f"{'peak RSS MB (main / workers)':>29}  stage ms/frame")
+          f"{'job fps':>7} {'peak RSS MB (main / workers)':>29}  stage ms/frame")
     for n, w, seq, prec in configs:
         argv = ["--child", "shot", "--n", str(n), "--w", str(w), "--precision", prec, *common]
         r = run_child(argv + (["--sequential"] if seq else []))
         path = "no w-overlap" if seq else "pipelined"
         print(f"{n:>6} {w:>7} {path:>10} {r['precision']:>5} {r['fps']:>6.2f} "
-              f"{1000 / max(r['fps'], 1e-9):>9.0f} "
+              f"{1000 / max(r['fps'], 1e-9):>9.0f} {r['frames'] / r['seconds']:>7.2f} "
               f"{r['peak_rss_mb']:>14.0f} / {r['children_peak_rss_mb']:<12.0f}  {r['timings']}",
               flush=True)
-    print(f"({r['source']} 1920x1920, {args.mode} mode, model {r['model']}, torch threads {r['threads']}, "
+    print(f"({r['source']} 1920x1920, {args.mode} mode, layout {args.layout}, model {r['model']}, "
+          f"torch threads {r['threads']}, "
           f"graph refine {args.graph_refine}, mirror {args.mirror}; "
-          "fps counted from the first frame out)")
+          "fps counted from the first frame out; job fps: the whole job, start-up, "
+          "reference and model loading included)")
 
 
 if __name__ == "__main__":

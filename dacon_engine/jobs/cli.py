@@ -227,8 +227,11 @@ def _cmd_colorize(args: argparse.Namespace) -> int:
         return code
     if not args.quiet:
         kept = f", {summary.frames_skipped} kept by --resume" if summary.frames_skipped else ""
-        print(f"colorized {summary.frames_done} of {summary.frames_total} frames{kept} in "
-              f"{summary.seconds:.1f} s into {job.out_dir}")
+        procs = {"frames": f" by {summary.workers} processes (whole frames each)",
+                 "stages": f" by {summary.workers} processes feeding the model"
+                 }.get(summary.layout or "", "")
+        print(f"colorized {summary.frames_done} of {summary.frames_total} frames{kept}{procs} "
+              f"in {summary.seconds:.1f} s into {job.out_dir}")
     return 0
 
 

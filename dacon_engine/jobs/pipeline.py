@@ -174,6 +174,9 @@ class JobSummary:
     model: str
     device: str
     adaptation: dict | None = None  # what per-shot adaptation did (--adapt), else None
+    workers: int = 1                # processes besides this one (--workers; 1: none)
+    layout: str | None = None       # how they split the job: "frames" or "stages" (workers.py,
+    #                                 stages.py); None with one process
 
     def as_dict(self) -> dict:
         d = dict(self.__dict__)
@@ -368,7 +371,7 @@ class ColorizeJob:
         ref_s = time.perf_counter() - t0
         if not cancelled and todo and self.colorizer.options.adapt_seconds:
             cancelled = self._adapt(stop)
-        done = 0
+        done, layout = 0, None
         if not cancelled and todo:
             sources = self.colorizer.reference_names()
             if self.mode != "keyframe":  # colored targets join the bank: name them too
@@ -376,10 +379,11 @@ class ColorizeJob:
             bar = tqdm(total=len(todo), unit="frame", desc="colorize",
                        disable=self.quiet or len(todo) < 2)
             try:
-                if self.workers > 1 and worker_layout(self.mode, self._device) == "frames":
+                layout = worker_layout(self.mode, self._device) if self.workers > 1 else None
+                if layout == "frames":
                     done, write_s = self._run_frame_workers(todo, sources, written, bar,
                                                             on_frame, stop)
-                elif self.workers > 1:
+                elif layout == "stages":
                     done, write_s = self._run_stage_workers(todo, sources, written, bar,
                                                             on_frame, stop)
                 else:
@@ -400,7 +404,8 @@ class ColorizeJob:
             model=self.colorizer.model_name,
             device=str(getattr(self.colorizer.featurizer, "device", "cpu")),
             adaptation=None if self.colorizer.adaptation is None
-            else self.colorizer.adaptation.record())
+            else self.colorizer.adaptation.record(),
+            workers=self.workers, layout=layout)
 
     def _adapt(self, stop: Callable[[], bool]) -> bool:
         """Per-shot adaptation with a progress bar over its time budget; True if stopped."""

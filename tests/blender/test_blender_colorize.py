@@ -159,6 +159,31 @@ def test_colorize_adds_frame_aligned_result_strip_equal_to_cli(addon: Any, art: 
     assert compat.strip_range(again) == (START, START + N)
 
 
+@pytest.mark.parametrize("mode, layout", [("keyframe", "frames"), ("consecutive", "stages")])
+def test_worker_processes_from_the_preferences_color_like_one_process(
+        addon: Any, art: dict[str, Any], cli_out: Path, tmp_path: Path, mode: str,
+        layout: str) -> None:
+    """Worker Processes (add-on preferences) reach the engine, which splits the job (whole
+    frames on the CPU in keyframe mode, stage workers feeding the model when frames chain);
+    the frames equal the one-process CLI's (keyframe) and the keyframe ones where the
+    chain does not change them (frame 1)."""
+    from types import SimpleNamespace
+
+    strip = _shot(tmp_path, art)
+    strip.dacon.mode = mode
+    prefs = SimpleNamespace(python="", model="default", device="cpu", workers=2,
+                            dinov2_weights="")
+    job = _run(jobs.start_colorize(bpy.context.scene, strip, prefs=prefs))
+    assert job.request["workers"] == 2
+    assert job.state == jobs.DONE, job.error
+    assert (job.result["workers"], job.result["layout"]) == (2, layout)
+    out = tmp_path / "dacon" / "line"
+    names = sorted(p.name for p in out.glob("line_*.png"))
+    assert len(names) == N
+    for name in names if mode == "keyframe" else names[:1]:
+        assert np.array_equal(read_png(out / name), read_png(cli_out / name)), name
+
+
 def test_render_shows_the_frames_as_they_are_on_disk(addon: Any, art: dict[str, Any],
                                                     cli_out: Path, tmp_path: Path) -> None:
     """The result strip is the final frame: a frame fixed on disk (here a fill painted over

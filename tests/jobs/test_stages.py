@@ -128,3 +128,25 @@ def test_a_killed_stage_worker_fails_the_job_and_resume_finishes_it(tmp_path):
                           timeout=300)
     assert done.returncode == 0, done.stderr
     assert len(list(out.glob("*.png"))) == 40 and temp_files(out) == []
+
+
+def test_the_job_says_how_it_was_split(capsys, tmp_path):
+    """The summary (service ``job_done``) and the CLI's last line name the layout."""
+    from dacon_engine.jobs.cli import main
+    from dacon_engine.jobs.pipeline import ColorizeJob
+
+    shot = make_shot(tmp_path / "shot", n=3)
+    args = [str(shot["root"] / "line"), "--ref", str(shot["ref"]), "--ref-line",
+            str(shot["ref_line"]), "--device", "cpu", "--quiet"]
+    assert main(["colorize", *args[:-1], "--out", str(tmp_path / "a"), "--mode",
+                 "consecutive", "--workers", "2"]) == 0
+    assert "colorized 3 of 3 frames by 2 processes feeding the model in" in \
+        capsys.readouterr().out
+    job = ColorizeJob.create(shot["lines"], out=tmp_path / "b", refs=[shot["ref"]],
+                             ref_lines=[shot["ref_line"]], device="cpu", workers=2,
+                             quiet=True)
+    summary = job.run().as_dict()
+    assert (summary["workers"], summary["layout"], summary["frames_done"]) == (2, "frames", 3)
+    one = ColorizeJob.create(shot["lines"], out=tmp_path / "c", refs=[shot["ref"]],
+                             ref_lines=[shot["ref_line"]], device="cpu", quiet=True)
+    assert (lambda d: (d["workers"], d["layout"]))(one.run().as_dict()) == (1, None)
