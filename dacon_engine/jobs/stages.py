@@ -93,8 +93,9 @@ def _failure(e: BaseException) -> tuple[str | None, str]:
     return None, f"{type(e).__name__}: {e}{where}"
 
 
-def _stage_main(inbox: Any, outbox: Any, settings: dict, parent: int) -> None:
-    """A stage worker: "prepare" and "write" orders from ``inbox`` until None."""
+def _stage_main(inbox: Any, outbox: Any, stop: Any, settings: dict, parent: int) -> None:
+    """A stage worker: "prepare" and "write" orders from ``inbox`` until None; once
+    ``stop`` is set, the prepares still queued are skipped (writes are not)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     die_with_parent(parent)
     import cv2
@@ -102,12 +103,19 @@ def _stage_main(inbox: Any, outbox: Any, settings: dict, parent: int) -> None:
 
     torch.set_num_threads(1)
     cv2.setNumThreads(1)
+    serve(inbox, outbox, stop, settings)
+
+
+def serve(inbox: Any, outbox: Any, stop: Any, settings: dict) -> None:
+    """A stage worker's loop (``inbox``/``outbox``: queues, ``stop``: an event)."""
     held: dict[int, SegmentedFrame] = {}
     while True:
         order = inbox.get()
         if order is None:
             return
         kind, index = order[0], order[1]
+        if kind == "prepare" and stop.is_set():
+            continue
         try:
             if kind == "prepare":
                 frame, sent, graph, timings = _prepare(settings, order[2])
@@ -134,8 +142,10 @@ class StageWorkers:
         self.ahead = max(1, ahead)
         self.outbox = ctx.Queue()
         self.inboxes = [ctx.Queue() for _ in range(n)]
+        self.stop = ctx.Event()
         self.procs = [ctx.Process(target=_stage_main, name=f"dacon-stage-{k}",
-                                  args=(self.inboxes[k], self.outbox, settings, os.getpid()),
+                                  args=(self.inboxes[k], self.outbox, self.stop, settings,
+                                        os.getpid()),
                                   daemon=True) for k in range(n)]
         self.owner: dict[int, int] = {}          # frame -> the worker that holds it
         self.ready: dict[int, tuple[SegmentedFrame, FrameGraph | None]] = {}
@@ -208,6 +218,7 @@ class StageWorkers:
         """End the workers: writes they were given finish, frames not written are dropped."""
         with self.cond:
             self.closing = True
+        self.stop.set()  # frames still queued to be prepared are skipped
         for inbox in self.inboxes:
             inbox.put(None)
         deadline = time.monotonic() + JOIN_S

@@ -150,3 +150,38 @@ def test_the_job_says_how_it_was_split(capsys, tmp_path):
     one = ColorizeJob.create(shot["lines"], out=tmp_path / "c", refs=[shot["ref"]],
                              ref_lines=[shot["ref_line"]], device="cpu", quiet=True)
     assert (lambda d: (d["workers"], d["layout"]))(one.run().as_dict()) == (1, None)
+
+
+def test_a_stopped_worker_skips_queued_prepares_but_finishes_writes(tmp_path):
+    """Closing the feed (cancel, a stop signal) sets the stop event: frames still queued to
+    be prepared are skipped, so the workers end at once; a write already ordered is done."""
+    import queue
+    import threading
+
+    from dacon_engine.colorizer import Colorizer
+
+    shot = make_shot(tmp_path / "shot", n=3)
+    settings = _settings(tmp_path)
+    settings["out_dir"].mkdir()
+    inbox, outbox, stop = queue.Queue(), queue.Queue(), threading.Event()
+    worker = threading.Thread(target=stages.serve, args=(inbox, outbox, stop, settings))
+    worker.start()
+    try:
+        inbox.put(("prepare", 0, str(shot["lines"][0])))
+        kind, index, frame, graph, _ = outbox.get(timeout=60)
+        assert (kind, index) == ("ready", 0) and frame.n_segments > 0
+        c = Colorizer("baseline", device="cpu")
+        c.add_reference(shot["ref"], shot["ref_line"])
+        result = next(iter(c.colorize([frame])))
+        stop.set()
+        for order in [("prepare", 1, str(shot["lines"][1])),
+                      ("write", 0, {"name": "0001", "assignment": result.assignment,
+                                    "model_name": "m", "matching": {}, "precision": None}),
+                      ("prepare", 2, str(shot["lines"][2]))]:
+            inbox.put(order)
+    finally:
+        inbox.put(None)
+        worker.join(60)
+    kind, index, written = outbox.get_nowait()
+    assert (kind, index) == ("written", 0) and outbox.empty()  # frames 1 and 2 skipped
+    assert sorted(p.name for p in written.paths) == ["0001.json", "0001.png"]
