@@ -74,3 +74,38 @@ def test_training_steps_on_cuda_with_bf16(tmp_path):
     assert rows and all(np.isfinite(r["loss"]) for r in rows if "loss" in r)
     c = Colorizer(Path(tmp_path / "m.pt"), device="cuda")
     assert c.featurizer.device.type == "cuda"
+
+
+@pytest.mark.parametrize("mode", ["keyframe", "consecutive"])
+def test_stage_workers_feed_the_gpu_model_like_one_process(tmp_path, capsys, mode):
+    """On a GPU, --workers splits every mode into stage workers feeding the model process
+    (pooling matrices built on the GPU): the frames equal the one-process run's."""
+    from dacon_engine.jobs.pipeline import ColorizeJob
+
+    shot = make_shot(tmp_path / "shot", n=5, size=128)
+    images, layouts = {}, {}
+    for workers in (1, 2):
+        out = tmp_path / f"w{workers}"
+        job = ColorizeJob.create(shot["lines"], out=out, refs=[shot["ref"]],
+                                 ref_lines=[shot["ref_line"]], device="cuda", mode=mode,
+                                 workers=workers, quiet=True)
+        layouts[workers] = job.run().layout
+        images[workers] = {p.name: read_image(p) for p in sorted(out.glob("*.png"))}
+    assert layouts == {1: None, 2: "stages"}
+    assert images[1].keys() == images[2].keys() and len(images[1]) == 5
+    for name, img in images[1].items():
+        assert np.mean(np.all(img == images[2][name], axis=-1)) > 0.99, name
+
+
+@pytest.mark.parametrize("n, hw", [(39, (64, 60)), (300, (256, 256))])  # dense, sparse
+def test_pooling_matrix_built_on_the_gpu_equals_the_cpus(n, hw):
+    from dacon_engine.model.pooling import plan_pooling, pool_segments
+
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, n + 1, (1100, 1030)).astype(np.int32)
+    plan = plan_pooling(labels, n)
+    feat = torch.randn(16, *hw, generator=torch.Generator().manual_seed(0))
+    cpu = pool_segments(feat, plan)
+    gpu = pool_segments(feat.cuda(), plan)
+    assert gpu.device.type == "cuda"
+    torch.testing.assert_close(gpu.cpu(), cpu, rtol=1e-4, atol=1e-5)
