@@ -83,8 +83,6 @@ class DinoBackbone(nn.Module):
             raise ValueError(f"norm must be one of {NORMS}, got {norm!r}")
         self.vit = vit
         self.norm = norm
-        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
-        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
         for p in self.vit.parameters():
             p.requires_grad_(False)
         self.vit.eval()

@@ -98,13 +98,16 @@ def test_review_into_the_output_folder_is_refused(shot, tmp_path, capsys):
 
 
 # -- 5. a frame without any enclosed region ---------------------------------------------
-@pytest.mark.parametrize("mode", ["keyframe", "consecutive", "nearest"])
+@pytest.mark.parametrize("mode, workers", [("keyframe", "1"), ("consecutive", "1"),
+                                           ("nearest", "1"), ("consecutive", "2")])
 def test_a_black_frame_is_its_line_art_and_the_other_frames_are_colored(shot, tmp_path,
-                                                                        capsys, mode):
+                                                                        capsys, mode, workers):
+    """(``--workers 2`` in consecutive mode: stage workers, which send no network input
+    for the black frame.)"""
     black = save(shot["root"] / "line" / "0003.png", BLACK)
     out = tmp_path / mode
     code, err = run(capsys, *colorize_args(shot, out, "--mode", mode, "--format", "png,exr",
-                                           "--batch-size", "4"))
+                                           "--batch-size", "4", "--workers", workers))
     assert code == 0, err
     assert [ln for ln in err.splitlines() if "no enclosed region" in ln] == \
         [ln for ln in err.splitlines() if "0003.png" in ln] != []

@@ -165,3 +165,28 @@ def test_unet_only_mode_has_no_dino():
     assert all(k.startswith("unet.") for k in net.head_state_dict())
     with pytest.raises(ValueError):
         DaconNet(DaconConfig(mode="v1.1"))  # needs a backbone
+
+
+@pytest.mark.parametrize("norm", ["imagenet", "raw01"])
+def test_input_spec_prepares_what_the_network_prepares_without_it(norm):
+    """A stage worker prepares frames from ``net.input_spec`` alone (pickled, no weights):
+    the same inputs as the network, DINOv2's normalised with ImageNet's mean and std."""
+    import pickle
+
+    vit = build_vit(img_size=56, patch_size=14, embed_dim=32, depth=1, num_heads=2)
+    cfg = DaconConfig(mode="v1.1", unet_base=4, unet_input=64, dino_dim=32, dino_norm=norm,
+                      coord_input=True, antialias=True, line_widen=0.5)
+    net = DaconNet(cfg, DinoBackbone(vit, norm=norm))
+    spec = pickle.loads(pickle.dumps(net.input_spec))
+    x = torch.rand(1, 3, 100, 90, generator=torch.Generator().manual_seed(1))
+    a, b = net.prepare(x), spec.prepare(x)
+    assert a.keys() == b.keys() == {"dino", "unet"}
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert b["unet"].shape == (1, 5, 64, 64) and b["dino"].shape == (1, 3, 56, 56)
+    plain = F.interpolate(x, size=(56, 56), mode="bilinear", align_corners=False)
+    if norm == "imagenet":
+        mean = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
+        std = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
+        plain = (plain - mean) / std
+    torch.testing.assert_close(b["dino"], plain)
+    assert spec.widen_window(1920, 1920) == net.widen_window(1920, 1920) == 15
