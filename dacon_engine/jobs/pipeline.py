@@ -402,7 +402,7 @@ class ColorizeJob:
             frames_done=done, frames_skipped=len(self.resumed), cancelled=cancelled,
             seconds=time.perf_counter() - t_start, timings=timings, outputs=written,
             model=self.colorizer.model_name,
-            device=str(getattr(self.colorizer.featurizer, "device", "cpu")),
+            device=self._device,
             adaptation=None if self.colorizer.adaptation is None
             else self.colorizer.adaptation.record(),
             workers=self.workers, layout=layout)
@@ -532,7 +532,7 @@ class ColorizeJob:
         done, write_s = 0, 0.0
         ahead = 2 * self.batch_size + 2 * self.workers  # a batch in the model, one loading
         with StageWorkers(self.workers, self.targets, settings, ahead) as stages, \
-                _model_threads(c, self.workers):
+                _model_threads(self._device, self.workers):
             results = c.colorize(self.targets, self.mode, batch_size=self.batch_size,
                                  only=todo, chain_seed=self._chain_seed, should_stop=stop,
                                  feed=stages)
@@ -599,12 +599,12 @@ def worker_layout(mode: str, device: str) -> str:
 
 
 @contextlib.contextmanager
-def _model_threads(colorizer: Colorizer, workers: int):
-    """While stage workers run beside a model on the CPU, the model process keeps the
-    cores they leave (at least one): its OpenMP threads would otherwise wait on theirs."""
+def _model_threads(device: str, workers: int):
+    """While stage workers run beside a model on the CPU (``device``), the model process
+    keeps the cores they leave (at least one): its OpenMP threads would otherwise wait on
+    theirs."""
     import torch
 
-    device = str(getattr(colorizer.featurizer, "device", "cpu"))
     before = torch.get_num_threads()
     if device == "cpu":
         torch.set_num_threads(max(1, before - workers))

@@ -56,8 +56,11 @@ def _prepare(settings: dict, path: str) -> tuple[SegmentedFrame, SegmentedFrame,
     t0 = time.perf_counter()
     frame = segment_target(path, opts)
     t1 = time.perf_counter()
-    graph = frame_graph(frame.labels, frame.n_segments) if opts.matching.graph_refine \
-        else None
+    timings = {"segment": t1 - t0}
+    graph = None
+    if opts.matching.graph_refine:
+        graph = frame_graph(frame.labels, frame.n_segments)
+        timings["graph"] = time.perf_counter() - t1
     t2 = time.perf_counter()
     spec = settings["spec"]
     if spec is None:  # a model that needs the pixels (the geometric baseline)
@@ -66,9 +69,7 @@ def _prepare(settings: dict, path: str) -> tuple[SegmentedFrame, SegmentedFrame,
         prepared = prepare_frame(spec, frame) if frame.n_segments else None
         sent = dataclasses.replace(frame, line=_NO_PIXELS, labels=_NO_PIXELS.astype(np.int32),
                                    prepared=prepared)
-    timings = {"segment": t1 - t0, "graph": t2 - t1, "prepare": time.perf_counter() - t2}
-    if not opts.matching.graph_refine:
-        del timings["graph"]
+    timings["prepare"] = time.perf_counter() - t2
     return frame, sent, graph, timings
 
 

@@ -104,8 +104,8 @@ def widen_size(line_widen: float, frame_side: int, net_side: int) -> int:
 @dataclass(frozen=True)
 class InputSpec:
     """What a DaconNet is fed, without the network: line widening, resizing, coordinates,
-    as numbers. Processes that hold no model (a job's stage
-    workers) prepare frames with it; :class:`DaconNet` itself goes through it too."""
+    as numbers. Processes that hold no model (a job's stage workers) prepare frames with
+    it; :class:`DaconNet` itself goes through it too."""
 
     config: DaconConfig
     dino_size: int | None = None     # DINOv2 input side (None: no DINO branch)

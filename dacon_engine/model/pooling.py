@@ -50,10 +50,12 @@ class PoolPlan:
 
     def __getstate__(self) -> dict:
         """Pickled by value and compact (a 1920x1920 frame's plan: ~3 MB instead of 10):
-        cell coordinates as int16, segments as int32 numpy arrays."""
+        cell coordinates as int16 (int32 on a grid wider than int16 holds), segments as
+        int32 numpy arrays."""
+        cell = np.int16 if max(self.grid) <= np.iinfo(np.int16).max else np.int32
         return {"n": self.n_segments, "grid": self.grid,
-                "cell_y": self.cell_y.numpy().astype(np.int16),
-                "cell_x": self.cell_x.numpy().astype(np.int16),
+                "cell_y": self.cell_y.numpy().astype(cell),
+                "cell_x": self.cell_x.numpy().astype(cell),
                 "seg": self.seg.numpy().astype(np.int32), "counts": self.counts.numpy()}
 
     def __setstate__(self, state: dict) -> None:

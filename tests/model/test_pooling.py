@@ -114,3 +114,19 @@ def test_gradients_flow_and_channels_last(dense, monkeypatch):
     assert torch.allclose(f.grad.sum(), torch.tensor(5.0 * 3))  # each segment's weights sum to 1
     cl = f.detach()[None].contiguous(memory_format=torch.channels_last)[0]
     assert torch.allclose(segment_pool(cl, lab, 5, 16), out.detach(), atol=1e-6)
+
+
+@pytest.mark.parametrize("shape, cap", [((1920, 1920), 512), ((2, 40000), None)])
+def test_a_pickled_plan_is_the_same_plan(shape, cap):
+    """Plans cross process boundaries (stage workers) in a compact form: cell coordinates
+    as int16, or int32 on a grid wider than int16 holds (full-resolution pooling)."""
+    import pickle
+
+    rng = np.random.default_rng(3)
+    labels = rng.integers(0, 50, shape).astype(np.int32)
+    plan = plan_pooling(labels, 49, cap)
+    back = pickle.loads(pickle.dumps(plan))
+    assert back.n_segments == plan.n_segments and back.grid == plan.grid
+    for k in ("cell_y", "cell_x", "seg", "counts"):
+        a, b = getattr(plan, k), getattr(back, k)
+        assert a.dtype == b.dtype and torch.equal(a, b), k
