@@ -332,11 +332,16 @@ class ColorizeJob:
         ``should_stop()`` is asked before each reference and adaptation step, before each
         network pass and before each frame's write (cancel: at most the frame being written finishes,
         finished frames stay, nothing partial is left). Temp files a killed run left of
-        this job's frames are removed first; the claim on the frames ends with the run.
+        this job's frames are removed first, and those of a writer that died mid-frame
+        when the run fails; the claim on the frames ends with the run.
         """
         try:
             summary = self._run(on_frame, should_stop)
         except BaseException:
+            # every writer of this job has ended by now (threads and worker processes are
+            # joined or killed), and the claim still holds the frames: what a writer that
+            # died mid-frame left (a killed worker) goes with the failed job
+            clear_stale_temps(self.out_dir, self.claimed)
             self._drop_empty_dir()
             raise
         finally:
