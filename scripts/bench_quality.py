@@ -139,9 +139,15 @@ def main() -> None:
                 if scored:
                     m["adapt_val"] = (round(sum(a.val_base for a in scored) / len(scored), 3),
                                       round(sum(a.val_adapted for a in scored) / len(scored), 3))
+                guarded = [a for a in done if a.generic_adapted is not None]
+                if guarded:
+                    m["adapt_generic"] = (
+                        round(sum(a.generic_base for a in guarded) / len(guarded), 3),
+                        round(sum(a.generic_adapted for a in guarded) / len(guarded), 3))
             rows.setdefault(suite, {})[label] = m
             note = f", adapted {m['adapted']} in {m['adapt_seconds']} s ({m['adapt_pairs']} " \
-                   f"pairs) each, held-out {m.get('adapt_val')}" if done else ""
+                   f"pairs) each, held-out {m.get('adapt_val')}, generic " \
+                   f"{m.get('adapt_generic')}" if done else ""
             print(f"{suite:<15} {label:<26} acc {100 * m['acc']:.2f}  ({m['seconds']} s{note})",
                   flush=True)
     print()

@@ -12,13 +12,16 @@ depend on it) and its segment-pooled maps are kept; the part after pooling then 
 on them with the color cross-entropy. Fixed held-out pairs made the same way (other
 seeds, plus every pair of two different references), matched as frames are matched,
 score the base and the adapted weights; the adapted ones are kept only when they beat
-the base there by a margin. Results are cached per shot (keyed by the references, the
-base weights and the budget), so a re-run reuses them.
+the base there by a margin and still match other characters' new poses as well as the
+base does: a fixed set of generic keyframe pairs (generated characters in other poses)
+is replayed in every training batch and scores the guard. Results are cached per shot
+(keyed by the references, the base weights and the budget), so a re-run reuses them.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import os
@@ -43,7 +46,7 @@ from ..segmentation.segments import line_mask
 from ..segmentation.zoom import fill_lines, pen_width
 from .data import TrainFrame, TrainPair, frame_from_images
 
-VERSION = 3
+VERSION = 4
 """Bumped whenever pairs, losses or schedule change: older cache entries are then unused."""
 WORK_SIZE = 4096
 """Longest side (px) of the frames adaptation works on (larger references are scaled down)."""
@@ -57,6 +60,16 @@ VAL_PAIRS = 12
 MIN_GAIN = 0.02
 """Held-out accuracy the adapted weights must gain to be kept (2 points)."""
 CLOSEUP_ZOOM = (1.3, 3.2)
+GENERIC_SIZE = 512
+"""Side (px) of the generic pairs (generated characters, keyframe regime)."""
+GENERIC_SEED = 1_500_000_000
+"""First seed of the generic pairs: far from the benchmark suites (2e9) and the test seeds."""
+GENERIC_REPLAY = 8
+"""Generic pairs replayed in training: :data:`REPLAY_PER_BATCH` of each batch."""
+REPLAY_PER_BATCH = 2
+GENERIC_GUARD = 8
+"""Generic pairs held out: the adapted weights may lose at most :data:`GENERIC_SLACK` there."""
+GENERIC_SLACK = 0.01
 CACHE_FORMAT = "dacon-engine-adapted"
 
 
@@ -71,6 +84,8 @@ class AdaptResult:
     val_base: float | None = None     # segment accuracy on the held-out pairs
     val_adapted: float | None = None
     val_pairs: int = 0
+    generic_base: float | None = None     # segment accuracy on the generic guard pairs
+    generic_adapted: float | None = None
     pairs: int = 0            # generated training pairs
     cached: bool = False
     key: str = ""
@@ -79,7 +94,7 @@ class AdaptResult:
     def record(self) -> dict:
         """JSON-ready summary (no weights)."""
         out = {k: v for k, v in asdict(self).items() if k != "state_dict"}
-        for k in ("val_base", "val_adapted", "seconds"):
+        for k in ("val_base", "val_adapted", "generic_base", "generic_adapted", "seconds"):
             if out[k] is not None:
                 out[k] = round(float(out[k]), 4)
         return out
@@ -196,6 +211,19 @@ def validation_pairs(drawings: Sequence[_Drawing], seed: int,
     return pairs
 
 
+@functools.lru_cache(maxsize=2)
+def generic_pairs(size: int = GENERIC_SIZE, n_replay: int = GENERIC_REPLAY,
+                  n_guard: int = GENERIC_GUARD) -> tuple[tuple[TrainPair, ...],
+                                                         tuple[TrainPair, ...]]:
+    """(replay, guard): fixed keyframe pairs of generated characters in new poses (seeds
+    from :data:`GENERIC_SEED`), the same in every run; made once per process."""
+    from .data import synth_pair
+
+    pairs = tuple(synth_pair(GENERIC_SEED + k, size, "keyframe")
+                  for k in range(n_replay + n_guard))
+    return pairs[:n_replay], pairs[n_replay:]
+
+
 @dataclass
 class _Pooled:
     """One frame through the frozen trunk: its pooled maps, empty segments and color ids;
@@ -302,6 +330,12 @@ def adapt_network(net: DaconNet, references: Sequence[Reference], seconds: float
         return sources[by_frame[id(pair.source)]], target
 
     val = [pooled_pair(p) for p in validation_pairs(drawings, seed)]
+    replay_pairs, guard_pairs = generic_pairs(GENERIC_SIZE, GENERIC_REPLAY, GENERIC_GUARD)
+    replay = [(_pool(work, p.source, device, amp), _pool(work, p.target, device, amp))
+              for p in replay_pairs]
+    guard = [(_pool_for_matching(work, p.source, device, amp, mirror=True),
+              _pool_for_matching(work, p.target, device, amp, mirror=False))
+             for p in guard_pairs]
     # frames until the budget, less a fixed share left for the head steps and scoring
     reserve = max(2.0, 0.15 * seconds)
     train: list[tuple[_Pooled, _Pooled]] = []
@@ -317,23 +351,32 @@ def adapt_network(net: DaconNet, references: Sequence[Reference], seconds: float
         return AdaptResult(False, f"{seconds:g} s made only {len(train)} training pairs here "
                                   f"(at least {MIN_PAIRS} needed)", 0,
                            time.monotonic() - t0, None, None, len(val), pairs=len(train))
-    return _train_heads(work, params, train, val, rng, t0)
+    return _train_heads(work, params, train, val, rng, t0, replay=replay, guard=guard)
 
 
-def _train_heads(work: DaconNet, params: list[torch.nn.Parameter],
-                 train: Sequence[tuple[_Pooled, _Pooled]],
-                 val: Sequence[tuple[_Pooled, _Pooled]], rng: np.random.Generator,
-                 t0: float) -> AdaptResult:
-    """:data:`HEAD_STEPS` head steps on pooled pairs, then one held-out score: the adapted
-    weights are kept only when they beat the base by :data:`MIN_GAIN` (one score, not the
-    best of many: picking the best of several checkpoints on a few pairs kept noise)."""
+Pairs = Sequence[tuple[_Pooled, _Pooled]]
+
+
+def _train_heads(work: DaconNet, params: list[torch.nn.Parameter], train: Pairs, val: Pairs,
+                 rng: np.random.Generator, t0: float, *, replay: Pairs = (),
+                 guard: Pairs = ()) -> AdaptResult:
+    """:data:`HEAD_STEPS` head steps on pooled pairs (each batch: shot pairs and
+    :data:`REPLAY_PER_BATCH` ``replay`` pairs), then one score of each held-out set: the
+    adapted weights are kept only when they beat the base by :data:`MIN_GAIN` on the shot's
+    pairs ``val`` and lose at most :data:`GENERIC_SLACK` on the generic ``guard`` pairs (one
+    score, not the best of many: picking the best of several checkpoints on a few pairs
+    kept noise)."""
     from .losses import color_ce_loss, cosine
 
     base_acc = held_out_accuracy(work, val)
+    base_gen = held_out_accuracy(work, guard) if guard else None
     opt = torch.optim.Adam(params, lr=HEAD_LR)
+    n_replay = min(REPLAY_PER_BATCH, len(replay))
+    n_shot = min(HEAD_BATCH - n_replay, len(train))
     for _ in range(HEAD_STEPS):
-        batch = [train[i] for i in rng.choice(len(train), size=min(HEAD_BATCH, len(train)),
-                                                replace=False)]
+        batch = [train[i] for i in rng.choice(len(train), size=n_shot, replace=False)]
+        if n_replay:
+            batch += [replay[i] for i in rng.choice(len(replay), size=n_replay, replace=False)]
         feats = _features(work, [f for pair in batch for f in pair])
         loss = torch.stack([color_ce_loss(cosine(feats[id(tgt)], feats[id(src)]), src.ids,
                                           tgt.ids) for src, tgt in batch])
@@ -341,15 +384,22 @@ def _train_heads(work: DaconNet, params: list[torch.nn.Parameter],
         loss.mean().backward()
         opt.step()
     acc = held_out_accuracy(work, val)
+    gen = held_out_accuracy(work, guard) if guard else None
     took = time.monotonic() - t0
+    scores = dict(steps=HEAD_STEPS, seconds=took, val_base=base_acc, val_adapted=acc,
+                  val_pairs=len(val), generic_base=base_gen, generic_adapted=gen,
+                  pairs=len(train))
     if acc < base_acc + MIN_GAIN:
         return AdaptResult(False, f"not better than the base model on the held-out pairs "
                                   f"({base_acc:.3f} -> {acc:.3f}, {MIN_GAIN:g} needed)",
-                           HEAD_STEPS, took, base_acc, acc, len(val), pairs=len(train))
+                           **scores)
+    if base_gen is not None and gen is not None and gen < base_gen - GENERIC_SLACK:
+        return AdaptResult(False, f"held-out pairs {base_acc:.3f} -> {acc:.3f}, but worse on "
+                                  f"other characters' new poses ({base_gen:.3f} -> {gen:.3f})",
+                           **scores)
     state = {k: v.detach().float().cpu().clone() for k, v in work.head_state_dict().items()}
     return AdaptResult(True, f"adapted: held-out accuracy {base_acc:.3f} -> {acc:.3f}",
-                       HEAD_STEPS, took, base_acc, acc, len(val), pairs=len(train),
-                       state_dict=state)
+                       state_dict=state, **scores)
 
 
 def read_cached(path: Path) -> AdaptResult | None:

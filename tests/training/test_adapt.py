@@ -38,15 +38,19 @@ def _cache(tmp_path, monkeypatch):
     monkeypatch.setenv("DACON_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setattr(adapt, "MAX_PAIRS", 6)  # six pairs however long the budget
     monkeypatch.setattr(adapt, "HEAD_STEPS", 50)
+    monkeypatch.setattr(adapt, "GENERIC_SIZE", 96)  # small generic pairs, two of each kind
+    monkeypatch.setattr(adapt, "GENERIC_REPLAY", 2)
+    monkeypatch.setattr(adapt, "GENERIC_GUARD", 2)
 
 
-def _scores(monkeypatch, base: float, adapted: float) -> list:
-    """held_out_accuracy gives ``base`` for the base weights, then ``adapted``."""
+def _scores(monkeypatch, base: float, adapted: float, generic=(0.5, 0.5)) -> list:
+    """held_out_accuracy gives ``base`` for the base weights on the shot's pairs and
+    ``generic[0]`` on the generic ones, then ``adapted`` and ``generic[1]``."""
     calls: list = []
 
     def fake(net, pairs):
         calls.append(len(pairs))
-        return base if len(calls) == 1 else adapted
+        return (base, generic[0], adapted, generic[1])[len(calls) - 1]
 
     monkeypatch.setattr(adapt, "held_out_accuracy", fake)
     return calls
@@ -66,16 +70,66 @@ def test_adapted_weights_are_kept_only_when_they_beat_the_base(monkeypatch):
     calls = _scores(monkeypatch, 0.5, 0.75)
     won = adapt.adapt_network(net, references(), 60, device=torch.device("cpu"))
     assert won.used and (won.val_base, won.val_adapted) == (0.5, 0.75) and won.steps == 50
-    assert calls == [adapt.VAL_PAIRS] * 2  # the base, then the adapted weights, once
+    # the base, then the adapted weights, once each on the shot's and the generic pairs
+    assert calls == [adapt.VAL_PAIRS, adapt.GENERIC_GUARD] * 2
     changed = {k for k in before if not torch.equal(won.state_dict[k], before[k])}
     assert changed == {"unet.final_conv.weight", "unet.final_conv.bias"}  # the trunk is frozen
     assert _same(net.head_state_dict(), before)  # the base network is untouched
 
 
+def test_a_loss_on_other_characters_vetoes_the_adapted_weights(monkeypatch):
+    net = tiny_net()
+    _scores(monkeypatch, 0.5, 0.9, generic=(0.70, 0.695))  # within the slack: kept
+    kept = adapt.adapt_network(net, references(), 60, device=torch.device("cpu"))
+    assert kept.used and (kept.generic_base, kept.generic_adapted) == (0.70, 0.695)
+    _scores(monkeypatch, 0.5, 0.9, generic=(0.70, 0.685))  # 1.5 points lost: base kept
+    vetoed = adapt.adapt_network(net, references(), 60, device=torch.device("cpu"))
+    assert not vetoed.used and vetoed.state_dict is None
+    assert "worse on other characters' new poses (0.700 -> 0.685)" in vetoed.reason
+    record = vetoed.record()
+    assert (record["generic_base"], record["generic_adapted"]) == (0.7, 0.685)
+
+
+def test_generic_pairs_are_replayed_in_training():
+    """Training on the shot's pairs alone and with the generic pairs replayed (same seeds)
+    ends at different weights."""
+    net, cpu = tiny_net(), torch.device("cpu")
+    drawings = adapt._drawings(references())
+    source = adapt._pool(net, drawings[0].frame, cpu, False)
+    rng = np.random.default_rng(0)
+    train = [(source, adapt._pool(net, adapt._pair(drawings, rng).target, cpu, False))
+             for _ in range(6)]
+    replay = [(adapt._pool(net, p.source, cpu, False), adapt._pool(net, p.target, cpu, False))
+              for p in adapt.generic_pairs(96, 2, 2)[0]]
+
+    def trained(replayed):
+        work = tiny_net()
+        torch.manual_seed(0)
+        res = adapt._train_heads(work, work.head_parameters(), train, train[:2],
+                                 np.random.default_rng(1), 0.0, replay=replayed)
+        return {k: v.clone() for k, v in work.head_state_dict().items()}, res
+
+    alone, res_alone = trained(())
+    mixed, _ = trained(replay)
+    assert res_alone.generic_base is None  # no guard given: none scored
+    assert not _same(alone, mixed)
+
+
+def test_generic_pairs_are_fixed_keyframe_pairs_of_other_poses():
+    replay, guard = adapt.generic_pairs(96, 2, 3)
+    assert (len(replay), len(guard)) == (2, 3)
+    again = adapt.generic_pairs.__wrapped__(96, 2, 3)  # made anew, not from the cache
+    for a, b in zip(replay + guard, again[0] + again[1]):
+        assert np.array_equal(a.target.labels, b.target.labels)
+        assert not np.array_equal(a.source.line, a.target.line)
+
+
 def test_real_scores_decide_with_the_margin():
     res = adapt.adapt_network(tiny_net(), references(2), 60, device=torch.device("cpu"))
     assert res.val_base is not None and res.val_adapted is not None
-    assert res.used == (res.val_adapted >= res.val_base + adapt.MIN_GAIN)
+    assert res.generic_base is not None and res.generic_adapted is not None
+    assert res.used == (res.val_adapted >= res.val_base + adapt.MIN_GAIN
+                        and res.generic_adapted >= res.generic_base - adapt.GENERIC_SLACK)
 
 
 def test_too_short_a_budget_keeps_the_base():
