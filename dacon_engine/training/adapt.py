@@ -46,7 +46,7 @@ from ..segmentation.segments import line_mask
 from ..segmentation.zoom import fill_lines, pen_width
 from .data import TrainFrame, TrainPair, frame_from_images
 
-VERSION = 4
+VERSION = 5
 """Bumped whenever pairs, losses or schedule change: older cache entries are then unused."""
 WORK_SIZE = 4096
 """Longest side (px) of the frames adaptation works on (larger references are scaled down)."""
@@ -54,7 +54,7 @@ MAX_PAIRS = 96
 """Generated training pairs at most, however long the budget (a GPU makes them in seconds)."""
 MIN_PAIRS = 4
 HEAD_STEPS = 300
-HEAD_LR = 1e-3
+HEAD_LR = 3e-4
 HEAD_BATCH = 8
 VAL_PAIRS = 12
 MIN_GAIN = 0.02
