@@ -135,15 +135,11 @@ def main() -> None:
                 m["adapted"] = f"{sum(a.used for a in done)}/{len(done)}"
                 m["adapt_seconds"] = round(sum(a.seconds for a in done) / len(done), 1)
                 m["adapt_pairs"] = round(sum(a.pairs for a in done) / len(done), 1)
-                scored = [a for a in done if a.val_adapted is not None]
-                if scored:
-                    m["adapt_val"] = (round(sum(a.val_base for a in scored) / len(scored), 3),
-                                      round(sum(a.val_adapted for a in scored) / len(scored), 3))
-                guarded = [a for a in done if a.generic_adapted is not None]
-                if guarded:
-                    m["adapt_generic"] = (
-                        round(sum(a.generic_base for a in guarded) / len(guarded), 3),
-                        round(sum(a.generic_adapted for a in guarded) / len(guarded), 3))
+                for name, field in (("adapt_val", "val"), ("adapt_generic", "generic")):
+                    scored = [a for a in done if getattr(a, f"{field}_adapted") is not None]
+                    if scored:
+                        m[name] = tuple(round(sum(getattr(a, f"{field}_{k}") for a in scored)
+                                              / len(scored), 3) for k in ("base", "adapted"))
             rows.setdefault(suite, {})[label] = m
             note = f", adapted {m['adapted']} in {m['adapt_seconds']} s ({m['adapt_pairs']} " \
                    f"pairs) each, held-out {m.get('adapt_val')}, generic " \

@@ -26,6 +26,7 @@ import hashlib
 import json
 import os
 import time
+import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -238,6 +239,9 @@ class _Pooled:
     mirror: _Pooled | None = None
 
 
+Pairs = Sequence[tuple[_Pooled, _Pooled]]
+
+
 def _pool_for_matching(net: DaconNet, frame: TrainFrame, device: torch.device, amp: bool,
                        mirror: bool) -> _Pooled:
     """:func:`_pool` with the segment graph, and (``mirror``) the frame flipped left-right."""
@@ -273,7 +277,7 @@ def _features(net: DaconNet, frames: Sequence[_Pooled]) -> dict[int, torch.Tenso
 
 
 @torch.no_grad()
-def held_out_accuracy(net: DaconNet, pairs: Sequence[tuple[_Pooled, _Pooled]]) -> float:
+def held_out_accuracy(net: DaconNet, pairs: Pairs) -> float:
     """Segment accuracy (exact color of the match) over the targets of ``pairs``, matched as
     the colorizer matches a frame: similarity in [0, 1], the mirrored source where it fits
     the whole frame better, graph refinement where the frames have graphs."""
@@ -293,6 +297,29 @@ def held_out_accuracy(net: DaconNet, pairs: Sequence[tuple[_Pooled, _Pooled]]) -
         right += int(np.all(pred == tgt.colors, axis=1).sum())
         total += len(tgt.colors)
     return right / max(total, 1)
+
+
+_GENERIC_POOLED: weakref.WeakKeyDictionary[DaconNet, dict[tuple, tuple[Pairs, Pairs]]] = \
+    weakref.WeakKeyDictionary()
+
+
+def _generic_pooled(net: DaconNet, work: DaconNet, device: torch.device, amp: bool
+                    ) -> tuple[Pairs, Pairs]:
+    """The replay and guard pairs (:func:`generic_pairs`) through ``work``'s frozen trunk
+    (a copy of base ``net``'s), guard sources with their mirrored twins and graphs: made
+    once per base network, device and precision in a process (the service adapts shot
+    after shot with one base model; base weights are never changed in place)."""
+    key = (str(device), amp, GENERIC_SIZE, GENERIC_REPLAY, GENERIC_GUARD)
+    per_net = _GENERIC_POOLED.setdefault(net, {})
+    if key not in per_net:
+        replay_pairs, guard_pairs = generic_pairs(GENERIC_SIZE, GENERIC_REPLAY, GENERIC_GUARD)
+        replay = [(_pool(work, p.source, device, amp), _pool(work, p.target, device, amp))
+                  for p in replay_pairs]
+        guard = [(_pool_for_matching(work, p.source, device, amp, mirror=True),
+                  _pool_for_matching(work, p.target, device, amp, mirror=False))
+                 for p in guard_pairs]
+        per_net[key] = (replay, guard)
+    return per_net[key]
 
 
 def adapt_network(net: DaconNet, references: Sequence[Reference], seconds: float, *,
@@ -330,12 +357,7 @@ def adapt_network(net: DaconNet, references: Sequence[Reference], seconds: float
         return sources[by_frame[id(pair.source)]], target
 
     val = [pooled_pair(p) for p in validation_pairs(drawings, seed)]
-    replay_pairs, guard_pairs = generic_pairs(GENERIC_SIZE, GENERIC_REPLAY, GENERIC_GUARD)
-    replay = [(_pool(work, p.source, device, amp), _pool(work, p.target, device, amp))
-              for p in replay_pairs]
-    guard = [(_pool_for_matching(work, p.source, device, amp, mirror=True),
-              _pool_for_matching(work, p.target, device, amp, mirror=False))
-             for p in guard_pairs]
+    replay, guard = _generic_pooled(net, work, device, amp)
     # frames until the budget, less a fixed share left for the head steps and scoring
     reserve = max(2.0, 0.15 * seconds)
     train: list[tuple[_Pooled, _Pooled]] = []
@@ -352,9 +374,6 @@ def adapt_network(net: DaconNet, references: Sequence[Reference], seconds: float
                                   f"(at least {MIN_PAIRS} needed)", 0,
                            time.monotonic() - t0, None, None, len(val), pairs=len(train))
     return _train_heads(work, params, train, val, rng, t0, replay=replay, guard=guard)
-
-
-Pairs = Sequence[tuple[_Pooled, _Pooled]]
 
 
 def _train_heads(work: DaconNet, params: list[torch.nn.Parameter], train: Pairs, val: Pairs,

@@ -26,10 +26,14 @@ def records(out: Path) -> dict[str, dict]:
 
 @pytest.fixture
 def forced(tmp_path, monkeypatch):
-    """Adaptation with 4 pairs and 25 head steps, scored as a win (0.5 -> 0.9)."""
+    """Adaptation with 4 pairs, 25 head steps and two small generic pairs of each kind,
+    scored as a win (0.5 -> 0.9; the generic guard 0.9 -> 0.9)."""
     monkeypatch.setenv("DACON_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setattr(adapt, "MAX_PAIRS", 4)
     monkeypatch.setattr(adapt, "HEAD_STEPS", 25)
+    monkeypatch.setattr(adapt, "GENERIC_SIZE", 96)
+    monkeypatch.setattr(adapt, "GENERIC_REPLAY", 2)
+    monkeypatch.setattr(adapt, "GENERIC_GUARD", 2)
     calls: list = []
 
     def fake(net, pairs):

@@ -124,6 +124,22 @@ def test_generic_pairs_are_fixed_keyframe_pairs_of_other_poses():
         assert not np.array_equal(a.source.line, a.target.line)
 
 
+def test_generic_pairs_pass_through_the_trunk_once_per_base_network(monkeypatch):
+    """A second shot with the same base model reuses the generic pairs' pooled maps (the
+    service adapts shot after shot); another base model gets its own."""
+    made = []
+    real = adapt.generic_pairs
+    monkeypatch.setattr(adapt, "generic_pairs", lambda *a: made.append(a) or real(*a))
+    net, other, cpu = tiny_net(), tiny_net(seed=1), torch.device("cpu")
+    first = adapt.adapt_network(net, references(), 60, device=cpu)
+    again = adapt.adapt_network(net, references(2), 60, device=cpu)
+    assert len(made) == 1
+    adapt.adapt_network(other, references(), 60, device=cpu)
+    assert len(made) == 2
+    # the same numbers as pooled afresh: the base scores on the guard pairs agree
+    assert first.generic_base == again.generic_base is not None
+
+
 def test_real_scores_decide_with_the_margin():
     res = adapt.adapt_network(tiny_net(), references(2), 60, device=torch.device("cpu"))
     assert res.val_base is not None and res.val_adapted is not None
