@@ -303,22 +303,28 @@ _GENERIC_POOLED: weakref.WeakKeyDictionary[DaconNet, dict[tuple, tuple[Pairs, Pa
     weakref.WeakKeyDictionary()
 
 
-def _generic_pooled(net: DaconNet, work: DaconNet, device: torch.device, amp: bool
-                    ) -> tuple[Pairs, Pairs]:
+def _generic_pooled(net: DaconNet, work: DaconNet, device: torch.device, amp: bool,
+                    give_up: Callable[[], bool]) -> tuple[Pairs, Pairs] | None:
     """The replay and guard pairs (:func:`generic_pairs`) through ``work``'s frozen trunk
     (a copy of base ``net``'s), guard sources with their mirrored twins and graphs: made
     once per base network, device and precision in a process (the service adapts shot
-    after shot with one base model; base weights are never changed in place)."""
+    after shot with one base model; base weights are never changed in place).
+    ``give_up()`` is asked before each pair: when true, None (nothing kept)."""
     key = (str(device), amp, GENERIC_SIZE, GENERIC_REPLAY, GENERIC_GUARD)
     per_net = _GENERIC_POOLED.setdefault(net, {})
     if key not in per_net:
         replay_pairs, guard_pairs = generic_pairs(GENERIC_SIZE, GENERIC_REPLAY, GENERIC_GUARD)
-        replay = [(_pool(work, p.source, device, amp), _pool(work, p.target, device, amp))
-                  for p in replay_pairs]
-        guard = [(_pool_for_matching(work, p.source, device, amp, mirror=True),
-                  _pool_for_matching(work, p.target, device, amp, mirror=False))
-                 for p in guard_pairs]
-        per_net[key] = (replay, guard)
+        made: list[tuple[_Pooled, _Pooled]] = []
+        for k, p in enumerate(replay_pairs + guard_pairs):
+            if give_up():
+                return None
+            if k < len(replay_pairs):  # trained on: pooled maps only
+                made.append((_pool(work, p.source, device, amp),
+                             _pool(work, p.target, device, amp)))
+            else:  # scored as frames are matched
+                made.append((_pool_for_matching(work, p.source, device, amp, mirror=True),
+                             _pool_for_matching(work, p.target, device, amp, mirror=False)))
+        per_net[key] = (made[:len(replay_pairs)], made[len(replay_pairs):])
     return per_net[key]
 
 
@@ -357,14 +363,24 @@ def adapt_network(net: DaconNet, references: Sequence[Reference], seconds: float
         return sources[by_frame[id(pair.source)]], target
 
     val = [pooled_pair(p) for p in validation_pairs(drawings, seed)]
-    replay, guard = _generic_pooled(net, work, device, amp)
     # frames until the budget, less a fixed share left for the head steps and scoring
     reserve = max(2.0, 0.15 * seconds)
+
+    def spent() -> bool:
+        return time.monotonic() - t0 >= seconds - reserve
+
+    def cancelled() -> AdaptResult:
+        return AdaptResult(False, "cancelled", 0, time.monotonic() - t0, None, None,
+                           len(val), pairs=len(train))
+
     train: list[tuple[_Pooled, _Pooled]] = []
-    while len(train) < MAX_PAIRS and time.monotonic() - t0 < seconds - reserve:
+    generic = _generic_pooled(net, work, device, amp, give_up=lambda: stop() or spent())
+    if generic is None and stop():
+        return cancelled()
+    replay, guard = generic or ((), ())
+    while len(train) < MAX_PAIRS and not spent():
         if stop():
-            return AdaptResult(False, "cancelled", 0, time.monotonic() - t0, None, None,
-                               len(val), pairs=len(train))
+            return cancelled()
         pair = _pair(drawings, rng)
         train.append((sources[by_frame[id(pair.source)]], _pool(work, pair.target, device, amp)))
         if progress is not None:

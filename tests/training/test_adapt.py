@@ -149,8 +149,23 @@ def test_real_scores_decide_with_the_margin():
 
 
 def test_too_short_a_budget_keeps_the_base():
-    res = adapt.adapt_network(tiny_net(), references(), 1e-3, device=torch.device("cpu"))
+    net = tiny_net()
+    res = adapt.adapt_network(net, references(), 1e-3, device=torch.device("cpu"))
     assert not res.used and "made only 0 training pairs" in res.reason
+    # the budget ended the generic pairs' passes too: none were kept for the next shot
+    assert not adapt._GENERIC_POOLED.get(net)
+
+
+def test_generic_pooling_gives_up_when_asked_and_keeps_nothing_partial():
+    net, cpu = tiny_net(), torch.device("cpu")
+    asked: list = []
+    assert adapt._generic_pooled(net, net, cpu, False,
+                                 give_up=lambda: asked.append(1) or len(asked) > 2) is None
+    assert len(asked) == 3 and not adapt._GENERIC_POOLED[net]  # two pairs pooled, dropped
+    replay, guard = adapt._generic_pooled(net, net, cpu, False, give_up=lambda: False)
+    assert (len(replay), len(guard)) == (adapt.GENERIC_REPLAY, adapt.GENERIC_GUARD)
+    assert guard[0][0].mirror is not None and guard[0][1].graph is not None
+    assert replay[0][0].mirror is None and replay[0][0].graph is None
 
 
 def test_validation_holds_every_pair_of_references_out():
